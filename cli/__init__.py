@@ -1,0 +1,1 @@
+"""Command-line front: the same use cases as the desktop app, headless."""

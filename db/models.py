@@ -1,0 +1,248 @@
+"""Typed SQLAlchemy 2.0 models of one lazlabel project.
+
+Portable SQL only (SQLite today, PostgreSQL possible). Decisions are append-only; the current
+label and the latest prediction of an image are denormalised onto `Image` in the same
+transaction that writes the decision / prediction, so the GUI's page queries hit one indexed table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- enumerations kept as plain strings (portable, readable in the file) ---------------------
+
+IMAGE_STATUSES = ("ok", "error", "missing")
+REVIEW_STATUSES = ("unreviewed", "accepted", "corrected", "rejected", "uncertain", "confirmed_negative")
+DECISION_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative", "undo")
+ATTRIBUTE_SOURCES = ("llm", "manual", "import")
+RUN_STATUSES = ("running", "done", "cancelled", "failed")
+
+
+class Setting(Base):
+    """Project settings as JSON values (model, device, view mode, Ollama host, reviewer...)."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class Image(Base):
+    __tablename__ = "image"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # POSIX relative path under the image root, as text. Names that are not valid UTF-8 are kept
+    # losslessly in `raw_path` (os.fsencode bytes) and shown with backslash escapes here.
+    rel_path: Mapped[str] = mapped_column(String(4096), unique=True)
+    raw_path: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    mtime_ns: Mapped[int] = mapped_column(Integer, default=0)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    format: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="ok", index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    # denormalised review state (written with each Decision)
+    review_status: Mapped[str] = mapped_column(String(24), default="unreviewed", index=True)
+    label_class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    last_decision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    # denormalised latest prediction (written with each Prediction of the newest run)
+    pred_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pred_class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    pred_score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    pred_margin: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+    # denormalised imported label (for audit / disagreement sort)
+    imported_class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    # audit: estimated probability that the imported label is wrong (higher = more suspicious)
+    issue_score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+
+class LabelClass(Base):
+    __tablename__ = "label_class"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), unique=True)
+    order: Mapped[int] = mapped_column("sort_order", Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    attributes: Mapped[list[Attribute]] = relationship(
+        back_populates="label_class", cascade="all, delete-orphan", order_by="Attribute.order"
+    )
+
+
+class Attribute(Base):
+    __tablename__ = "attribute"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("label_class.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # llm | manual | import
+    # provenance: for llm, the model and prompt version; for import, the file name
+    origin_model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    prompt_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    order: Mapped[int] = mapped_column("sort_order", Integer, default=0)
+
+    label_class: Mapped[LabelClass] = relationship(back_populates="attributes")
+
+
+class AttributeEdit(Base):
+    """Append-only log of every class/attribute edit: who, when, before/after."""
+
+    __tablename__ = "attribute_edit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    attribute_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(32))  # add/edit/delete/reorder/enable/disable/rename/merge...
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    who: Mapped[str] = mapped_column(String(256), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AttributeSet(Base):
+    """A content-addressed snapshot of the active classes and attributes a run used."""
+
+    __tablename__ = "attribute_set"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)  # content hash
+    snapshot: Mapped[Any] = mapped_column(JSON)  # [{"class": name, "attributes": [...]}, ...]
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Run(Base):
+    __tablename__ = "run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="prelabel")  # prelabel | rescore
+    parent_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model_id: Mapped[str] = mapped_column(String(512))
+    engine_config: Mapped[Any] = mapped_column(JSON)
+    attribute_set_version: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    n_images: Mapped[int] = mapped_column(Integer, default=0)
+    n_done: Mapped[int] = mapped_column(Integer, default=0)
+    n_errors: Mapped[int] = mapped_column(Integer, default=0)
+    timings: Mapped[Any] = mapped_column(JSON, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Prediction(Base):
+    __tablename__ = "prediction"
+    __table_args__ = (
+        UniqueConstraint("run_id", "image_id"),
+        Index("ix_prediction_run_score", "run_id", "score"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    margin: Mapped[float] = mapped_column(Float)
+    topk: Mapped[Any] = mapped_column(JSON)  # [[class_id, score], ...] best first
+
+
+class Explanation(Base):
+    """Evidence for one (run, image, class): per attribute its share and top regions (JSON)."""
+
+    __tablename__ = "explanation"
+    __table_args__ = (UniqueConstraint("run_id", "image_id", "class_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("label_class.id", ondelete="CASCADE"))
+    data: Mapped[Any] = mapped_column(JSON)
+
+
+class Decision(Base):
+    """Append-only. Undo is a new row (action='undo') that restores the previous label."""
+
+    __tablename__ = "decision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
+    )
+    action: Mapped[str] = mapped_column(String(24))
+    # the review status / label this decision leaves the image in (undo restores an older one)
+    result_status: Mapped[str] = mapped_column(String(24))
+    previous_class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    previous_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    prior_source: Mapped[str | None] = mapped_column(String(16), nullable=True)  # prediction/imported/decision
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    undoes_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(256), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ImportedLabel(Base):
+    """A label that came with the dataset (folder name, CSV, ...): audited, never a decision."""
+
+    __tablename__ = "imported_label"
+    __table_args__ = (UniqueConstraint("image_id", "source"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(512))
+    class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
+    )
+    source: Mapped[str] = mapped_column(String(64))  # folder | csv | jsonl | fiftyone | labelstudio
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)  # file it came from
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LabelIssue(Base):
+    """Result of an audit run: how likely an image's imported label is wrong, and why."""
+
+    __tablename__ = "label_issue"
+    __table_args__ = (UniqueConstraint("run_id", "image_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    given_class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    suggested_class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    p_given: Mapped[float] = mapped_column(Float)
+    issue_score: Mapped[float] = mapped_column(Float, index=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
