@@ -1,7 +1,360 @@
-"""Project store: runs, predictions, explanations (issue #6)."""
+"""Project store: runs, predictions, explanations (issue #6).
+
+A run is written in batches, each batch one transaction (`write_prediction_batch`), so a killed
+run keeps every finished batch and can be resumed: `predicted_image_ids(run_id)` says what is
+already done. The newest prediction of each image is denormalised onto `Image.pred_*` in the same
+transaction, so the review grid sorts by confidence from one indexed table.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+
+from db.models import Explanation, Image, LabelClass, Prediction, Run, utcnow
+
+PREDICTION_KINDS = ("prelabel", "rescore")  # runs whose predictions label images (audit runs don't)
+UNFINISHED = ("running", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the GUI's run list and the CLI show it."""
+
+    id: int
+    kind: str
+    parent_run_id: int | None
+    model_id: str
+    engine_config: dict[str, Any]
+    attribute_set_version: str
+    status: str
+    n_images: int
+    n_done: int
+    n_errors: int
+    timings: dict[str, Any]
+    message: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    """The prediction of one image in one run; `topk` is (class_id, class_name, score), best first."""
+
+    run_id: int
+    class_id: int | None
+    score: float
+    margin: float
+    topk: list[tuple[int, str, float]] = field(default_factory=list)
+
+    @property
+    def class_name(self) -> str | None:
+        return self.topk[0][1] if self.topk else None
+
+
+@dataclass(frozen=True)
+class PredictionWrite:
+    """One image's result as the pre-label/re-score use case hands it to the store."""
+
+    image_id: int
+    class_id: int | None
+    score: float
+    margin: float
+    topk: list[tuple[int, float]]  # (class_id, score), best first
+    explanations: dict[int, dict[str, Any]] = field(default_factory=dict)  # class_id -> JSON
+
+
+def _run_row(r: Run) -> RunRow:
+    return RunRow(
+        id=r.id,
+        kind=r.kind,
+        parent_run_id=r.parent_run_id,
+        model_id=r.model_id,
+        engine_config=dict(r.engine_config or {}),
+        attribute_set_version=r.attribute_set_version,
+        status=r.status,
+        n_images=r.n_images,
+        n_done=r.n_done,
+        n_errors=r.n_errors,
+        timings=dict(r.timings or {}),
+        message=r.message,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+    )
 
 
 class RunsMixin:
     """Mixin of `db.project.Project`; uses `self.session()` for each unit of work."""
+
+    # -- runs --------------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        kind: str,
+        model_id: str,
+        engine_config: dict[str, Any],
+        attribute_set_version: str,
+        n_images: int,
+        parent_run_id: int | None = None,
+        timings: dict[str, Any] | None = None,
+    ) -> int:
+        """Start a run (status 'running') and return its id."""
+        with self.session() as s:
+            run = Run(
+                kind=kind,
+                parent_run_id=parent_run_id,
+                model_id=model_id,
+                engine_config=engine_config,
+                attribute_set_version=attribute_set_version,
+                status="running",
+                n_images=n_images,
+                timings=timings or {},
+            )
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def runs(self, kind: str | None = None) -> list[RunRow]:
+        """All runs, newest first (optionally of one kind)."""
+        with self.session() as s:
+            q = select(Run).order_by(Run.id.desc())
+            if kind is not None:
+                q = q.where(Run.kind == kind)
+            return [_run_row(r) for r in s.scalars(q)]
+
+    def run(self, run_id: int) -> RunRow | None:
+        with self.session() as s:
+            r = s.get(Run, run_id)
+            return None if r is None else _run_row(r)
+
+    def latest_prediction_run(self, *, finished_only: bool = False) -> RunRow | None:
+        """The newest pre-label or re-score run (the one whose labels the grid shows)."""
+        with self.session() as s:
+            q = select(Run).where(Run.kind.in_(PREDICTION_KINDS)).order_by(Run.id.desc()).limit(1)
+            if finished_only:
+                q = q.where(Run.status == "done")
+            r = s.scalars(q).first()
+            return None if r is None else _run_row(r)
+
+    def find_matching_run(
+        self, *, kind: str, model_id: str, engine_config: dict[str, Any], attribute_set_version: str
+    ) -> RunRow | None:
+        """The newest run of `kind` with exactly this model, config and attribute set."""
+        with self.session() as s:
+            q = (
+                select(Run)
+                .where(
+                    Run.kind == kind,
+                    Run.model_id == model_id,
+                    Run.attribute_set_version == attribute_set_version,
+                )
+                .order_by(Run.id.desc())
+            )
+            for r in s.scalars(q):
+                if (r.engine_config or {}) == engine_config:
+                    return _run_row(r)
+            return None
+
+    def update_run(
+        self,
+        run_id: int,
+        *,
+        status: str | None = None,
+        n_images: int | None = None,
+        timings: dict[str, Any] | None = None,
+        message: str | None = None,
+        finished: bool = False,
+    ) -> None:
+        """Change a run's status / totals / timings; `finished` stamps finished_at."""
+        with self.session() as s:
+            r = s.get(Run, run_id)
+            if r is None:
+                raise KeyError(f"no run {run_id}")
+            if status is not None:
+                r.status = status
+            if n_images is not None:
+                r.n_images = n_images
+            if timings is not None:
+                r.timings = dict(timings)
+            if message is not None:
+                r.message = message
+            r.finished_at = utcnow() if finished else None
+
+    def delete_run(self, run_id: int) -> None:
+        """Drop a run and (by cascade) its predictions/explanations; restores older denormalised preds."""
+        with self.session() as s:
+            affected = list(s.scalars(select(Image.id).where(Image.pred_run_id == run_id)))
+            s.execute(delete(Explanation).where(Explanation.run_id == run_id))
+            s.execute(delete(Prediction).where(Prediction.run_id == run_id))
+            s.execute(delete(Run).where(Run.id == run_id))
+            s.flush()
+            self._refresh_denormalised_predictions(s, affected)
+
+    # -- predictions ---------------------------------------------------------------------------
+    def predicted_image_ids(self, run_id: int) -> set[int]:
+        """Images that already have a prediction in this run (what a resume skips)."""
+        with self.session() as s:
+            return set(s.scalars(select(Prediction.image_id).where(Prediction.run_id == run_id)))
+
+    def write_prediction_batch(
+        self,
+        run_id: int,
+        rows: Sequence[PredictionWrite],
+        *,
+        errors: Iterable[tuple[int, str]] = (),
+        timings: dict[str, Any] | None = None,
+    ) -> None:
+        """One batch of a run in ONE transaction: predictions, explanations, denormalised image
+        columns, per-image load errors and the run's counters. Rows already stored are skipped."""
+        errors = list(errors)
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise KeyError(f"no run {run_id}")
+            ids = [r.image_id for r in rows]
+            have = (
+                set(
+                    s.scalars(
+                        select(Prediction.image_id).where(
+                            Prediction.run_id == run_id, Prediction.image_id.in_(ids)
+                        )
+                    )
+                )
+                if ids
+                else set()
+            )
+            fresh = [r for r in rows if r.image_id not in have]
+            if fresh:
+                s.execute(
+                    Prediction.__table__.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "image_id": r.image_id,
+                            "class_id": r.class_id,
+                            "score": float(r.score),
+                            "margin": float(r.margin),
+                            "topk": [[int(c), float(v)] for c, v in r.topk],
+                        }
+                        for r in fresh
+                    ],
+                )
+                expl = [
+                    {"run_id": run_id, "image_id": r.image_id, "class_id": int(c), "data": data}
+                    for r in fresh
+                    for c, data in r.explanations.items()
+                ]
+                if expl:
+                    s.execute(Explanation.__table__.insert(), expl)
+                if run.kind in PREDICTION_KINDS:
+                    self._denormalise(s, run_id, fresh)
+            for image_id, reason in errors:
+                img = s.get(Image, image_id)
+                if img is not None:
+                    img.status = "error"
+                    img.error = reason
+            run.n_done = s.scalar(
+                select(func.count()).select_from(Prediction).where(Prediction.run_id == run_id)
+            )
+            run.n_errors = (run.n_errors or 0) + len(errors)
+            if timings is not None:
+                run.timings = dict(timings)
+
+    @staticmethod
+    def _denormalise(s: Any, run_id: int, rows: Sequence[PredictionWrite]) -> None:
+        """Copy each row onto Image.pred_* unless the image already shows a newer run."""
+        by_id = {r.image_id: r for r in rows}
+        imgs = s.scalars(
+            select(Image).where(
+                Image.id.in_(list(by_id)),
+                or_(Image.pred_run_id.is_(None), Image.pred_run_id <= run_id),
+            )
+        )
+        for img in imgs:
+            r = by_id[img.id]
+            img.pred_run_id = run_id
+            img.pred_class_id = r.class_id
+            img.pred_score = float(r.score)
+            img.pred_margin = float(r.margin)
+
+    @staticmethod
+    def _refresh_denormalised_predictions(s: Any, image_ids: Sequence[int]) -> None:
+        for img in s.scalars(select(Image).where(Image.id.in_(list(image_ids)))):
+            p = s.scalars(
+                select(Prediction)
+                .join(Run, Run.id == Prediction.run_id)
+                .where(Prediction.image_id == img.id, Run.kind.in_(PREDICTION_KINDS))
+                .order_by(Prediction.run_id.desc())
+                .limit(1)
+            ).first()
+            img.pred_run_id = p.run_id if p else None
+            img.pred_class_id = p.class_id if p else None
+            img.pred_score = p.score if p else None
+            img.pred_margin = p.margin if p else None
+
+    def _class_names(self, s: Any) -> dict[int, str]:
+        return dict(s.execute(select(LabelClass.id, LabelClass.name)).all())
+
+    def latest_prediction(self, image_id: int) -> PredictionRow | None:
+        """The prediction the grid shows for an image (newest pre-label/re-score run), or None."""
+        with self.session() as s:
+            img = s.get(Image, image_id)
+            if img is None or img.pred_run_id is None:
+                return None
+            p = s.scalars(
+                select(Prediction).where(
+                    Prediction.run_id == img.pred_run_id, Prediction.image_id == image_id
+                )
+            ).first()
+            if p is None:
+                return None
+            return self._prediction_row(p, self._class_names(s))
+
+    def prediction(self, image_id: int, run_id: int) -> PredictionRow | None:
+        """The prediction of one image in one given run."""
+        with self.session() as s:
+            p = s.scalars(
+                select(Prediction).where(Prediction.run_id == run_id, Prediction.image_id == image_id)
+            ).first()
+            return None if p is None else self._prediction_row(p, self._class_names(s))
+
+    @staticmethod
+    def _prediction_row(p: Prediction, names: dict[int, str]) -> PredictionRow:
+        topk = [(int(c), names.get(int(c), f"#{c}"), float(v)) for c, v in (p.topk or [])]
+        return PredictionRow(p.run_id, p.class_id, float(p.score), float(p.margin), topk)
+
+    def run_top1(self, run_id: int) -> dict[int, int | None]:
+        """image_id -> top-1 class id for every prediction of a run (re-score previews diff this)."""
+        with self.session() as s:
+            return dict(
+                s.execute(
+                    select(Prediction.image_id, Prediction.class_id).where(Prediction.run_id == run_id)
+                ).all()
+            )
+
+    def current_top1(self) -> dict[int, int | None]:
+        """image_id -> denormalised top-1 class id, for images that have a prediction."""
+        with self.session() as s:
+            return dict(
+                s.execute(select(Image.id, Image.pred_class_id).where(Image.pred_run_id.is_not(None))).all()
+            )
+
+    # -- explanations --------------------------------------------------------------------------
+    def explanations(self, image_id: int, run_id: int | None = None) -> dict[int, dict[str, Any]]:
+        """class_id -> stored explanation JSON for an image (default: its latest prediction run)."""
+        with self.session() as s:
+            if run_id is None:
+                img = s.get(Image, image_id)
+                run_id = None if img is None else img.pred_run_id
+                if run_id is None:
+                    return {}
+            rows = s.execute(
+                select(Explanation.class_id, Explanation.data).where(
+                    Explanation.run_id == run_id, Explanation.image_id == image_id
+                )
+            ).all()
+            return {int(c): d for c, d in rows}
