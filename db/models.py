@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -53,13 +54,21 @@ class Setting(Base):
 
 class Image(Base):
     __tablename__ = "image"
+    # composite indexes for the GUI's page queries (filter by status / review state, then sort)
+    __table_args__ = (
+        Index("ix_image_status_rel_path", "status", "rel_path"),
+        Index("ix_image_status_pred_score", "status", "pred_score"),
+        Index("ix_image_status_pred_margin", "status", "pred_margin"),
+        Index("ix_image_review_status_pred_score", "review_status", "pred_score"),
+        Index("ix_image_status_issue_score", "status", "issue_score"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     # POSIX relative path under the image root, as text. Names that are not valid UTF-8 are kept
     # losslessly in `raw_path` (os.fsencode bytes) and shown with backslash escapes here.
     rel_path: Mapped[str] = mapped_column(String(4096), unique=True)
     raw_path: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    size: Mapped[int] = mapped_column(Integer, default=0)
-    mtime_ns: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes; 64-bit on PostgreSQL too
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, default=0)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     format: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -197,6 +206,7 @@ class Decision(Base):
     """Append-only. Undo is a new row (action='undo') that restores the previous label."""
 
     __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_image_id_id", "image_id", "id"),)  # latest decision of an image
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
     class_id: Mapped[int | None] = mapped_column(

@@ -1,0 +1,114 @@
+"""Alembic migrations: upgrade keeps data, head matches models.py, newer/foreign files are refused."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from db import Project, ProjectError
+from db.engine_setup import make_engine
+from db.migrate import (
+    FIRST_REVISION,
+    alembic_config,
+    current_revision,
+    diff_against_models,
+    head_revision,
+    script_directory,
+)
+
+BIG_MTIME = 1_763_000_000_123_456_789  # ns, needs 64 bits
+BIG_SIZE = 6_000_000_000  # a 6 GB file
+
+
+def _make_at_first_revision(path):
+    engine = make_engine(path)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), FIRST_REVISION)
+    return engine
+
+
+def test_single_head_and_chain_starts_at_0001():
+    script = script_directory()
+    assert len(script.get_heads()) == 1
+    revs = list(script.walk_revisions())
+    assert revs[-1].revision == FIRST_REVISION and revs[-1].down_revision is None
+
+
+def test_upgrade_from_first_revision_keeps_everything(tmp_path):
+    path = tmp_path / "old.lazlabel"
+    engine = _make_at_first_revision(path)
+    assert current_revision(engine) == FIRST_REVISION
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO setting (key, value) VALUES ('image_root', :v)"), {"v": f'"{tmp_path}"'})
+        conn.execute(text("INSERT INTO label_class (id, name, sort_order, active, created_at) "
+                          "VALUES (1, 'cat', 0, 1, '2026-01-01 00:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO image (id, rel_path, raw_path, size, mtime_ns, width, height, status, added_at, "
+                "updated_at, review_status, label_class_id, pred_class_id, pred_score) VALUES "
+                "(7, 'a/b.jpg', :raw, :size, :mtime, 640, 480, 'ok', '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00', 'accepted', 1, 1, 0.9)"
+            ),
+            {"raw": b"a/b\xff.jpg", "size": BIG_SIZE, "mtime": BIG_MTIME},
+        )
+        conn.execute(text("INSERT INTO decision (id, image_id, class_id, action, result_status, reviewer, at) "
+                          "VALUES (3, 7, 1, 'accepted', 'accepted', 'ana', '2026-01-01 00:00:01')"))
+    engine.dispose()
+
+    with Project.open(path) as proj:
+        assert current_revision(proj.engine) == head_revision()
+        assert proj.get_setting("image_root") == str(tmp_path)
+        with proj.engine.connect() as conn:
+            row = conn.execute(text("SELECT rel_path, raw_path, size, mtime_ns, review_status, label_class_id "
+                                    "FROM image WHERE id = 7")).one()
+            assert tuple(row) == ("a/b.jpg", b"a/b\xff.jpg", BIG_SIZE, BIG_MTIME, "accepted", 1)
+            dec = conn.execute(text("SELECT image_id, class_id, reviewer FROM decision")).all()
+            assert [tuple(d) for d in dec] == [(7, 1, "ana")]
+            # foreign keys still enforced after the batch table rebuild
+            with pytest.raises(Exception, match="FOREIGN KEY"):
+                conn.execute(text("INSERT INTO decision (image_id, action, result_status, reviewer, at) "
+                                  "VALUES (999, 'accepted', 'accepted', '', '2026-01-01')"))
+        assert diff_against_models(proj.engine) == []
+
+
+def test_fresh_project_matches_models_exactly(project):
+    assert current_revision(project.engine) == head_revision()
+    assert diff_against_models(project.engine) == []
+
+
+def test_reopen_at_head_is_a_no_op(tmp_path):
+    path = tmp_path / "p.lazlabel"
+    Project.create(path, tmp_path).close()
+    with Project.open(path) as proj:
+        assert current_revision(proj.engine) == head_revision()
+
+
+def test_newer_schema_is_a_clear_error(tmp_path):
+    path = tmp_path / "future.lazlabel"
+    Project.create(path, tmp_path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(ProjectError, match="newer than this lazlabel"):
+        Project.open(path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "junk.lazlabel"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ProjectError, match="not a lazlabel project"):
+        Project.open(path)
+    assert path.read_bytes().startswith(b"this is not sqlite")  # untouched
+
+
+def test_other_programs_sqlite_is_refused_untouched(tmp_path):
+    path = tmp_path / "other.lazlabel"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (x TEXT)")
+    with pytest.raises(ProjectError, match="not a lazlabel project"):
+        Project.open(path)
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == {"notes"}
