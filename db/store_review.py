@@ -272,6 +272,16 @@ class ReviewMixin:
                 for d, name in s.execute(q).all()
             ]
 
+    def image_id_for_path(self, path: str) -> int | None:
+        """Image id for a POSIX path relative to the image root, or an absolute path under it."""
+        rel = str(path).replace("\\", "/")
+        root = str(self.image_root).replace("\\", "/").rstrip("/") + "/"
+        if rel.startswith(root):
+            rel = rel[len(root) :]
+        rel = rel.removeprefix("./")
+        with self.session() as s:
+            return s.scalar(select(Image.id).where(Image.rel_path == rel))
+
     # -- audit issues ------------------------------------------------------------------------
     def write_label_issues(self, run_id: int, rows: Sequence[LabelIssueWrite]) -> None:
         """Store one audit's results in ONE transaction; `Image.issue_score` then shows this audit only."""
@@ -357,13 +367,16 @@ class ReviewMixin:
             ]
 
     # -- counts for the Insight screen --------------------------------------------------------
-    def crosstab(self, row: str, col: str, *, reviewed_only: bool = False) -> dict[tuple[Any, Any], int]:
-        """Counts of (row value, col value) over images; names from `STAT_COLUMNS`."""
+    def crosstab(
+        self, row: str, col: str, *, review_statuses: Sequence[str] | None = None
+    ) -> dict[tuple[Any, Any], int]:
+        """Counts of (row value, col value) over images (optionally of some review statuses);
+        column names from `STAT_COLUMNS`."""
         a, b = STAT_COLUMNS[row], STAT_COLUMNS[col]
         with self.session() as s:
             q = select(a, b, func.count()).group_by(a, b)
-            if reviewed_only:
-                q = q.where(Image.review_status != "unreviewed")
+            if review_statuses is not None:
+                q = q.where(Image.review_status.in_(list(review_statuses)))
             return {(x, y): int(n) for x, y, n in s.execute(q).all()}
 
     def count_by(self, column: str) -> dict[Any, int]:
@@ -371,6 +384,14 @@ class ReviewMixin:
         c = STAT_COLUMNS[column]
         with self.session() as s:
             return {x: int(n) for x, n in s.execute(select(c, func.count()).group_by(c)).all()}
+
+    def class_names_by_id(self, *, active_only: bool = False) -> dict[int, str]:
+        """class id -> name in the curator's order (every class, or only active ones)."""
+        with self.session() as s:
+            q = select(LabelClass.id, LabelClass.name).order_by(LabelClass.order, LabelClass.id)
+            if active_only:
+                q = q.where(LabelClass.active.is_(True))
+            return {int(i): n for i, n in s.execute(q).all()}
 
     def prediction_scores(self) -> list[float]:
         """Denormalised top-1 scores of every predicted image (for the score histogram)."""

@@ -1,0 +1,89 @@
+"""Review use cases: decisions, undo, bulk accept, the review queue, explanations on demand.
+
+The store (`db.store_review.ReviewMixin`) applies decisions atomically; this layer fills in the
+reviewer, resolves user-typed names (paths, class labels) and turns store errors into `UserError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from db.store_review import REVIEWABLE_ACTIONS, DecisionRow, ReviewError
+from workflows.errors import UserError
+from workflows.settings import load_settings
+
+__all__ = [
+    "REVIEWABLE_ACTIONS",
+    "accept_above",
+    "decide",
+    "explain_image",
+    "history",
+    "resolve_class",
+    "resolve_image",
+    "review_queue",
+    "undo",
+]
+
+
+def _reviewer(project: Any, reviewer: str | None) -> str:
+    return reviewer or load_settings(project).effective_reviewer
+
+
+def decide(
+    project: Any,
+    image_ids: Sequence[int],
+    action: str,
+    class_id: int | None = None,
+    reviewer: str | None = None,
+    note: str | None = None,
+) -> list[int]:
+    """Record one decision over a selection in one transaction (all or nothing); returns decision ids."""
+    try:
+        return project.record_decisions(
+            list(image_ids), action, class_id=class_id, reviewer=_reviewer(project, reviewer), note=note
+        )
+    except ReviewError as err:
+        raise UserError(str(err)) from err
+
+
+def undo(project: Any, image_id: int, reviewer: str | None = None) -> int:
+    """Append an 'undo' decision restoring the image's previous state; returns its id."""
+    try:
+        return project.undo_decision(image_id, reviewer=_reviewer(project, reviewer))
+    except ReviewError as err:
+        raise UserError(str(err)) from err
+
+
+def history(project: Any, image_id: int) -> list[DecisionRow]:
+    """The image's decision trail, oldest first."""
+    return project.decision_history(image_id)
+
+
+def accept_above(project: Any, score: float, reviewer: str | None = None) -> int:
+    """Accept every unreviewed prediction with top-1 score >= `score`; returns how many."""
+    return project.accept_above(float(score), reviewer=_reviewer(project, reviewer))
+
+
+def resolve_class(project: Any, label: str) -> int:
+    """Class id for a name typed by a user (exact, then case-insensitive), with a clear error."""
+    names = project.class_names_by_id()
+    for cid, name in names.items():
+        if name == label:
+            return cid
+    folded = [cid for cid, name in names.items() if name.casefold() == label.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    known = ", ".join(sorted(names.values())[:20]) or "none defined yet"
+    raise UserError(f"unknown class '{label}' (classes: {known})")
+
+
+def resolve_image(project: Any, path: str) -> int:
+    """Image id for a path relative to the image root (or absolute under it), with a clear error."""
+    image_id = project.image_id_for_path(path)
+    if image_id is None and Path(path).exists():  # a path typed relative to the current directory
+        image_id = project.image_id_for_path(str(Path(path).resolve()))
+    if image_id is None:
+        raise UserError(f"no image '{path}' in this project (paths are relative to {project.image_root})")
+    return image_id
