@@ -72,7 +72,8 @@ def describe_error(err: BaseException) -> tuple[str, str, str]:
 class AppContext(QObject):
     """Shared state of one application window. Only the GUI thread touches it."""
 
-    project_changed = Signal()
+    project_changed = Signal()  # another project (or none) is open now
+    images_changed = Signal()  # images were added/removed/re-read (scan)
     labels_changed = Signal(list)  # image ids whose decisions/predictions changed
     classes_changed = Signal()
     selection_changed = Signal(list)  # image ids selected in the browser

@@ -1,0 +1,92 @@
+"""Project-level tasks started from menus and the welcome page: create + scan, rescan, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from desktop.context import AppContext
+from desktop.workers import GeneratorWorker
+
+
+def demo_dir() -> Path:
+    """Where the demo project lives (built on first use): the user's data dir."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lazlabel")) / "demo"
+
+
+def create_and_scan(ctx: AppContext, project_path: Path, image_root: Path) -> GeneratorWorker | None:
+    """Create a project over `image_root`, open it, and scan the folder (progress + cancel)."""
+    from db import Project
+
+    try:
+        project = Project.create(project_path, image_root)
+    except Exception as err:  # noqa: BLE001 - shown to the user
+        ctx.show_error("New project", err)
+        return None
+    ctx.set_project(project)
+    return scan(ctx)
+
+
+def scan(ctx: AppContext) -> GeneratorWorker | None:
+    """(Re)scan the project's image folder; new, changed and missing files are recorded."""
+    from workflows.scan import scan_folder
+
+    project = ctx.project
+    if project is None:
+        return None
+
+    def done(result: Any) -> None:
+        ctx.images_changed.emit()
+        ctx.show_status(f"Scan finished: {_summary(result)}", 8000)
+
+    def cancelled() -> None:
+        # whatever was recorded before the cancel is kept; show it
+        ctx.images_changed.emit()
+
+    return ctx.run_task(
+        "Scanning images", lambda cancel: scan_folder(project, cancel=cancel), done, on_cancel=cancelled
+    )
+
+
+def open_demo(ctx: AppContext, target: Path | None = None) -> GeneratorWorker | None:
+    """Build the demo project on first use (pre-labelled), then open it."""
+    from workflows.demo import build_demo_project
+
+    target = target or demo_dir()
+
+    def done(result: Any) -> None:
+        path = _project_path(result, target)
+        try:
+            ctx.open_project(path)
+        except Exception as err:  # noqa: BLE001
+            ctx.show_error("Open demo project", err)
+
+    return ctx.run_task(
+        "Building the demo project", lambda cancel: build_demo_project(target, cancel=cancel), done
+    )
+
+
+def _project_path(result: Any, target: Path) -> Path:
+    """The demo builder returns a path or a Project (closed here, re-opened by the context)."""
+    if isinstance(result, (str, Path)):
+        return Path(result)
+    path = getattr(result, "path", None)
+    if path is not None:
+        if hasattr(result, "close"):
+            result.close()
+        return Path(path)
+    found = sorted(Path(target).glob("*.lazlabel"))
+    if not found:
+        raise FileNotFoundError(f"the demo builder made no project under {target}")
+    return found[0]
+
+
+def _summary(result: Any) -> str:
+    """One line from a scan result (a dataclass or dict of counts)."""
+    if result is None:
+        return "done"
+    items = result if isinstance(result, dict) else getattr(result, "__dict__", {})
+    parts = [f"{v:,} {k.replace('_', ' ')}" for k, v in items.items() if isinstance(v, int)]
+    return ", ".join(parts) or str(result)
