@@ -1,0 +1,1 @@
+"""Review screen: the image with its evidence overlay, keyboard-first decisions."""

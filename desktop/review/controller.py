@@ -1,0 +1,336 @@
+"""Review logic: the queue, the current image's state, decisions, undo, which evidence is shown.
+
+The view only lays out widgets and forwards keys here; everything that touches the project goes
+through `desktop.review.service`. Decisions are saved the moment they are made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.review import service
+from desktop.review.evidence import Evidence
+from desktop.review.service import ReviewState
+from workflows.errors import UserError
+
+# what each decision action says in the status line
+_DONE_TEXT = {
+    "accepted": "accepted as {cls}",
+    "corrected": "corrected to {cls}",
+    "rejected": "rejected",
+    "uncertain": "marked uncertain",
+    "confirmed_negative": "confirmed NOT {cls}",
+}
+
+
+def _is_user_problem(err: BaseException) -> bool:
+    """Errors that mean 'you cannot do that here' (shown in the status line, not a dialog)."""
+    return isinstance(err, (UserError, ValueError, LookupError))
+
+
+class ReviewController(QObject):
+    """State and actions of the review screen for one `AppContext`."""
+
+    state_changed = Signal(object)  # ReviewState | None
+    evidence_changed = Signal(object, object)  # (shown Evidence | None, compared Evidence | None)
+    queue_changed = Signal(int, int)  # position (0-based, -1 when empty), length
+    notice = Signal(str)  # one line of feedback for the status strip
+
+    def __init__(self, ctx: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.queue: list[int] = []
+        self.queue_source = "queue"  # "selection" | "queue"
+        self.pos = -1
+        self.state: ReviewState | None = None
+        self.shown_class: int | None = None
+        self.compare_class: int | None = None
+        self.auto_advance = True
+        self.decided: list[int] = []  # images decided in this session, newest last (Ctrl+Z order)
+        self._pending: set[tuple[int, int]] = set()  # explanations being computed
+        self._emitting = False
+        self.actions: dict[str, Callable[[], None]] = {
+            "accept": self.accept,
+            "reject": lambda: self.decide("rejected"),
+            "uncertain": lambda: self.decide("uncertain"),
+            "confirm_negative": lambda: self.decide("confirmed_negative", self._shown_or_predicted()),
+            "undo": self.undo,
+            "next": self.next,
+            "previous": self.previous,
+            "bulk_accept": self.bulk_accept_selection,
+            **{f"pick_{k}": (lambda k=k: self.pick(k)) for k in range(1, 10)},
+        }
+        ctx.project_changed.connect(self.reset)
+        ctx.labels_changed.connect(self._labels_changed)
+        ctx.selection_changed.connect(self._selection_changed)
+        ctx.current_image_changed.connect(self._current_changed)
+
+    # -- queue ---------------------------------------------------------------------------------
+    @property
+    def project(self) -> Any:
+        return self.ctx.project
+
+    @property
+    def current_id(self) -> int | None:
+        return self.state.image_id if self.state is not None else None
+
+    def reset(self) -> None:
+        self.queue, self.pos, self.state, self.decided = [], -1, None, []
+        self.state_changed.emit(None)
+        self.evidence_changed.emit(None, None)
+        self.queue_changed.emit(-1, 0)
+
+    def refresh_queue(self) -> None:
+        """Rebuild the queue: the browser selection when it has several images, else the review queue."""
+        if self.project is None:
+            self.reset()
+            return
+        keep = self.current_id if self.current_id is not None else self.ctx.current_image
+        selection = list(self.ctx.selection or [])
+        if len(selection) > 1:
+            self.queue, self.queue_source = selection, "selection"
+        else:
+            try:
+                self.queue, self.queue_source = service.review_queue(self.project), "queue"
+            except Exception as err:  # noqa: BLE001 - an empty queue with a message beats a crash
+                self.queue = []
+                self.ctx.show_error("Could not build the review queue", err)
+        if keep is not None and keep not in self.queue and self.queue_source == "queue":
+            self.queue.insert(0, keep)
+        target = keep if keep in self.queue else (self.queue[0] if self.queue else None)
+        if target is None:
+            self.pos = -1
+            self.state = None
+            self.state_changed.emit(None)
+            self.evidence_changed.emit(None, None)
+            self.queue_changed.emit(-1, 0)
+            return
+        self.go_to(target)
+
+    def go_to(self, image_id: int) -> None:
+        """Show one image (added to the queue at the current place when it is not in it)."""
+        if image_id not in self.queue:
+            self.queue.insert(self.pos + 1 if self.pos >= 0 else 0, image_id)
+        self.pos = self.queue.index(image_id)
+        self._load(image_id)
+        self.queue_changed.emit(self.pos, len(self.queue))
+        if self.ctx.current_image != image_id:
+            self._emitting = True
+            try:
+                self.ctx.set_current_image(image_id)
+            finally:
+                self._emitting = False
+
+    def next(self) -> None:
+        if self.pos + 1 < len(self.queue):
+            self.go_to(self.queue[self.pos + 1])
+        else:
+            self.notice.emit("end of the queue" if self.queue else "nothing to review")
+
+    def previous(self) -> None:
+        if self.pos > 0:
+            self.go_to(self.queue[self.pos - 1])
+        else:
+            self.notice.emit("start of the queue" if self.queue else "nothing to review")
+
+    def reload(self) -> None:
+        if self.current_id is not None:
+            self._load(self.current_id, keep_view=True)
+
+    def _load(self, image_id: int, keep_view: bool = False) -> None:
+        try:
+            state = service.load_state(self.project, image_id)
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Could not load the image's review state", err)
+            return
+        same = self.state is not None and self.state.image_id == image_id
+        if same and self.state is not None:  # keep explanations computed on demand
+            for cid, ev in self.state.evidence.items():
+                state.evidence.setdefault(cid, ev)
+        self.state = state
+        if not (keep_view and same):
+            self.shown_class = state.predicted_id
+            self.compare_class = state.runner_up_id
+        self.state_changed.emit(state)
+        self._emit_evidence()
+
+    # -- which evidence is shown ---------------------------------------------------------------
+    def show_class(self, class_id: int | None) -> None:
+        """Show the evidence of another class (computed on demand when it was not stored)."""
+        self.shown_class = class_id
+        self._ensure(class_id)
+        self._emit_evidence()
+
+    def compare_with(self, class_id: int | None) -> None:
+        """Compare the shown class with another (default: the runner-up)."""
+        self.compare_class = class_id
+        self._ensure(class_id)
+        self._emit_evidence()
+
+    def evidence_for(self, class_id: int | None) -> Evidence | None:
+        if self.state is None or class_id is None:
+            return None
+        return self.state.evidence.get(class_id)
+
+    def _emit_evidence(self) -> None:
+        self.evidence_changed.emit(self.evidence_for(self.shown_class), self.evidence_for(self.compare_class))
+
+    def _ensure(self, class_id: int | None) -> None:
+        state = self.state
+        if state is None or class_id is None or class_id in state.evidence or state.run_id is None:
+            return
+        key = (state.image_id, class_id)
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        self.notice.emit("computing the explanation…")
+
+        def done(ev: Evidence | None) -> None:
+            self._pending.discard(key)
+            if ev is None or self.state is None or self.state.image_id != key[0]:
+                return
+            self.state.evidence[class_id] = ev
+            self.notice.emit("")
+            self._emit_evidence()
+
+        def failed(err: BaseException) -> None:
+            self._pending.discard(key)
+            self.notice.emit(f"no explanation for this class: {err}")
+
+        self.ctx.run_task(
+            "Explain", service.explain_task(self.project, state.image_id, class_id), done, on_error=failed
+        )
+
+    # -- decisions -------------------------------------------------------------------------------
+    def _shown_or_predicted(self) -> int | None:
+        if self.state is None:
+            return None
+        return self.shown_class if self.shown_class is not None else self.state.predicted_id
+
+    def accept(self) -> None:
+        """Accept the prediction (or, when another top-k class is shown, correct to that one)."""
+        if self.state is not None and self.shown_class not in (None, self.state.predicted_id):
+            self.decide("corrected", self.shown_class)
+        else:
+            self.decide("accepted")
+
+    def pick(self, k: int) -> None:
+        """Label with the k-th class of the top-k (1-based); the top-1 is an accept."""
+        if self.state is None:
+            return
+        if k > len(self.state.topk):
+            self.notice.emit(f"there is no class #{k} in the top-{len(self.state.topk)}")
+            return
+        cid = self.state.topk[k - 1][0]
+        if cid == self.state.predicted_id:
+            self.decide("accepted")
+        else:
+            self.decide("corrected", cid)
+
+    def correct_to(self, class_id: int) -> None:
+        if self.state is not None and class_id == self.state.predicted_id:
+            self.decide("accepted")
+        else:
+            self.decide("corrected", class_id)
+
+    def decide(self, action: str, class_id: int | None = None) -> bool:
+        """Record a decision on the current image now; advance when `auto_advance`."""
+        state = self.state
+        if state is None or self.project is None:
+            self.notice.emit("no image to decide on")
+            return False
+        if not self._record([state.image_id], action, class_id):
+            return False
+        self.decided.append(state.image_id)
+        name = self._class_name(class_id if class_id is not None else state.predicted_id)
+        self.notice.emit(f"{state.rel_path}: {_DONE_TEXT[action].format(cls=name)}")
+        if self.auto_advance and self.pos + 1 < len(self.queue):
+            self.go_to(self.queue[self.pos + 1])
+        else:
+            self.reload()
+        return True
+
+    def bulk_accept(self, image_ids: list[int]) -> int:
+        """Accept the predictions of many images in one transaction; returns how many."""
+        ids = list(dict.fromkeys(image_ids))
+        if not ids or not self._record(ids, "accepted", None):
+            return 0
+        self.decided.extend(ids)
+        self.notice.emit(f"accepted the predictions of {len(ids)} image(s)")
+        self.reload()
+        return len(ids)
+
+    def bulk_accept_selection(self) -> None:
+        if len(self.ctx.selection or []) < 1:
+            self.notice.emit("select images in the browser first")
+            return
+        self.bulk_accept(list(self.ctx.selection))
+
+    def _record(self, ids: list[int], action: str, class_id: int | None) -> bool:
+        try:
+            service.decide(self.project, ids, action, class_id=class_id, reviewer=self.ctx.reviewer)
+        except Exception as err:  # noqa: BLE001
+            self._report("Decision not saved", err)
+            return False
+        self._announce(ids)
+        return True
+
+    def undo(self) -> None:
+        """Undo the newest decision made in this session (going back to its image)."""
+        target = self.decided[-1] if self.decided else self.current_id
+        if target is None or self.project is None:
+            self.notice.emit("nothing to undo")
+            return
+        try:
+            service.undo(self.project, target, reviewer=self.ctx.reviewer)
+        except Exception as err:  # noqa: BLE001
+            self._report("Undo failed", err)
+            return
+        if self.decided and self.decided[-1] == target:
+            self.decided.pop()
+        self._announce([target])
+        self.go_to(target)
+        self.notice.emit(f"undone: {self.state.rel_path if self.state else target}")
+
+    def _announce(self, ids: list[int]) -> None:
+        self._emitting = True
+        try:
+            self.ctx.labels_changed.emit(list(ids))
+        finally:
+            self._emitting = False
+
+    def _report(self, title: str, err: BaseException) -> None:
+        if _is_user_problem(err):
+            self.notice.emit(str(err))
+        else:
+            self.ctx.show_error(title, err)
+
+    def _class_name(self, class_id: int | None) -> str:
+        if class_id is None:
+            return "—"
+        if self.state is not None:
+            for cid, name, _score in self.state.topk:
+                if cid == class_id:
+                    return name
+        try:
+            return next((c.name for c in service.list_classes(self.project) if c.id == class_id), f"#{class_id}")
+        except Exception:  # noqa: BLE001 - a name is cosmetic
+            return f"#{class_id}"
+
+    # -- signals from other screens -------------------------------------------------------------
+    def _labels_changed(self, ids: list) -> None:
+        if not self._emitting and self.current_id is not None and (not ids or self.current_id in ids):
+            self.reload()
+
+    def _selection_changed(self, ids: list) -> None:
+        if len(ids) > 1:
+            self.queue, self.queue_source = list(ids), "selection"
+            self.pos = self.queue.index(self.current_id) if self.current_id in self.queue else -1
+            self.queue_changed.emit(self.pos, len(self.queue))
+
+    def _current_changed(self, image_id: int) -> None:
+        if not self._emitting and image_id != self.current_id and self.project is not None:
+            self.go_to(image_id)

@@ -1,0 +1,231 @@
+"""The review screen's side panels: top-k classes, why-not comparison, decision trail, class search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QCompleter,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.review.bars import ShareBars, contribution_rows
+from desktop.review.evidence import Evidence
+from desktop.review.service import ClassRef, ReviewState
+
+CLASS_ROLE = Qt.ItemDataRole.UserRole + 10
+_OWN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
+
+
+class TopKList(QListWidget):
+    """The top-k classes with scores; row n answers key n. Clicking shows that class's evidence."""
+
+    class_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.itemClicked.connect(lambda item: self.class_clicked.emit(int(item.data(CLASS_ROLE))))
+
+    def set_topk(self, topk: list[tuple[int, str, float]], label_id: int | None, shown: int | None) -> None:
+        self.clear()
+        for n, (cid, name, score) in enumerate(topk, start=1):
+            mark = "  ✔" if cid == label_id else ""
+            item = QListWidgetItem(f"{n}   {name}   {score:.4f}{mark}" if n <= 9 else f"    {name}   {score:.4f}")
+            item.setData(CLASS_ROLE, cid)
+            item.setToolTip(f"press {n} to label as {name}" if n <= 9 else name)
+            self.addItem(item)
+            if cid == shown:
+                self.setCurrentItem(item)
+
+    def class_ids(self) -> list[int]:
+        return [int(self.item(i).data(CLASS_ROLE)) for i in range(self.count())]
+
+
+class ComparePanel(QWidget):
+    """Why not the other class: contributions of each class's attributes, side by side."""
+
+    compare_requested = Signal(object)  # class id to compare with (None: runner-up)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.left_title = QLabel()
+        self.right_title = QLabel()
+        for label in (self.left_title, self.right_title):
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.RichText)
+        self.left = ShareBars(bar_header="contribution")
+        self.right = ShareBars(bar_header="contribution")
+        self.picker = QComboBox()
+        self.picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.picker.activated.connect(self._picked)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("compare with"))
+        top.addWidget(self.picker, 1)
+        grid = QGridLayout()
+        grid.addWidget(self.left_title, 0, 0)
+        grid.addWidget(self.right_title, 0, 1)
+        grid.addWidget(self.left, 1, 0)
+        grid.addWidget(self.right, 1, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.summary)
+        lay.addLayout(grid, 1)
+
+    def set_classes(self, classes: list[ClassRef], runner_up: int | None, current: int | None) -> None:
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        self.picker.addItem("runner-up", None)
+        for c in classes:
+            self.picker.addItem(c.name, c.id)
+        idx = self.picker.findData(current) if current is not None and current != runner_up else 0
+        self.picker.setCurrentIndex(max(0, idx))
+        self.picker.blockSignals(False)
+
+    def _picked(self, index: int) -> None:
+        self.compare_requested.emit(self.picker.itemData(index))
+
+    def set_evidence(self, shown: Evidence | None, other: Evidence | None) -> None:
+        both = [e for e in (shown, other) if e is not None]
+        scale = max((a.share * e.score for e in both for a in e.attributes), default=0.0)
+        self.left.set_rows(contribution_rows(shown) if shown else [], scale)
+        self.right.set_rows(contribution_rows(other) if other else [], scale)
+        self.left_title.setText(f"<b>{shown.class_name}</b> {shown.score:.4f}" if shown else "—")
+        self.right_title.setText(f"<b>{other.class_name}</b> {other.score:.4f}" if other else "no evidence")
+        if shown and other:
+            gap = shown.score - other.score
+            self.summary.setText(
+                f"{shown.class_name} scores {abs(gap):.4f} {'above' if gap >= 0 else 'below'} {other.class_name}."
+            )
+        else:
+            self.summary.setText("")
+
+
+class InfoPanel(QWidget):
+    """Path, current decision, imported label, and the decision trail of the image."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.history = QTreeWidget()
+        self.history.setHeaderLabels(["when", "action", "label", "who"])
+        self.history.setRootIsDecorated(False)
+        self.history.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.status)
+        lay.addWidget(QLabel("history"))
+        lay.addWidget(self.history, 1)
+
+    def set_state(self, state: ReviewState | None, position: str = "") -> None:
+        self.history.clear()
+        if state is None:
+            self.title.setText("No image. Pre-label a project, or pick images in the browser.")
+            self.status.setText("")
+            return
+        self.title.setText(f"<b>{state.rel_path}</b> {position}")
+        parts = [f"status: <b>{state.review_status.replace('_', ' ')}</b>"]
+        if state.label_name:
+            parts.append(f"label: <b>{state.label_name}</b>")
+        if state.topk:
+            parts.append(f"predicted: {state.topk[0][1]} ({state.score:.4f}, margin {state.margin:.4f})")
+        else:
+            parts.append("no prediction yet")
+        if state.imported_name:
+            parts.append(f"imported label: <b>{state.imported_name}</b>")
+        if state.error:
+            parts.append(f"<span style='color:#d93025'>error: {state.error}</span>")
+        self.status.setText("<br>".join(parts))
+        for d in reversed(state.history):
+            self.history.addTopLevelItem(QTreeWidgetItem(_history_cells(d)))
+
+
+def _history_cells(d: Any) -> list[str]:
+    at = d.at.strftime("%Y-%m-%d %H:%M:%S") if hasattr(d.at, "strftime") else str(d.at)
+    label = d.class_name or ("—" if d.class_id is None else f"#{d.class_id}")
+    action = d.action.replace("_", " ")
+    if d.action == "undo":
+        action = f"undo → {d.result_status.replace('_', ' ')}"
+    return [at, action, label, d.reviewer or ""]
+
+
+class ClassSearch(QLineEdit):
+    """Type part of a class name, Enter corrects to it (completion over every class)."""
+
+    class_chosen = Signal(int)
+    escaped = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText("correct to… (/ or C, type a class, Enter)")
+        self.setClearButtonEnabled(True)
+        self._ids: dict[str, int] = {}
+        self._busy = False  # the popup's Enter and the line edit's Enter must choose once
+        self._model = QStringListModel(self)
+        comp = QCompleter(self._model, self)
+        comp.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        comp.setFilterMode(Qt.MatchFlag.MatchContains)
+        comp.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        comp.activated.connect(self._choose)
+        self.setCompleter(comp)
+        self.returnPressed.connect(lambda: self._choose(self.text()))
+
+    def set_classes(self, classes: list[ClassRef]) -> None:
+        self._ids = {c.name: c.id for c in classes}
+        self._model.setStringList([c.name for c in classes])
+
+    def match(self, text: str) -> int | None:
+        """The class a typed text means: exact name (any case), else the only name containing it."""
+        t = text.strip().lower()
+        if not t:
+            return None
+        exact = [cid for name, cid in self._ids.items() if name.lower() == t]
+        if exact:
+            return exact[0]
+        hits = [cid for name, cid in self._ids.items() if t in name.lower()]
+        return hits[0] if len(hits) == 1 else None
+
+    def _choose(self, text: str) -> None:
+        cid = self.match(text)
+        if cid is None or self._busy:
+            return
+        self._busy = True
+        QTimer.singleShot(0, lambda: setattr(self, "_busy", False))
+        self.clear()
+        self.class_chosen.emit(cid)
+
+    def event(self, event: QEvent) -> bool:
+        # Enter/Escape typed here belong to the search, not to the screen's accept shortcut
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in _OWN_KEYS:
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Escape:
+            self.clear()
+            self.escaped.emit()
+            return
+        super().keyPressEvent(event)

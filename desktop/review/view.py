@@ -1,0 +1,278 @@
+"""The Review screen: layout only. Logic lives in `ReviewController`, keys in `keys.KEYMAP`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.review import service
+from desktop.review.bars import ShareBars, share_rows
+from desktop.review.controller import ReviewController
+from desktop.review.evidence import Evidence
+from desktop.review.keys import bind_keys, help_lines
+from desktop.review.overlay import ExplanationOverlay, load_image
+from desktop.review.panels import ClassSearch, ComparePanel, InfoPanel, TopKList
+from desktop.review.service import ReviewState
+
+BULK_CONFIRM_OVER = 20  # ask before accepting more images than this at once
+
+# button text -> controller action
+_BUTTONS = (
+    ("Accept  (A)", "accept"),
+    ("Reject  (R)", "reject"),
+    ("Uncertain  (U)", "uncertain"),
+    ("Not this  (N)", "confirm_negative"),
+    ("Undo  (Ctrl+Z)", "undo"),
+)
+
+
+class ReviewView(QWidget):
+    """Large image with the evidence overlay, top-k, attribute shares, why-not, history."""
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.controller = ReviewController(ctx, self)
+        self._image_key: tuple[int, str] | None = None
+        self._pending_state: ReviewState | None = None
+
+        # -- centre: toolbar, overlay, buttons, status -------------------------------------------
+        self.overlay = ExplanationOverlay()
+        self.mode = QComboBox()
+        self.mode.addItem("boxes", "boxes")
+        self.mode.addItem("heat map", "heatmap")
+        self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.mode.currentIndexChanged.connect(lambda _i: self.overlay.set_mode(self.mode.currentData()))
+        self.show_overlay = QCheckBox("overlay (Space)")
+        self.show_overlay.setChecked(True)
+        self.show_overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.show_overlay.toggled.connect(self.overlay.set_overlay_visible)
+        self.overlay.overlay_toggled.connect(self._sync_overlay_box)
+        self.advance = QCheckBox("advance after deciding")
+        self.advance.setChecked(True)
+        self.advance.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.advance.toggled.connect(lambda on: setattr(self.controller, "auto_advance", on))
+        self.queue_label = QLabel()
+        self.evidence_title = QLabel()
+        self.evidence_title.setTextFormat(Qt.TextFormat.RichText)
+        bar = QHBoxLayout()
+        bar.addWidget(self.evidence_title, 1)
+        bar.addWidget(QLabel("show as"))
+        bar.addWidget(self.mode)
+        bar.addWidget(self.show_overlay)
+        bar.addWidget(self.advance)
+        bar.addWidget(self.queue_label)
+
+        buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for text, action in _BUTTONS:
+            b = QPushButton(text)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.clicked.connect(self.controller.actions[action])
+            buttons.addWidget(b)
+            self.buttons[action] = b
+        self.bulk = QPushButton("Accept selection (Ctrl+Shift+A)")
+        self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.bulk.clicked.connect(self.bulk_accept)
+        buttons.addStretch(1)
+        buttons.addWidget(self.bulk)
+        self.notice = QLabel()
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(bar)
+        cl.addWidget(self.overlay, 1)
+        cl.addLayout(buttons)
+        cl.addWidget(self.notice)
+
+        # -- side: info, top-k, search, legend, tabs ---------------------------------------------
+        self.info = InfoPanel()
+        self.topk = TopKList()
+        self.topk.setMaximumHeight(170)
+        self.topk.class_clicked.connect(self.controller.show_class)
+        self.search = ClassSearch()
+        self.search.class_chosen.connect(self._search_chosen)
+        self.search.escaped.connect(self.setFocus)
+        self.legend = ShareBars(bar_header="share of score")
+        self.legend.attribute_clicked.connect(self.overlay.highlight)
+        self.compare = ComparePanel()
+        self.compare.compare_requested.connect(self.controller.compare_with)
+        self.compare.left.attribute_clicked.connect(self.overlay.highlight)
+        keys = QLabel("<br>".join(f"<b>{k}</b> — {t}" for k, t in help_lines()))
+        keys.setTextFormat(Qt.TextFormat.RichText)
+        keys.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.tabs = QTabWidget()
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tabs.addTab(self.legend, "Evidence")
+        self.tabs.addTab(self.compare, "Why not…")
+        self.tabs.addTab(self.info, "Decision")
+        self.tabs.addTab(keys, "Keys")
+
+        side = QWidget()
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        self.headline = QLabel()
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        sl.addWidget(self.headline)
+        sl.addWidget(QLabel("top classes (press 1–9 to label)"))
+        sl.addWidget(self.topk)
+        sl.addWidget(self.search)
+        sl.addWidget(self.tabs, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(centre)
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([900, 380])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split)
+
+        handlers = dict(self.controller.actions)
+        handlers.update(
+            toggle_overlay=self.overlay.toggle_overlay,
+            search=self.focus_search,
+            toggle_heatmap=self._toggle_mode,
+            fit=self.overlay.fit,
+            bulk_accept=self.bulk_accept,
+        )
+        self.shortcuts = bind_keys(self, handlers)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        c = self.controller
+        c.state_changed.connect(self._show_state)
+        c.evidence_changed.connect(self._show_evidence)
+        c.queue_changed.connect(self._show_queue)
+        c.notice.connect(self.notice.setText)
+        ctx.classes_changed.connect(self._load_classes)
+        ctx.project_changed.connect(self._load_classes)
+        self._load_classes()
+
+    # -- screen protocol ---------------------------------------------------------------------------
+    def activate(self) -> None:
+        """Shown: rebuild the queue (selection or review queue) and take the keyboard."""
+        self._load_classes()
+        self.controller.refresh_queue()
+        self.setFocus()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._pending_state is not None:
+            self._show_image(self._pending_state)
+
+    # -- actions owned by the view (they need dialogs or focus) ----------------------------------
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def bulk_accept(self) -> None:
+        ids = list(self.ctx.selection or [])
+        if not ids:
+            self.notice.setText("select images in the browser first")
+            return
+        if len(ids) > BULK_CONFIRM_OVER and self.ctx.interactive:
+            answer = QMessageBox.question(
+                self, "Accept selection", f"Accept the predicted label of {len(ids)} selected images?"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.controller.bulk_accept(ids)
+
+    def _search_chosen(self, class_id: int) -> None:
+        self.controller.correct_to(class_id)
+        self.setFocus()
+
+    def _toggle_mode(self) -> None:
+        self.mode.setCurrentIndex((self.mode.currentIndex() + 1) % self.mode.count())
+
+    def _sync_overlay_box(self, on: bool) -> None:
+        self.show_overlay.blockSignals(True)
+        self.show_overlay.setChecked(on)
+        self.show_overlay.blockSignals(False)
+
+    # -- rendering controller state --------------------------------------------------------------
+    def _load_classes(self) -> None:
+        try:
+            classes = service.list_classes(self.ctx.project) if self.ctx.project is not None else []
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Could not list the classes", err)
+            classes = []
+        self._classes = classes
+        self.search.set_classes(classes)
+
+    def _show_queue(self, pos: int, length: int) -> None:
+        src = "selection" if self.controller.queue_source == "selection" else "queue"
+        self.queue_label.setText(f"{pos + 1} / {length} in {src}" if length else "queue empty")
+
+    def _show_state(self, state: ReviewState | None) -> None:
+        c = self.controller
+        pos = f"({c.pos + 1}/{len(c.queue)})" if state is not None and c.queue else ""
+        self.info.set_state(state, pos)
+        if state is None:
+            self.headline.setText("Nothing to review.")
+            self.topk.clear()
+            self.overlay.set_image(None)
+            self.overlay.set_message("Nothing to review: run a pre-label, or select images in the browser.")
+            self._image_key = None
+            return
+        label = state.label_name or "—"
+        self.headline.setText(
+            f"<b>{state.rel_path}</b><br>{state.review_status.replace('_', ' ')} · label <b>{label}</b>"
+            + (f" · imported <b>{state.imported_name}</b>" if state.imported_name else "")
+        )
+        self.topk.set_topk(state.topk, state.label_id, c.shown_class)
+        self.compare.set_classes(self._classes, state.runner_up_id, c.compare_class)
+        self._show_image(state)
+
+    def _show_image(self, state: ReviewState) -> None:
+        key = (state.image_id, str(state.path))
+        if key == self._image_key:
+            return
+        if not self.isVisible():
+            self._pending_state = state  # decode when shown
+            return
+        self._pending_state = None
+        self._image_key = key
+        image = None
+        problem = ""
+        if state.path is None:
+            problem = "image file unknown"
+        else:
+            try:
+                image = load_image(str(state.path))
+            except OSError as err:
+                problem = str(err)
+        self.overlay.set_image(image, state.size)
+        if problem:
+            self.overlay.set_message(problem)
+
+    def _show_evidence(self, shown: Evidence | None, other: Evidence | None) -> None:
+        self.overlay.set_evidence(shown)
+        self.legend.set_rows(share_rows(shown) if shown else [])
+        self.compare.set_evidence(shown, other)
+        state = self.controller.state
+        if shown is not None:
+            self.evidence_title.setText(f"evidence for <b>{shown.class_name}</b> (score {shown.score:.4f})")
+        elif state is not None and state.topk:
+            self.evidence_title.setText("no stored evidence for this class")
+        else:
+            self.evidence_title.setText("no prediction yet")
+        if state is not None:
+            self.topk.set_topk(state.topk, state.label_id, self.controller.shown_class)

@@ -1,0 +1,250 @@
+"""Review screen: overlay evidence, keyboard decisions and undo, asserted on the project store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from PySide6.QtCore import Qt
+
+CLASSES = {
+    "blorp": ["a red circle", "has a striped texture", "a blue square"],
+    "zenti": ["a green triangle", "has dots"],
+    "quam": ["a yellow star", "has a smooth surface"],
+}
+SIZE = (96, 64)  # W, H of every test image
+
+
+def explanation(name: str, attrs: list[str], score: float, seed: int) -> dict:
+    """Engine-shaped explanation JSON: each attribute with two regions in original pixels."""
+    rng = np.random.default_rng(seed)
+    shares = rng.dirichlet(np.ones(len(attrs)))
+    out = []
+    for j, text in enumerate(attrs):
+        regions = []
+        for _ in range(2):
+            x0, y0 = rng.integers(0, SIZE[0] // 2), rng.integers(0, SIZE[1] // 2)
+            side = int(rng.integers(16, 32))
+            regions.append({"box": [int(x0), int(y0), int(x0 + side), int(y0 + side)],
+                            "mass": float(rng.uniform(0.01, 0.2)), "similarity": float(rng.uniform(0.2, 0.3))})
+        out.append({"index": j, "text": text, "share": float(shares[j]), "mass": float(sum(r["mass"] for r in regions)),
+                    "similarity": 0.25, "regions": regions})
+    return {"class_name": name, "class_index": 0, "score": score, "image_size": list(SIZE), "attributes": out}
+
+
+def build_world(project, n_images: int = 4) -> dict:
+    """Real rows through the store's own API: images on disk, classes, attributes, one pre-label run."""
+    from db.store_images import ScanRecord
+    from db.store_runs import PredictionWrite
+
+    root = Path(project.image_root)
+    records = []
+    for i in range(n_images):
+        rel = f"img_{i:02d}.png"
+        PILImage.new("RGB", SIZE, (40 * i % 255, 90, 160)).save(root / rel)
+        records.append(ScanRecord(rel_path=rel, size=(root / rel).stat().st_size, mtime_ns=1,
+                                  width=SIZE[0], height=SIZE[1], format="PNG", mode="RGB"))
+    project.write_scan_batch(records)
+    ids = project.image_ids()
+    cids = {}
+    for name, attrs in CLASSES.items():
+        cids[name] = project.add_class(name)
+        for a in attrs:
+            project.add_attribute(cids[name], a, source="llm")
+    version = project.snapshot_attribute_set()
+    run = project.create_run(kind="prelabel", model_id="random:tiny", engine_config={"method": "lazsl"},
+                             attribute_set_version=version, n_images=len(ids))
+    names = list(CLASSES)
+    rows = []
+    for k, iid in enumerate(ids):
+        order = names[k % 3:] + names[:k % 3]  # image k predicts class k % 3
+        scores = [0.31, 0.29, 0.20]
+        rows.append(PredictionWrite(
+            image_id=iid, class_id=cids[order[0]], score=scores[0], margin=scores[0] - scores[1],
+            topk=[(cids[n], s) for n, s in zip(order, scores)],
+            explanations={cids[n]: explanation(n, CLASSES[n], s, seed=10 * k + j)
+                          for j, (n, s) in enumerate(zip(order[:2], scores[:2]))},
+        ))
+    project.write_prediction_batch(run, rows)
+    project.update_run(run, status="done", finished=True)
+    return {"ids": ids, "classes": cids, "run": run, "order": names}
+
+
+@pytest.fixture
+def world(ctx, project):
+    data = build_world(project)
+    ctx.set_project(project)
+    return data
+
+
+@pytest.fixture
+def review(ctx, world, qtbot):
+    from desktop.review.view import ReviewView
+
+    view = ReviewView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    view.activateWindow()
+    view.activate()
+    return view
+
+
+def press(qtbot, view, key, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(view, key, modifier)
+
+
+# -- overlay ------------------------------------------------------------------------------------
+
+def test_overlay_draws_one_box_per_region_and_filters_by_attribute(qtbot):
+    from desktop.review.evidence import parse_evidence
+    from desktop.review.overlay import ExplanationOverlay
+
+    ev = parse_evidence(explanation("blorp", CLASSES["blorp"], 0.3, seed=1), class_id=1)
+    view = ExplanationOverlay()
+    qtbot.addWidget(view)
+    view.set_image(None, SIZE)
+    view.set_evidence(ev)
+    assert len(view.visible_region_items()) == 6  # 3 attributes x 2 regions
+    view.highlight(1)
+    visible = view.visible_region_items()
+    assert len(visible) == 2 and {r.data(0) for r in visible} == {1}
+    view.highlight(None)
+    assert len(view.visible_region_items()) == 6
+    view.set_overlay_visible(False)
+    assert view.visible_region_items() == []
+
+
+def test_heat_map_puts_mass_only_inside_the_boxes():
+    from desktop.review.evidence import heat_maps, parse_evidence
+
+    data = {"class_name": "c", "score": 1.0, "image_size": [100, 50], "attributes": [
+        {"index": 0, "text": "a", "share": 0.5, "mass": 0.3,
+         "regions": [{"box": [0, 0, 50, 50], "mass": 0.1}, {"box": [25, 0, 75, 25], "mass": 0.2}]},
+        {"index": 1, "text": "b", "share": 0.5, "mass": 0.4, "regions": [{"box": [80, 30, 100, 50], "mass": 0.4}]},
+    ]}
+    heat = heat_maps(parse_evidence(data), 100, 50)
+    assert heat.shape == (2, 50, 100)
+    assert heat[0, 10, 10] == pytest.approx(0.1) and heat[0, 10, 30] == pytest.approx(0.3)
+    assert heat[0, 40, 90] == 0 and heat[1, 40, 90] == pytest.approx(0.4)
+    only = heat_maps(parse_evidence(data), 100, 50, only=1)
+    assert only[0].sum() == 0 and only[1].sum() > 0
+
+
+def test_malformed_explanation_is_shown_as_no_evidence_not_a_crash():
+    from desktop.review.evidence import parse_evidence
+
+    assert parse_evidence(None) is None
+    ev = parse_evidence({"attributes": [{"text": "x", "regions": [{"box": [1, 2]}, "junk"]}, 7],
+                         "image_size": "bad", "score": "nan"})
+    assert ev is not None and ev.attributes[0].regions == () and ev.score == 0.0
+
+
+def test_heat_mode_renders_and_clicking_legend_highlights(review, qtbot):
+    ev = review.overlay.evidence
+    assert ev is not None and len(review.overlay.visible_region_items()) == 2 * len(ev.attributes)
+    review.legend.click_position(0)
+    assert {r.data(0) for r in review.overlay.visible_region_items()} == {0}
+    review.legend.click_position(0)  # second click clears the highlight
+    assert len(review.overlay.visible_region_items()) == 2 * len(ev.attributes)
+    review.mode.setCurrentIndex(review.mode.findData("heatmap"))
+    assert review.overlay.region_items() == []
+    assert not review.overlay.heat_image().isNull()
+    press(qtbot, review, Qt.Key.Key_Space)
+    assert review.overlay.heat_image().isNull() and not review.show_overlay.isChecked()
+
+
+# -- keyboard decisions -----------------------------------------------------------------------
+
+def test_keys_accept_correct_reject_undo_and_navigate(review, world, project, qtbot):
+    ids, cids = world["ids"], world["classes"]
+    c = review.controller
+    queue = list(c.queue)
+    assert sorted(queue) == sorted(ids) and c.current_id == queue[0]
+
+    first = c.current_id
+    predicted = project.image(first).pred_class_id
+    press(qtbot, review, Qt.Key.Key_A)  # accept -> advances
+    img = project.image(first)
+    assert img.review_status == "accepted" and img.label_class_id == predicted
+    assert c.current_id == queue[1]
+
+    second = c.current_id
+    runner_up = project.latest_prediction(second).topk[1][0]
+    press(qtbot, review, Qt.Key.Key_2)  # corrects to the second class of the top-k
+    img = project.image(second)
+    assert img.review_status == "corrected" and img.label_class_id == runner_up
+
+    third = c.current_id
+    press(qtbot, review, Qt.Key.Key_R)
+    assert project.image(third).review_status == "rejected" and project.image(third).label_class_id is None
+
+    press(qtbot, review, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undoes the reject
+    assert c.current_id == third
+    img = project.image(third)
+    assert img.review_status == "unreviewed" and img.label_class_id is None
+    actions = [d.action for d in project.decision_history(third)]
+    assert actions == ["rejected", "undo"]  # undo is a new row, nothing deleted
+
+    press(qtbot, review, Qt.Key.Key_K)
+    assert c.current_id == second
+    press(qtbot, review, Qt.Key.Key_J)
+    press(qtbot, review, Qt.Key.Key_J)
+    assert c.current_id == queue[3]
+    press(qtbot, review, Qt.Key.Key_Left)
+    assert c.current_id == third
+    assert project.image(second).label_class_id in cids.values()
+    # the decision trail of the shown image lists the reject and its undo
+    assert review.info.history.topLevelItemCount() == 2
+
+
+def test_search_box_corrects_to_any_class(review, world, project, qtbot):
+    c = review.controller
+    target = c.current_id
+    press(qtbot, review, Qt.Key.Key_Slash)
+    assert review.search.hasFocus()
+    not_in_top2 = next(n for n in world["order"] if world["classes"][n] not in
+                       [t[0] for t in project.latest_prediction(target).topk[:2]])
+    qtbot.keyClicks(review.search, not_in_top2[:3])
+    press(qtbot, review.search, Qt.Key.Key_Return)
+    img = project.image(target)
+    assert img.review_status == "corrected" and img.label_class_id == world["classes"][not_in_top2]
+    # letters typed into the search (u, a) did not trigger the U / A shortcuts: one decision only
+    assert [d.action for d in project.decision_history(target)] == ["corrected"]
+    assert not review.search.hasFocus()
+
+
+def test_labels_changed_is_emitted_and_errors_are_readable(review, world, ctx, qtbot):
+    with qtbot.waitSignal(ctx.labels_changed) as blocker:
+        press(qtbot, review, Qt.Key.Key_U)
+    assert blocker.args[0] == [world["ids"][0]] or len(blocker.args[0]) == 1
+    review.controller.decided.clear()
+    # undo on an image with nothing to undo: a one-line notice, no dialog, nothing written
+    press(qtbot, review, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "nothing to undo" in review.notice.text()
+    assert ctx.errors == []
+
+
+def test_bulk_accept_of_the_browser_selection(review, world, ctx, project):
+    ids = world["ids"][:3]
+    ctx.set_selection(ids)
+    review.bulk_accept()
+    assert [project.image(i).review_status for i in ids] == ["accepted"] * 3
+    assert project.image(world["ids"][3]).review_status == "unreviewed"
+    assert review.controller.queue_source == "selection" and review.controller.queue == ids
+
+
+def test_why_not_shows_predicted_and_runner_up_side_by_side(review, world, project):
+    target = review.controller.current_id
+    topk = project.latest_prediction(target).topk
+    cmp = review.compare
+    assert cmp.left_title.text().startswith(f"<b>{topk[0][1]}</b>")
+    assert cmp.right_title.text().startswith(f"<b>{topk[1][1]}</b>")
+    assert sorted(cmp.left.texts()) == sorted(CLASSES[topk[0][1]])
+    assert sorted(cmp.right.texts()) == sorted(CLASSES[topk[1][1]])
+    # picking the runner-up in the top-k list shows its evidence in the overlay
+    review.controller.show_class(topk[1][0])
+    assert review.overlay.evidence.class_name == topk[1][1]
