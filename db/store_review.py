@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
 
-from db.models import Decision, Explanation, Image, LabelClass, LabelIssue, Run
+from db.models import Decision, Explanation, Image, ImportedLabel, LabelClass, LabelIssue, Run
 
 REVIEWABLE_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative")
 # the actions after which an image carries no class label (the decision's class_id, if any,
@@ -322,6 +322,23 @@ class ReviewMixin:
                 update(Image),
                 [{"id": r.image_id, "issue_score": float(r.issue_score)} for r in rows],
             )
+
+    def imported_label_ids(self) -> dict[int, int]:
+        """image id -> imported class id (the denormalised column; else the newest imported row)."""
+        with self.session() as s:
+            out = dict(
+                s.execute(
+                    select(Image.id, Image.imported_class_id).where(Image.imported_class_id.is_not(None))
+                ).all()
+            )
+            if not out:
+                q = (
+                    select(ImportedLabel.image_id, ImportedLabel.class_id)
+                    .where(ImportedLabel.class_id.is_not(None))
+                    .order_by(ImportedLabel.id)
+                )
+                out = dict(s.execute(q).all())
+            return {int(i): int(c) for i, c in out.items()}
 
     def latest_audit_run_id(self) -> int | None:
         with self.session() as s:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from db.queries import ImageFilter, ImageRow
 from db.store_review import REVIEWABLE_ACTIONS, DecisionRow, ReviewError
 from workflows.errors import UserError
 from workflows.settings import load_settings
@@ -87,3 +88,57 @@ def resolve_image(project: Any, path: str) -> int:
     if image_id is None:
         raise UserError(f"no image '{path}' in this project (paths are relative to {project.image_root})")
     return image_id
+
+
+#: review-queue orders -> the store's page sorts (`db.queries.SORTS`)
+QUEUE_ORDERS: dict[str, str] = {
+    "lowest_confidence": "confidence",
+    "lowest_margin": "margin",
+    "class": "class",
+    "disagreement": "disagreement",
+    "random": "random",
+}
+
+
+def review_queue(
+    project: Any,
+    order: str = "lowest_confidence",
+    filter: ImageFilter | None = None,
+    seed: int = 0,
+    *,
+    offset: int = 0,
+    limit: int = 200,
+) -> list[ImageRow]:
+    """One page of the review queue: by default readable, unreviewed images, least confident first."""
+    sort = QUEUE_ORDERS.get(order, order)
+    if filter is None:
+        filter = ImageFilter(status="ok", review_status="unreviewed")
+    try:
+        return project.page_images(filter, sort, offset, limit, seed=seed)
+    except ValueError as err:
+        raise UserError(f"unknown review order '{order}' (one of: {', '.join(QUEUE_ORDERS)})") from err
+
+
+def explain_image(project: Any, image_id: int, class_id: int, *, use_stored: bool = True) -> dict[str, Any]:
+    """Evidence for one image and any active class ("why not class #4?").
+
+    Returns the stored explanation of the image's latest run when there is one for that class;
+    otherwise computes it from the cached features (never re-encodes). Same JSON as
+    `Project.explanations`, plus `class_id`.
+    """
+    from workflows.progress import drive
+    from workflows.scoring import ScoringContext
+
+    if use_stored:
+        stored = project.explanations(image_id).get(int(class_id))
+        if stored is not None:
+            return {**stored, "class_id": int(class_id)}
+    ctx = ScoringContext.from_project(project)
+    if int(class_id) not in ctx.class_index:
+        raise UserError(f"class #{class_id} is not an active class of this project")
+    out = drive(ctx.explain_pairs(project, {int(image_id): [int(class_id)]}))
+    if int(image_id) not in out:
+        raise UserError(
+            f"no cached features for {project.image(image_id).rel_path} with {ctx.model_id}: run pre-label first"
+        )
+    return out[int(image_id)][int(class_id)]

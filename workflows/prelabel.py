@@ -1,0 +1,237 @@
+"""Pre-label run: encode what the feature cache lacks, score every image against every active class,
+store top-k predictions and the evidence for the top classes.
+
+Resumable and idempotent: each engine batch is written in its own transaction; a re-run with the
+same model, engine/view configuration and attribute set continues the newest run (images already
+predicted are skipped), and does nothing at all when that run already covers every image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.queries import ImageFilter
+from engine.pipeline import ImageItem
+from engine.pipeline import prelabel as engine_prelabel
+from workflows.errors import UserError
+from workflows.progress import Cancelled, CancelToken, Progress, check
+from workflows.scoring import ScoringContext
+from workflows.settings import ProjectSettings
+
+#: scope name -> filter of the images a run covers
+SCOPES: dict[str, ImageFilter] = {
+    "all": ImageFilter(status="ok"),
+    "unlabelled": ImageFilter(status="ok", review_status="unreviewed"),
+}
+_HASH_CHUNK = 64
+
+
+@dataclass
+class RunSummary:
+    run_id: int | None
+    resumed: bool = False
+    nothing_to_do: bool = False
+    n_images: int = 0  # images the run covers
+    n_skipped: int = 0  # already predicted by this run before this call
+    n_scored: int = 0  # predicted by this call
+    n_errors: int = 0
+    errors: dict[int, str] = field(default_factory=dict)  # image id -> reason
+    timings: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+def _targets(project: Any, scope: str, image_ids: Sequence[int] | None) -> list[int]:
+    if image_ids is not None:
+        return [r.id for r in project.images(list(dict.fromkeys(image_ids))) if r.status == "ok"]
+    if scope not in SCOPES:
+        raise UserError(f"unknown scope '{scope}' (one of: {', '.join(SCOPES)}, or pass image ids)")
+    return project.image_ids(SCOPES[scope])
+
+
+def _hash_file(path: Any) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure_hashes(
+    project: Any, image_ids: Sequence[int], cancel: CancelToken | None = None
+) -> Generator[Progress, None, dict[int, str]]:
+    """Content hashes for images that lack one (the feature-cache key); returns id -> read error."""
+    try:  # the scan use case owns hashing when it is installed
+        from workflows.scan import ensure_content_hash
+    except ImportError:
+        ensure_content_hash = None
+    if ensure_content_hash is not None:
+        out = ensure_content_hash(project, list(image_ids))
+        if isinstance(out, Generator):
+            out = yield from out
+        return dict(out) if isinstance(out, dict) else {}
+    errors: dict[int, str] = {}
+    targets = project.images_for_hashes(list(image_ids))
+    for start in range(0, len(targets), _HASH_CHUNK):
+        check(cancel)
+        chunk = targets[start : start + _HASH_CHUNK]
+        digests: dict[int, str] = {}
+        for t in chunk:
+            try:
+                digests[t.id] = _hash_file(t.path)
+            except OSError as err:
+                errors[t.id] = f"unreadable file ({err.strerror or err})"
+        project.set_content_hashes(digests, expect={t.id: (t.size, t.mtime_ns) for t in chunk})
+        yield Progress(start + len(chunk), len(targets), "hashing new images", stage="hash")
+    return errors
+
+
+def run_prelabel(
+    project: Any,
+    *,
+    image_ids: Sequence[int] | None = None,
+    scope: str = "all",
+    settings: ProjectSettings | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, RunSummary]:
+    """Pre-label the images of `scope` (or `image_ids`) with the project's model and attributes."""
+    t0 = time.perf_counter()
+    yield Progress(0, None, "loading model and classes", stage="prepare")
+    ctx = ScoringContext.from_project(project, settings)
+    ids = _targets(project, scope, image_ids)
+    if not ids:
+        raise UserError("no readable images to pre-label (scan the image folder first)")
+    hash_errors = yield from ensure_hashes(project, ids, cancel)
+    config = ctx.config_dict()
+    latest = project.latest_prediction_run()
+    match = project.find_matching_run(
+        kind="prelabel",
+        model_id=ctx.model_id,
+        engine_config=config,
+        attribute_set_version=ctx.attribute_set_version,
+    )
+    resumed = match is not None and latest is not None and match.id == latest.id
+    if resumed:
+        run_id = match.id
+        done = project.predicted_image_ids(run_id)
+        todo = [i for i in ids if i not in done]
+        if not todo:
+            msg = (
+                f"nothing to do: run #{run_id} already pre-labelled these {len(ids)} images with "
+                f"{ctx.model_id} and the current attributes"
+            )
+            if match.status != "done":
+                project.update_run(run_id, status="done", finished=True)
+            yield Progress(len(ids), len(ids), msg, stage="done")
+            return RunSummary(
+                run_id, resumed=True, nothing_to_do=True, n_images=len(ids), n_skipped=len(ids), message=msg
+            )
+        covered = len(done | set(ids))
+        project.update_run(run_id, status="running", n_images=covered, message="")
+    else:
+        version = project.snapshot_attribute_set()
+        run_id = project.create_run(
+            kind="prelabel",
+            model_id=ctx.model_id,
+            engine_config=config,
+            attribute_set_version=version,
+            n_images=len(ids),
+        )
+        done, todo = set(), ids
+    summary = RunSummary(
+        run_id, resumed=resumed, n_images=len(done | set(ids)), n_skipped=len(ids) - len(todo)
+    )
+    try:
+        yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0)
+    except Cancelled:
+        project.update_run(
+            run_id,
+            status="cancelled",
+            timings=summary.timings,
+            message=f"cancelled after {summary.n_scored} images; run pre-label again to resume",
+        )
+        raise
+    except BaseException as err:
+        project.update_run(
+            run_id, status="failed", timings=summary.timings, message=f"{type(err).__name__}: {err}"
+        )
+        raise
+    verb = "resumed run" if resumed else "run"
+    summary.message = (
+        f"{verb} #{run_id}: {summary.n_scored} images pre-labelled"
+        + (f", {summary.n_skipped} already done" if summary.n_skipped else "")
+        + (f", {summary.n_errors} could not be read" if summary.n_errors else "")
+        + f" ({summary.timings.get('images_per_s', 0):.1f} images/s)"
+    )
+    project.update_run(run_id, status="done", timings=summary.timings, message=summary.message, finished=True)
+    yield Progress(len(todo), len(todo), summary.message, stage="done")
+    return summary
+
+
+def _predict(
+    project: Any,
+    ctx: ScoringContext,
+    run_id: int,
+    todo: list[int],
+    hash_errors: dict[int, str],
+    summary: RunSummary,
+    cancel: CancelToken | None,
+    t0: float,
+) -> Generator[Progress, None, None]:
+    """Drive the engine over `todo`, one store transaction per engine batch."""
+    rows = project.images(todo)
+    paths = project.image_paths(todo)
+    items = [ImageItem(r.id, paths[r.id], r.content_hash) for r in rows if r.content_hash and r.id in paths]
+    errors = {
+        i: hash_errors.get(i, "no content hash (file unreadable)")
+        for i in todo
+        if i not in {it.key for it in items}
+    }
+    if errors:
+        project.write_prediction_batch(run_id, [], errors=errors.items())
+        summary.errors.update(errors)
+        summary.n_errors += len(errors)
+    started = time.monotonic()
+    t_engine = t_store = 0.0
+    processed = len(errors)
+    mark = time.perf_counter()
+    for br in engine_prelabel(
+        ctx.model, items, ctx.classes, ctx.engine_cfg, ctx.view_cfg, ctx.cache, cancel=cancel
+    ):
+        now = time.perf_counter()
+        t_engine += now - mark
+        writes = ctx.to_writes([it.key for it in br.items], br.result) if br.result is not None else []
+        project.write_prediction_batch(run_id, writes, errors=br.errors.items())
+        summary.errors.update(br.errors)
+        summary.n_errors += len(br.errors)
+        summary.n_scored += len(writes)
+        processed += len(writes) + len(br.errors)
+        mark = time.perf_counter()
+        t_store += mark - now
+        elapsed = time.perf_counter() - t0
+        summary.timings = {
+            "engine_s": t_engine,
+            "store_s": t_store,
+            "total_s": elapsed,
+            "images_per_s": summary.n_scored / elapsed if elapsed > 0 else 0.0,
+        }
+        p = Progress(
+            processed,
+            len(todo),
+            "",
+            stage="prelabel",
+            started=started,
+            extra={"run_id": run_id, "errors": summary.n_errors},
+        )
+        eta = p.eta_s
+        p.message = f"{processed}/{len(todo)} images, {p.rate:.1f}/s" + (
+            f", ETA {eta:.0f}s" if eta is not None else ""
+        )
+        p.extra.update(images_per_s=p.rate, eta_s=eta)
+        yield p
+        check(cancel)
+        mark = time.perf_counter()
+    check(cancel)

@@ -1,0 +1,245 @@
+"""What pre-label, re-score, audit and on-demand explanations share: the model, the classes, the
+engine and view configuration from the project settings, the feature cache, and the conversion of
+engine results into store rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from db.store_runs import PredictionWrite
+from engine.cache import FeatureCache
+from engine.pipeline import ScoreResult, score_cached
+from engine.types import ClassSpec, EngineConfig, ViewConfig
+from workflows.errors import UserError
+from workflows.models import get_model
+from workflows.progress import CancelToken, Progress, check
+from workflows.settings import ProjectSettings, load_settings
+
+#: CLI / settings names of region modes -> engine view modes
+VIEW_MODES: dict[str, str] = {"faithful": "random", "random": "random", "grid": "grid", "dense": "dense"}
+
+SCORE_CHUNK = 512  # images per score_cached call when re-scoring from the cache
+
+
+def view_config(settings: ProjectSettings) -> ViewConfig:
+    mode = VIEW_MODES.get(settings.view_mode)
+    if mode is None:
+        raise UserError(f"unknown region mode '{settings.view_mode}' (one of: {', '.join(VIEW_MODES)})")
+    return ViewConfig(
+        mode=mode,
+        n_crops=int(settings.n_crops),
+        alpha_crop=float(settings.alpha_crop),
+        seed=int(settings.seed),
+    )
+
+
+def engine_config(settings: ProjectSettings) -> EngineConfig:
+    return EngineConfig(
+        method=settings.method,
+        ot_mode=settings.ot_mode,
+        topk=int(settings.topk),
+        batch_size=int(settings.batch_size),
+    )
+
+
+def _load_model(settings: ProjectSettings) -> Any:
+    from engine.models import ModelLoadError
+
+    try:
+        return get_model(settings.model, settings.device, settings.precision)
+    except ModelLoadError as err:
+        raise UserError(str(err)) from err
+
+
+@dataclass
+class ScoringContext:
+    """One consistent view of (model, classes, configs, cache) for a use case."""
+
+    settings: ProjectSettings
+    model: Any  # engine.models.ClipModel
+    class_ids: list[int]
+    classes: list[ClassSpec]
+    attribute_set_version: str
+    view_cfg: ViewConfig
+    engine_cfg: EngineConfig
+    cache: FeatureCache
+
+    @classmethod
+    def from_project(cls, project: Any, settings: ProjectSettings | None = None) -> ScoringContext:
+        settings = settings or load_settings(project)
+        specs = project.class_specs()
+        if not specs:
+            raise UserError("the project has no active classes (add some with `lazlabel classes add`)")
+        view_cfg = view_config(settings)
+        model = _load_model(settings)
+        cache = FeatureCache(project.cache_dir / "features", model.model_id, view_cfg.key())
+        return cls(
+            settings=settings,
+            model=model,
+            class_ids=[int(cid) for cid, _n, _a in specs],
+            classes=[ClassSpec(name, tuple(attrs)) for _cid, name, attrs in specs],
+            attribute_set_version=project.attribute_set_version(),
+            view_cfg=view_cfg,
+            engine_cfg=engine_config(settings),
+            cache=cache,
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    @property
+    def class_index(self) -> dict[int, int]:
+        return {cid: i for i, cid in enumerate(self.class_ids)}
+
+    def config_dict(self) -> dict[str, Any]:
+        """What a run records and resumes on: engine and view settings (batch size is not a result input)."""
+        eng = self.engine_cfg.to_dict()
+        eng.pop("batch_size", None)
+        eng.pop("extra", None)
+        return {"engine": eng, "view": self.view_cfg.to_dict()}
+
+    # -- results -> store rows -------------------------------------------------------------------
+    def to_writes(self, image_ids: Sequence[int], res: ScoreResult) -> list[PredictionWrite]:
+        """Engine top-k (class indices) -> store rows keyed by class id; tensors read once."""
+        cids = self.class_ids
+        idx = res.topk_idx.tolist()
+        scores = res.topk_scores.tolist()
+        margins = res.margin.tolist()
+        out = []
+        for row, iid in enumerate(image_ids):
+            top = [(cids[c], s) for c, s in zip(idx[row], scores[row])]
+            expl = (
+                {cids[e.class_index]: e.to_json() for e in res.explanations[row]} if res.explanations else {}
+            )
+            out.append(
+                PredictionWrite(
+                    int(iid),
+                    top[0][0] if top else None,
+                    scores[row][0] if top else 0.0,
+                    margins[row],
+                    top,
+                    expl,
+                )
+            )
+        return out
+
+    # -- scoring from the cache --------------------------------------------------------------------
+    def split_cached(self, hashes: Mapping[int, str | None]) -> tuple[list[int], list[int]]:
+        """(ids whose features are cached, ids that were never encoded), in the given order."""
+        known = [i for i, h in hashes.items() if h]
+        missing_hashes = set(self.cache.missing([hashes[i] for i in known]))
+        cached = [i for i in known if hashes[i] not in missing_hashes]
+        absent = [i for i, h in hashes.items() if not h or h in missing_hashes]
+        return cached, absent
+
+    def score_chunks(
+        self,
+        image_ids: Sequence[int],
+        hashes: Mapping[int, str | None],
+        sizes: Mapping[int, tuple[int, int]],
+        *,
+        config: EngineConfig | None = None,
+        chunk: int = SCORE_CHUNK,
+        cancel: CancelToken | None = None,
+    ) -> Generator[tuple[list[int], ScoreResult], None, None]:
+        """Score cached images in chunks; yields (ids, ScoreResult) and checks cancel between chunks."""
+        cfg = config or self.engine_cfg
+        for start in range(0, len(image_ids), chunk):
+            check(cancel)
+            ids = list(image_ids[start : start + chunk])
+            res = score_cached(
+                self.model,
+                self.cache,
+                [hashes[i] for i in ids],
+                self.classes,
+                cfg,
+                image_sizes=[sizes.get(i, (0, 0)) for i in ids],
+            )
+            yield ids, res
+
+    def score_all(
+        self,
+        project: Any,
+        image_ids: Sequence[int],
+        *,
+        cancel: CancelToken | None = None,
+        stage: str = "score",
+    ) -> Generator[Progress, None, tuple[list[int], torch.Tensor, list[int]]]:
+        """Scores of every active class for cached images: (scored ids, [n, C] scores, never-encoded ids)."""
+        hashes = project.content_hashes(image_ids)
+        cached, missing = self.split_cached({i: hashes.get(i) for i in image_ids})
+        cfg = replace(self.engine_cfg, topk=len(self.classes), explain_top=0, prefilter_k=None)
+        parts: list[torch.Tensor] = []
+        done = 0
+        progress = Progress(0, len(cached), "scoring all classes", stage=stage)
+        for ids, res in self.score_chunks(cached, hashes, {}, config=cfg, cancel=cancel):
+            parts.append(_full_scores(res, len(self.classes)))
+            done += len(ids)
+            yield Progress(
+                done, len(cached), f"scored {done}/{len(cached)}", stage=stage, started=progress.started
+            )
+        scores = torch.cat(parts) if parts else torch.zeros(0, len(self.classes))
+        return cached, scores, missing
+
+    def explain_pairs(
+        self,
+        project: Any,
+        wanted: Mapping[int, Iterable[int]],
+        *,
+        cancel: CancelToken | None = None,
+        stage: str = "explain",
+    ) -> Generator[Progress, None, dict[int, dict[int, dict[str, Any]]]]:
+        """Explanations of chosen classes per image ({image: class ids} -> {image: {class: JSON}}).
+
+        Images asking for the same classes are scored together, against just those classes (a
+        LaZSL score of one class does not depend on the others, so the evidence is the same).
+        """
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for iid, cids in wanted.items():
+            groups.setdefault(tuple(dict.fromkeys(int(c) for c in cids)), []).append(int(iid))
+        ids_all = [i for g in groups.values() for i in g]
+        hashes = project.content_hashes(ids_all)
+        sizes = _sizes(project, ids_all)
+        index = self.class_index
+        out: dict[int, dict[int, dict[str, Any]]] = {}
+        done = 0
+        for cids, ids in groups.items():
+            check(cancel)
+            sub = ScoringContext(
+                **{
+                    **self.__dict__,
+                    "class_ids": list(cids),
+                    "classes": [self.classes[index[c]] for c in cids],
+                }
+            )
+            cfg = replace(self.engine_cfg, topk=len(cids), explain_top=len(cids), prefilter_k=None)
+            cached, _missing = sub.split_cached({i: hashes.get(i) for i in ids})
+            for chunk_ids, res in sub.score_chunks(cached, hashes, sizes, config=cfg, cancel=cancel):
+                for w in sub.to_writes(chunk_ids, res):
+                    out[w.image_id] = {c: _with_class(d, c, index) for c, d in w.explanations.items()}
+            done += len(ids)
+            yield Progress(done, len(ids_all), "explaining", stage=stage)
+        return out
+
+
+def _with_class(data: dict[str, Any], class_id: int, index: Mapping[int, int]) -> dict[str, Any]:
+    """An explanation computed against a class subset, re-indexed to the full class list."""
+    return {**data, "class_index": index[class_id], "class_id": class_id}
+
+
+def _full_scores(res: ScoreResult, n_classes: int) -> torch.Tensor:
+    """[n, C] scores in class order, from all_scores or from a full-width top-k."""
+    if res.all_scores is not None:
+        return res.all_scores.float().cpu()
+    out = torch.full((res.topk_idx.shape[0], n_classes), float("-inf"))
+    return out.scatter_(1, res.topk_idx.long().cpu(), res.topk_scores.float().cpu())
+
+
+def _sizes(project: Any, image_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    return {r.id: (r.width or 0, r.height or 0) for r in project.images(list(image_ids))}
