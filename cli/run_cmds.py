@@ -1,9 +1,333 @@
-"""Subcommands (placeholder until its issue lands)."""
+"""Subcommands for runs and review: prelabel, rescore, runs, review, decide, undo, audit, stats (issue #6)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from workflows.errors import UserError
+
+
+# --- shared helpers (adapters until the project commands module offers its own) --------------------
+def _open_project(args: argparse.Namespace) -> Any:
+    from db import PROJECT_SUFFIX, Project
+
+    if args.project:
+        return Project.open(args.project)
+    found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
+    if len(found) != 1:
+        what = "no" if not found else "several"
+        raise UserError(f"{what} *{PROJECT_SUFFIX} files in {Path.cwd()}: name one with --project PATH")
+    return Project.open(found[0])
+
+
+def _drive(gen: Generator, label: str) -> Any:
+    """Run a use case with the shared progress bar (a plain stderr line as fallback)."""
+    try:
+        from cli.progress import run_with_progress
+    except ImportError:
+        run_with_progress = None
+    if run_with_progress is not None:
+        return run_with_progress(gen, label)
+    from workflows.progress import drive
+
+    tty = sys.stderr.isatty()
+
+    def show(p: Any) -> None:
+        if tty and p.message:
+            sys.stderr.write(f"\r{label}: {p.message[:100]:<100}")
+            sys.stderr.flush()
+
+    try:
+        return drive(gen, show)
+    finally:
+        if tty:
+            sys.stderr.write("\n")
+
+
+def _settings(project: Any, args: argparse.Namespace) -> Any:
+    """Project settings with this command's overrides (not saved unless --save)."""
+    from workflows.settings import load_settings, save_settings
+
+    s = load_settings(project)
+    overrides = {
+        "model": args.model,
+        "view_mode": args.mode,
+        "device": args.device,
+        "precision": args.precision,
+        "method": args.method,
+        "n_crops": args.crops,
+        "batch_size": args.batch_size,
+    }
+    s = dataclasses.replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    if getattr(args, "save", False):
+        save_settings(project, s)
+    return s
+
+
+def _with_project(fn: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        project = _open_project(args)
+        try:
+            return fn(project, args)
+        finally:
+            project.close()
+
+    return handler
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    cells = [header] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+# --- handlers ---------------------------------------------------------------------------------
+def _prelabel(project: Any, args: argparse.Namespace) -> int:
+    from workflows.prelabel import run_prelabel
+
+    summary = _drive(run_prelabel(project, scope=args.scope, settings=_settings(project, args)), "pre-label")
+    print(summary.message)
+    for iid, reason in list(summary.errors.items())[:10]:
+        print(f"  error: {project.image(iid).rel_path}: {reason}")
+    if len(summary.errors) > 10:
+        print(f"  ... and {len(summary.errors) - 10} more unreadable images")
+    return 0
+
+
+def _rescore(project: Any, args: argparse.Namespace) -> int:
+    from workflows.rescore import rescore
+
+    res = _drive(rescore(project, preview=args.preview, settings=_settings(project, args)), "re-score")
+    print(res.message)
+    names = project.class_names_by_id()
+    moves = res.named_changes(names)
+    if moves:
+        print(_table([[a, b, n] for a, b, n in moves[: args.limit]], ["from", "to", "images"]))
+    if args.preview and res.n_changed:
+        print("commit with `lazlabel rescore` (without --preview)")
+    return 0
+
+
+def _runs(project: Any, args: argparse.Namespace) -> int:
+    rows = [
+        [
+            r.id,
+            r.kind,
+            r.status,
+            r.model_id,
+            r.attribute_set_version[:10],
+            f"{r.n_done}/{r.n_images}",
+            r.n_errors,
+            r.started_at.strftime("%Y-%m-%d %H:%M"),
+            r.message or "",
+        ]
+        for r in project.runs()[: args.limit]
+    ]
+    print(
+        _table(rows, ["run", "kind", "status", "model", "attributes", "done", "errors", "started", "message"])
+    )
+    return 0
+
+
+def _review(project: Any, args: argparse.Namespace) -> int:
+    from workflows.review import accept_above, review_queue
+
+    if args.accept_above is not None:
+        n = accept_above(project, args.accept_above, reviewer=args.reviewer)
+        print(f"accepted {n} predictions with score >= {args.accept_above:g}")
+        return 0
+    names = project.class_names_by_id()
+    rows = review_queue(project, args.order, seed=args.seed, limit=args.limit)
+    print(
+        _table(
+            [
+                [r.rel_path, names.get(r.pred_class_id, ""), _fmt(r.pred_score), _fmt(r.pred_margin)]
+                for r in rows
+            ],
+            ["image", "predicted", "score", "margin"],
+        )
+    )
+    return 0
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def _decide(project: Any, args: argparse.Namespace) -> int:
+    from workflows.review import decide, resolve_class, resolve_image
+
+    image_id = resolve_image(project, args.path)
+    class_id = resolve_class(project, args.label) if args.label else None
+    action = args.action
+    if action is None:
+        if class_id is None:
+            raise UserError(
+                "give a LABEL, or an --action that needs none (rejected, uncertain, confirmed_negative)"
+            )
+        pred = project.latest_prediction(image_id)
+        action = "accepted" if pred is not None and pred.class_id == class_id else "corrected"
+    if action == "accepted" and class_id is not None:
+        pred = project.latest_prediction(image_id)
+        if pred is None or pred.class_id != class_id:
+            raise UserError(
+                f"cannot accept '{args.label}': it is not the prediction (use --action corrected)"
+            )
+        class_id = None
+    decide(project, [image_id], action, class_id=class_id, reviewer=args.reviewer, note=args.note)
+    hist = project.decision_history(image_id)[-1]
+    print(f"{args.path}: {hist.action} {hist.class_name or ''}".rstrip())
+    return 0
+
+
+def _undo(project: Any, args: argparse.Namespace) -> int:
+    from workflows.review import resolve_image, undo
+
+    image_id = resolve_image(project, args.path)
+    undo(project, image_id, reviewer=args.reviewer)
+    h = project.decision_history(image_id)[-1]
+    print(f"{args.path}: back to {h.result_status} {h.class_name or ''}".rstrip())
+    return 0
+
+
+def _audit_run(project: Any, args: argparse.Namespace) -> int:
+    from workflows.audit import run_audit
+
+    res = _drive(run_audit(project, temperature=args.temperature, ranking=args.ranking), "audit")
+    print(res.message)
+    return 0
+
+
+def _audit_report(project: Any, args: argparse.Namespace) -> int:
+    from workflows.audit import audit_report
+
+    rows = audit_report(project, args.limit, flagged_only=not args.all)
+    if args.format == "json":
+        for r in rows:
+            print(json.dumps(dataclasses.asdict(r)))
+        return 0
+    if not rows:
+        print("no label issues (run `lazlabel audit run` first)")
+        return 0
+    print(
+        _table(
+            [
+                [
+                    r.rel_path,
+                    r.given_label,
+                    r.suggested_label,
+                    f"{r.p_given:.3f}",
+                    f"{r.issue_score:.3f}",
+                    "yes" if r.flagged else "",
+                ]
+                for r in rows
+            ],
+            ["image", "given", "suggested", "p(given)", "issue", "flagged"],
+        )
+    )
+    return 0
+
+
+def _stats(project: Any, args: argparse.Namespace) -> int:
+    from workflows.stats import project_stats
+
+    st = project_stats(project)
+    if args.json:
+        d = dataclasses.asdict(st)
+        for k in ("predicted_vs_decided", "imported_vs_decided"):
+            if d[k] is not None:
+                d[k].pop("class_ids")
+        d["agreement"] = st.agreement
+        print(json.dumps(d, default=str))
+        return 0
+    print(f"images: {st.n_images} ({', '.join(f'{k} {v}' for k, v in sorted(st.by_status.items()))})")
+    print(
+        f"predicted: {st.n_predicted}  reviewed: {st.n_reviewed} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(st.by_review_status.items()))})"
+    )
+    if st.agreement is not None:
+        print(f"reviewed vs predicted agreement: {st.agreement:.1%} ({st.n_agree}/{st.n_compared})")
+    print(
+        _table(
+            [[c.name, c.predicted, c.decided, c.imported] for c in st.classes],
+            ["class", "predicted", "decided", "imported"],
+        )
+    )
+    return 0
+
+
+# --- registration -----------------------------------------------------------------------------
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model spec (alias, NAME:TAG, NAME@FILE, local-dir:PATH, random:NAME)")
+    p.add_argument(
+        "--mode", choices=["faithful", "grid", "dense"], help="region mode (faithful = published crops)"
+    )
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"])
+    p.add_argument("--method", choices=["lazsl", "dclip", "clip"])
+    p.add_argument("--crops", type=int, help="number of random crops (faithful mode)")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--save", action="store_true", help="store these options in the project settings")
 
 
 def register(subs: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
+    from workflows.review import QUEUE_ORDERS, REVIEWABLE_ACTIONS
+
+    p = subs.add_parser("prelabel", help="pre-label images (resumes an interrupted run)")
+    _engine_options(p)
+    p.add_argument("--scope", choices=["all", "unlabelled"], default="all")
+    p.set_defaults(func=_with_project(_prelabel))
+
+    p = subs.add_parser("rescore", help="re-score from cached features after attribute edits")
+    _engine_options(p)
+    p.add_argument("--preview", action="store_true", help="only report how many labels would change")
+    p.add_argument("--limit", type=int, default=30, help="rows of the from/to table")
+    p.set_defaults(func=_with_project(_rescore))
+
+    p = subs.add_parser("runs", help="list pre-label, re-score and audit runs")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=_with_project(_runs))
+
+    p = subs.add_parser("review", help="bulk-accept confident predictions, or list the review queue")
+    p.add_argument("--accept-above", type=float, metavar="SCORE", dest="accept_above")
+    p.add_argument("--order", choices=list(QUEUE_ORDERS), default="lowest_confidence")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random order")
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--reviewer")
+    p.set_defaults(func=_with_project(_review))
+
+    p = subs.add_parser("decide", help="record a decision for one image")
+    p.add_argument("path", help="image path (relative to the image root, or a path to the file)")
+    p.add_argument("label", nargs="?", help="class name (accept if it is the prediction, else correct)")
+    p.add_argument("--action", choices=list(REVIEWABLE_ACTIONS))
+    p.add_argument("--note")
+    p.add_argument("--reviewer")
+    p.set_defaults(func=_with_project(_decide))
+
+    p = subs.add_parser("undo", help="undo the latest decision on an image (recorded, never deleted)")
+    p.add_argument("path")
+    p.add_argument("--reviewer")
+    p.set_defaults(func=_with_project(_undo))
+
+    audit = subs.add_parser("audit", help="find probably wrong imported labels")
+    asubs = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    p = asubs.add_parser("run", help="score labelled images and flag likely label errors")
+    p.add_argument("--temperature", type=float, help="softmax temperature (default: calibrated)")
+    p.add_argument("--ranking", default="self_confidence", help="self_confidence or normalized_margin")
+    p.set_defaults(func=_with_project(_audit_run))
+    p = asubs.add_parser("report", help="the newest audit's flagged images, most suspicious first")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--all", action="store_true", help="include images that were not flagged")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=_with_project(_audit_report))
+
+    p = subs.add_parser("stats", help="counts per class and status, agreement of reviews with predictions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_with_project(_stats))

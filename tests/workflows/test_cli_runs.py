@@ -1,0 +1,37 @@
+"""The review/stats subcommands end to end through `cli.main.main` on a real project file."""
+
+from __future__ import annotations
+
+from cli.main import main
+
+
+def test_decide_undo_stats_from_the_command_line(predicted, capsys):
+    project, cids, iids, _ = predicted
+    path = str(project.path)
+    # img4 is predicted "dog": naming it accepts, naming another class corrects
+    assert main(["-p", path, "decide", "img4.png", "dog", "--reviewer", "ana"]) == 0
+    assert main(["-p", path, "decide", "img1.png", "fox", "--note", "tail"]) == 0
+    assert main(["-p", path, "decide", "img2.png", "--action", "rejected"]) == 0
+    out = capsys.readouterr().out
+    assert "img4.png: accepted dog" in out and "img1.png: corrected fox" in out
+    assert [d.action for d in project.decision_history(iids[4])] == ["accepted"]
+    assert main(["-p", path, "undo", "img1.png"]) == 0
+    assert "back to unreviewed" in capsys.readouterr().out
+    assert main(["-p", path, "review", "--accept-above", "0.45"]) == 0  # img5 only (img4 already decided)
+    assert "accepted 1 predictions" in capsys.readouterr().out
+    assert main(["-p", path, "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "reviewed: 3" in out and "agreement: 66.7% (2/3)" in out
+
+
+def test_bad_input_is_one_clear_line(predicted, capsys):
+    project, *_ = predicted
+    path = str(project.path)
+    assert main(["-p", path, "decide", "img4.png", "wolf"]) == 1
+    assert "unknown class 'wolf'" in capsys.readouterr().err
+    assert main(["-p", path, "undo", "img4.png"]) == 1
+    assert "nothing to undo" in capsys.readouterr().err
+    assert main(["-p", path, "decide", "nope.png", "dog"]) == 1
+    assert "no image 'nope.png'" in capsys.readouterr().err
+    assert main(["-p", path, "audit", "report"]) == 0
+    assert "no label issues" in capsys.readouterr().out
