@@ -1,0 +1,28 @@
+"""Attribute sources: Ollama proposals and descriptor files (entry-point group
+`lazlabel.attribute_sources`). No Qt, no SQL: sources return texts, the workflows store them."""
+
+from plugins.attribute_sources.base import ClassAttributes, FileAttributeSource, FileContents
+from plugins.attribute_sources.errors import (
+    AttributeFileError,
+    AttributeSourceError,
+    ModelNotInstalled,
+    OllamaServerError,
+    OllamaUnreachable,
+    ProposalTimeout,
+    SourceStopped,
+    UnusableReply,
+)
+
+__all__ = [
+    "AttributeFileError",
+    "AttributeSourceError",
+    "ClassAttributes",
+    "FileAttributeSource",
+    "FileContents",
+    "ModelNotInstalled",
+    "OllamaServerError",
+    "OllamaUnreachable",
+    "ProposalTimeout",
+    "SourceStopped",
+    "UnusableReply",
+]
