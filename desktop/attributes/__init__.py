@@ -1,0 +1,1 @@
+"""Classes & attributes editor screen."""

@@ -1,0 +1,279 @@
+"""Classes & attributes editing logic: every edit is one store call, then a refresh.
+
+Edits are logged by the store with the reviewer's name. After any edit that changes the attribute
+set, the controller previews the instant re-score (features are cached, so it is quick) and says
+how many labels it would change; `apply_rescore()` writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.attributes import service
+from workflows.errors import UserError
+
+PREVIEW_DELAY_MS = 700  # wait for a burst of edits to settle before previewing the re-score
+
+
+def _user_problem(err: BaseException) -> bool:
+    return isinstance(err, (UserError, ValueError, LookupError))
+
+
+class AttributesController(QObject):
+    """State of the editor: the class list, the current class's attributes, the version."""
+
+    classes_loaded = Signal(list)  # [ClassRow]
+    attributes_loaded = Signal(object, list)  # class id | None, [AttributeRow]
+    version_changed = Signal(str, object)  # current version, version of the last run (or None)
+    rescore_state = Signal(str, str)  # state (idle/stale/previewing/preview/applying/error), text
+    notice = Signal(str)
+    task_started = Signal(object, str)  # worker, title (the view shows an inline progress strip)
+
+    def __init__(self, ctx: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.classes: list[Any] = []
+        self.current: int | None = None
+        self.attributes: list[Any] = []
+        self.version = ""
+        self.run_version: str | None = None
+        self.preview_result: Any = None
+        self._preview_worker: Any = None
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.preview_rescore)
+        self.auto_preview = True
+        ctx.project_changed.connect(self.refresh)
+
+    @property
+    def project(self) -> Any:
+        return self.ctx.project
+
+    @property
+    def who(self) -> str:
+        return self.ctx.reviewer
+
+    # -- loading ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload classes, the current class's attributes and the versions."""
+        if self.project is None:
+            self.classes, self.attributes, self.current = [], [], None
+            self.classes_loaded.emit([])
+            self.attributes_loaded.emit(None, [])
+            self.version_changed.emit("", None)
+            return
+        try:
+            self.classes = list(self.project.list_classes())
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Could not list the classes", err)
+            return
+        ids = [c.id for c in self.classes]
+        if self.current not in ids:
+            self.current = ids[0] if ids else None
+        self.classes_loaded.emit(self.classes)
+        self._load_attributes()
+        self._load_version()
+
+    def select_class(self, class_id: int | None) -> None:
+        if class_id != self.current:
+            self.current = class_id
+            self._load_attributes()
+
+    def _load_attributes(self) -> None:
+        self.attributes = list(self.project.list_attributes(self.current)) if self.current is not None else []
+        self.attributes_loaded.emit(self.current, self.attributes)
+
+    def _load_version(self) -> None:
+        try:
+            self.version = self.project.attribute_set_version()
+            self.run_version = service.last_run_version(self.project)
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Could not read the attribute-set version", err)
+            return
+        self.version_changed.emit(self.version, self.run_version)
+        if self.run_version is None:
+            self.rescore_state.emit("idle", "no pre-label run yet: run one to see labels")
+        elif self.run_version == self.version:
+            self.rescore_state.emit("idle", "labels are up to date with these attributes")
+        else:
+            self.rescore_state.emit("stale", "attributes changed since the labels were computed")
+            if self.auto_preview:
+                self._preview_timer.start()
+
+    # -- edits -------------------------------------------------------------------------------------
+    def _edit(self, what: str, call: Callable[[], Any], *, classes: bool = False) -> Any:
+        """Run one store edit; on success refresh and tell the other screens."""
+        try:
+            out = call()
+        except Exception as err:  # noqa: BLE001
+            if _user_problem(err):
+                self.notice.emit(f"{what}: {err}")
+            else:
+                self.ctx.show_error(what, err)
+            # show the store's state again (an in-place edit left the rejected text on screen);
+            # deferred: the edit may have come from inside the list's own itemChanged signal
+            QTimer.singleShot(0, self.refresh)
+            return None
+        self.refresh()
+        if classes:
+            self.ctx.classes_changed.emit()
+        return True if out is None else out
+
+    def add_class(self, name: str) -> int | None:
+        cid = self._edit("Add class", lambda: self.project.add_class(name, who=self.who), classes=True)
+        if isinstance(cid, int) and not isinstance(cid, bool):
+            self.select_class(cid)
+            return cid
+        return None
+
+    def rename_class(self, class_id: int, name: str) -> bool:
+        return bool(self._edit("Rename class", lambda: self.project.rename_class(class_id, name, who=self.who),
+                               classes=True))
+
+    def merge_classes(self, src_ids: Sequence[int], dst_id: int) -> bool:
+        src = [i for i in src_ids if i != dst_id]
+        ok = self._edit("Merge classes", lambda: self.project.merge_classes(src, dst_id, who=self.who),
+                        classes=True)
+        if ok:
+            self.select_class(dst_id)
+            self.ctx.labels_changed.emit([])  # labels moved to the target class
+        return bool(ok)
+
+    def class_usage(self, class_id: int) -> dict[str, int]:
+        """What deleting a class would touch (decisions, predictions, imported labels...)."""
+        try:
+            return dict(self.project.class_usage(class_id))
+        except Exception:  # noqa: BLE001 - only used to word a confirmation
+            return {}
+
+    def delete_class(self, class_id: int, force: bool = False) -> bool:
+        ok = self._edit("Delete class", lambda: self.project.delete_class(class_id, who=self.who, force=force),
+                        classes=True)
+        if ok:
+            self.ctx.labels_changed.emit([])
+        return bool(ok)
+
+    def add_attribute(self, text: str, class_id: int | None = None) -> int | None:
+        cid = class_id if class_id is not None else self.current
+        if cid is None:
+            self.notice.emit("add a class first")
+            return None
+        aid = self._edit("Add attribute", lambda: self.project.add_attribute(cid, text, "manual", who=self.who))
+        return aid if isinstance(aid, int) and not isinstance(aid, bool) else None
+
+    def edit_attribute(self, attr_id: int, text: str) -> bool:
+        return bool(self._edit("Edit attribute", lambda: self.project.edit_attribute(attr_id, text, who=self.who)))
+
+    def delete_attribute(self, attr_id: int) -> bool:
+        return bool(self._edit("Delete attribute", lambda: self.project.delete_attribute(attr_id, who=self.who)))
+
+    def set_active(self, attr_id: int, active: bool) -> bool:
+        return bool(self._edit(
+            "Enable attribute" if active else "Disable attribute",
+            lambda: self.project.set_attribute_active(attr_id, active, who=self.who),
+        ))
+
+    def reorder(self, attr_ids: Sequence[int]) -> bool:
+        if self.current is None:
+            return False
+        cid = self.current
+        return bool(self._edit("Reorder attributes",
+                               lambda: self.project.reorder_attributes(cid, list(attr_ids), who=self.who)))
+
+    def move(self, attr_id: int, delta: int) -> bool:
+        """Move one attribute up (-1) or down (+1) in its class's list."""
+        ids = [a.id for a in self.attributes]
+        if attr_id not in ids:
+            return False
+        i = ids.index(attr_id)
+        j = max(0, min(len(ids) - 1, i + delta))
+        if i == j:
+            return False
+        ids.insert(j, ids.pop(i))
+        return self.reorder(ids)
+
+    # -- LLM, files -----------------------------------------------------------------------------
+    def propose(self, class_ids: Sequence[int]) -> Any:
+        """Ask the LLM for the attributes of these classes, as a cancellable task."""
+        ids = list(class_ids)
+        if not ids:
+            self.notice.emit("no class to propose attributes for")
+            return None
+        title = f"Propose attributes for {len(ids)} class(es)"
+        worker = self.ctx.run_task(title, service.propose_task(self.project, ids), self._proposed)
+        worker.done.connect(self.refresh)  # also after an error or cancel: keep what was written
+        self.task_started.emit(worker, title)
+        return worker
+
+    def _proposed(self, result: Any) -> None:
+        self.notice.emit(_summary(result, "proposed attributes"))
+        self.ctx.classes_changed.emit()
+
+    def import_file(self, path: str | Path) -> bool:
+        out = self._edit("Import attributes", lambda: service.import_attributes(self.project, path), classes=True)
+        if out:
+            self.notice.emit(_summary(out, f"imported {Path(path).name}"))
+        return bool(out)
+
+    def export_file(self, path: str | Path) -> bool:
+        try:
+            out = service.export_attributes(self.project, path)
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Export attributes", err)
+            return False
+        self.notice.emit(_summary(out, f"wrote {path}"))
+        return True
+
+    # -- re-score ------------------------------------------------------------------------------------
+    def preview_rescore(self) -> None:
+        """Count how many labels the edited attributes would change (writes nothing)."""
+        if self.project is None or self.run_version is None or self.run_version == self.version:
+            return
+        if self._preview_worker is not None:
+            self._preview_worker.cancel()
+        self.rescore_state.emit("previewing", "re-scoring the cached features…")
+        worker = self.ctx.run_task(
+            "Re-score preview", service.rescore_task(self.project, preview=True), self._previewed,
+            on_error=lambda err: self.rescore_state.emit("error", f"no preview: {err}"),
+        )
+        self._preview_worker = worker
+        worker.done.connect(lambda: setattr(self, "_preview_worker", None) if self._preview_worker is worker else None)
+
+    def _previewed(self, result: Any) -> None:
+        self.preview_result = result
+        n = service.changed_labels(result)
+        text = "re-scored with the new attributes" if n is None else f"{n} label(s) would change"
+        self.rescore_state.emit("preview", text)
+
+    def apply_rescore(self) -> Any:
+        """Write the re-score as a new run (the grid and review then show its labels)."""
+        if self.project is None:
+            return None
+        self._preview_timer.stop()
+        self.rescore_state.emit("applying", "re-scoring…")
+        worker = self.ctx.run_task(
+            "Re-score", service.rescore_task(self.project, preview=False), self._applied,
+            on_error=lambda err: self.rescore_state.emit("error", f"re-score failed: {err}"),
+        )
+        self.task_started.emit(worker, "Re-score")
+        return worker
+
+    def _applied(self, result: Any) -> None:
+        n = service.changed_labels(result)
+        self.notice.emit("re-scored" + ("" if n is None else f": {n} label(s) changed"))
+        self.ctx.labels_changed.emit([])
+        self._load_version()
+
+
+def _summary(result: Any, default: str) -> str:
+    """One line out of a use case's result (its `message`/`summary` when it has one)."""
+    for name in ("message", "summary"):
+        value = getattr(result, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return default

@@ -1,0 +1,60 @@
+"""The attribute editor's calls into the use-case layer, in one place (no SQL, no torch here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from workflows.progress import CancelToken, Progress
+
+Factory = Callable[[CancelToken], Generator[Progress, None, Any]]
+
+
+def propose_task(project: Any, class_ids: list[int]) -> Factory:
+    """Ask the LLM for attributes of these classes (progress per class, cancellable)."""
+
+    def factory(cancel: CancelToken) -> Generator[Progress, None, Any]:
+        from workflows.attributes import propose_attributes
+
+        return (yield from propose_attributes(project, class_ids, cancel=cancel))
+
+    return factory
+
+
+def rescore_task(project: Any, preview: bool) -> Factory:
+    """Re-score the cached features against the edited attributes (preview writes nothing)."""
+
+    def factory(cancel: CancelToken) -> Generator[Progress, None, Any]:
+        from workflows.rescore import rescore
+
+        return (yield from rescore(project, preview=preview, cancel=cancel))
+
+    return factory
+
+
+def changed_labels(result: Any) -> int | None:
+    """How many top-1 labels a re-score changes (or would change), from its result."""
+    for name in ("n_changed", "changed", "n_label_changes"):
+        value = getattr(result, name, None) if not isinstance(result, dict) else result.get(name)
+        if value is not None:
+            return len(value) if isinstance(value, (list, tuple, set, dict)) else int(value)
+    return None
+
+
+def import_attributes(project: Any, path: str | Path) -> Any:
+    from workflows.attributes import import_attributes as run
+
+    return run(project, Path(path))
+
+
+def export_attributes(project: Any, path: str | Path) -> Any:
+    from workflows.attributes import export_attributes as run
+
+    return run(project, Path(path))
+
+
+def last_run_version(project: Any) -> str | None:
+    """The attribute-set version the labels on screen were computed with (None before any run)."""
+    run = project.latest_prediction_run(finished_only=True)
+    return None if run is None else run.attribute_set_version

@@ -1,0 +1,178 @@
+"""The editor's lists: classes (multi-select, rename in place) and attributes (edit, drag, toggle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QListWidget,
+    QListWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 20
+
+# source -> (badge text, badge colour)
+SOURCE_BADGES: dict[str, tuple[str, str]] = {
+    "llm": ("LLM", "#8ab4f8"),
+    "manual": ("manual", "#81c995"),
+    "import": ("import", "#fdd663"),
+}
+
+
+class ClassList(QListWidget):
+    """Classes with their attribute counts; double-click renames in place."""
+
+    class_selected = Signal(object)  # id | None
+    rename_requested = Signal(int, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.currentItemChanged.connect(self._current)
+        self.itemChanged.connect(self._renamed)
+        self._names: dict[int, str] = {}
+        self._filling = False
+
+    def set_classes(self, classes: list[Any], current: int | None) -> None:
+        self._filling = True
+        self.blockSignals(True)
+        self.clear()
+        self._names = {}
+        for c in classes:
+            item = QListWidgetItem(c.name)
+            item.setData(ID_ROLE, c.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            item.setToolTip(f"{c.name}: {c.n_active_attributes} of {c.n_attributes} attribute(s) active"
+                            + ("" if c.active else " · class disabled"))
+            if not c.active:
+                item.setForeground(QBrush(QColor("#9aa0a6")))
+            self.addItem(item)
+            self._names[c.id] = c.name
+            if c.id == current:
+                self.setCurrentItem(item)
+        self.blockSignals(False)
+        self._filling = False
+
+    def selected_ids(self) -> list[int]:
+        return [int(i.data(ID_ROLE)) for i in self.selectedItems()]
+
+    def current_id(self) -> int | None:
+        item = self.currentItem()
+        return None if item is None else int(item.data(ID_ROLE))
+
+    def _current(self, item: QListWidgetItem | None, _prev: Any) -> None:
+        self.class_selected.emit(None if item is None else int(item.data(ID_ROLE)))
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        if self._filling:
+            return
+        cid = int(item.data(ID_ROLE))
+        if item.text().strip() != self._names.get(cid):
+            self.rename_requested.emit(cid, item.text())
+
+
+class AttributeTree(QTreeWidget):
+    """One class's attributes: checkbox = active, text editable in place, source badge; drag to reorder."""
+
+    text_edited = Signal(int, str)
+    active_toggled = Signal(int, bool)
+    order_changed = Signal(list)  # attribute ids in the new order
+
+    COLUMNS = ("attribute", "source", "provenance")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(list(self.COLUMNS))
+        self.setRootIsDecorated(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+                             | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(False)
+        self.itemChanged.connect(self._changed)
+        self._rows: dict[int, Any] = {}
+
+    def set_attributes(self, rows: list[Any]) -> None:
+        keep = self.current_id()
+        self.blockSignals(True)
+        self.clear()
+        self._rows = {r.id: r for r in rows}
+        for r in rows:
+            item = QTreeWidgetItem([r.text, "", _provenance(r)])
+            item.setData(0, ID_ROLE, r.id)
+            item.setFlags(
+                (item.flags() | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsUserCheckable
+                 | Qt.ItemFlag.ItemIsDragEnabled) & ~Qt.ItemFlag.ItemIsDropEnabled
+            )
+            item.setCheckState(0, Qt.CheckState.Checked if r.active else Qt.CheckState.Unchecked)
+            badge, colour = SOURCE_BADGES.get(r.source, (r.source, "#dadce0"))
+            item.setText(1, badge + (" · edited" if r.edited else ""))
+            item.setBackground(1, QBrush(QColor(colour)))
+            item.setForeground(1, QBrush(QColor("#202124")))
+            item.setToolTip(0, f"{r.text}\n(double-click to edit, drag to reorder, untick to disable)")
+            item.setToolTip(2, _provenance(r, long=True))
+            if not r.active:
+                item.setForeground(0, QBrush(QColor("#9aa0a6")))
+            self.addTopLevelItem(item)
+            if r.id == keep:
+                self.setCurrentItem(item)
+        self.blockSignals(False)
+
+    def ids(self) -> list[int]:
+        return [int(self.topLevelItem(i).data(0, ID_ROLE)) for i in range(self.topLevelItemCount())]
+
+    def current_id(self) -> int | None:
+        item = self.currentItem()
+        return None if item is None else int(item.data(0, ID_ROLE))
+
+    def item_for(self, attr_id: int) -> QTreeWidgetItem | None:
+        for i in range(self.topLevelItemCount()):
+            if self.topLevelItem(i).data(0, ID_ROLE) == attr_id:
+                return self.topLevelItem(i)
+        return None
+
+    def _changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column != 0:
+            return
+        aid = int(item.data(0, ID_ROLE))
+        row = self._rows.get(aid)
+        if row is None:
+            return
+        active = item.checkState(0) == Qt.CheckState.Checked
+        if active != row.active:
+            self.active_toggled.emit(aid, active)
+        elif item.text(0).strip() != row.text:
+            self.text_edited.emit(aid, item.text(0))
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        before = self.ids()
+        super().dropEvent(event)
+        after = self.ids()
+        if after != before and sorted(after) == sorted(before):
+            self.order_changed.emit(after)
+
+
+def _provenance(r: Any, long: bool = False) -> str:
+    """Where an attribute came from: LLM model + prompt version, import file, or by hand."""
+    bits = {
+        "llm": [r.origin_model or "LLM", f"prompt {r.prompt_version}" if r.prompt_version else ""],
+        "import": [r.origin or "file"],
+        "manual": ["by hand"],
+    }.get(r.source, [r.origin or ""])
+    text = " · ".join(b for b in bits if b)
+    if long:
+        when = r.created_at.strftime("%Y-%m-%d %H:%M") if hasattr(r.created_at, "strftime") else str(r.created_at)
+        text += f"\nadded {when}" + ("\nedited by hand since" if r.edited else "")
+    return text

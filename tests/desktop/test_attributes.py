@@ -1,0 +1,112 @@
+"""Classes & attributes editor: in-place edits persist in the store, the version label follows."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.desktop.test_review import build_world
+
+
+@pytest.fixture
+def editor(ctx, project, qtbot):
+    from desktop.attributes.view import AttributesView
+
+    ctx.set_project(project)
+    view = AttributesView(ctx)
+    view.controller.auto_preview = False
+    qtbot.addWidget(view)
+    view.resize(1100, 700)
+    view.show()
+    view.activate()
+    return view
+
+
+def test_add_classes_and_attributes_through_the_widgets(editor, project, qtbot):
+    assert editor.add_class("blorp") is not None
+    assert editor.add_class("zenti") is not None
+    assert [c.name for c in project.list_classes()] == ["blorp", "zenti"]
+    assert editor.controller.current == project.get_class("zenti").id  # the new class is selected
+    editor.new_text.setText("a green triangle")
+    qtbot.keyClick(editor.new_text, Qt.Key.Key_Return)
+    editor.new_text.setText("has dots")
+    qtbot.keyClick(editor.new_text, Qt.Key.Key_Return)
+    rows = project.list_attributes("zenti")
+    assert [r.text for r in rows] == ["a green triangle", "has dots"] and {r.source for r in rows} == {"manual"}
+    assert editor.tree.topLevelItemCount() == 2 and editor.tree.topLevelItem(0).text(1) == "manual"
+    assert editor.new_text.text() == ""
+
+
+def test_edit_in_place_toggle_reorder_delete_persist_and_change_the_version(editor, project):
+    cid = project.add_class("blorp")
+    for text in ("a red circle", "has stripes", "a blue square"):
+        project.add_attribute(cid, text, source="llm", origin_model="llama3.2", prompt_version="v1")
+    editor.activate()
+    assert editor.tree.topLevelItem(0).text(1) == "LLM"
+    v0 = editor.version_label.text()
+    assert v0.startswith("attribute set ")
+
+    editor.tree.topLevelItem(1).setText(0, "has thin stripes")  # what an in-place edit commits
+    assert [r.text for r in project.list_attributes(cid)][1] == "has thin stripes"
+    assert project.list_attributes(cid)[1].edited
+    v1 = editor.version_label.text()
+    assert v1 != v0 and "edited" in editor.tree.topLevelItem(1).text(1)
+
+    editor.tree.topLevelItem(2).setCheckState(0, Qt.CheckState.Unchecked)
+    assert [r.active for r in project.list_attributes(cid)] == [True, True, False]
+    assert "a blue square" not in project.class_specs()[0][2]
+    assert editor.version_label.text() not in (v0, v1)
+
+    editor.tree.setCurrentItem(editor.tree.topLevelItem(0))
+    editor.attr_buttons["down"].click()
+    assert [r.text for r in project.list_attributes(cid)] == ["has thin stripes", "a red circle", "a blue square"]
+    assert editor.tree.current_id() == project.list_attributes(cid)[1].id  # selection follows the row
+
+    editor.tree.setCurrentItem(editor.tree.topLevelItem(2))
+    editor.attr_buttons["delete"].click()
+    assert [r.text for r in project.list_attributes(cid)] == ["has thin stripes", "a red circle"]
+
+
+def test_bad_edit_is_a_readable_notice_and_loses_nothing(editor, project, ctx, qtbot):
+    cid = project.add_class("blorp")
+    project.add_attribute(cid, "a red circle")
+    project.add_attribute(cid, "has stripes")
+    editor.activate()
+    editor.tree.topLevelItem(1).setText(0, "A Red Circle")  # duplicate (case-insensitive)
+    assert "already has" in editor.notice.text()
+    assert [r.text for r in project.list_attributes(cid)] == ["a red circle", "has stripes"]
+    qtbot.waitUntil(lambda: editor.tree.topLevelItem(1).text(0) == "has stripes")  # the store's text again
+    assert ctx.errors == []
+
+
+def test_rename_merge_delete_classes(editor, project, ctx, qtbot):
+    ids = [project.add_class(n) for n in ("blorp", "zenti", "quam")]
+    editor.activate()
+    with qtbot.waitSignal(ctx.classes_changed):
+        editor.classes.item(0).setText("blorpo")  # rename in place
+    assert project.get_class(ids[0]).name == "blorpo"
+    editor.classes.clearSelection()
+    editor.classes.item(1).setSelected(True)
+    editor.classes.item(2).setSelected(True)
+    assert editor.merge_selected(target=ids[1])
+    assert [c.name for c in project.list_classes()] == ["blorpo", "zenti"]
+    editor.classes.clearSelection()
+    editor.classes.item(0).setSelected(True)
+    assert editor.delete_selected(confirm=False)
+    assert [c.name for c in project.list_classes()] == ["zenti"]
+    assert editor.classes.count() == 1
+
+
+def test_rescore_is_offered_after_an_edit_when_labels_exist(ctx, project, qtbot):
+    from desktop.attributes.view import AttributesView
+
+    world = build_world(project)
+    ctx.set_project(project)
+    view = AttributesView(ctx)
+    view.controller.auto_preview = False
+    qtbot.addWidget(view)
+    assert view.rescore.state == "idle"  # the run used exactly these attributes
+    view.controller.select_class(world["classes"]["blorp"])
+    view.controller.add_attribute("has a long tail")
+    assert view.rescore.state == "stale" and view.rescore.apply.isEnabled()
+    assert "labels from" in view.version_label.text()
