@@ -195,10 +195,28 @@ class RunsMixin:
             self._refresh_denormalised_predictions(s, affected)
 
     # -- predictions ---------------------------------------------------------------------------
-    def predicted_image_ids(self, run_id: int) -> set[int]:
-        """Images that already have a prediction in this run (what a resume skips)."""
+    def predicted_image_ids(self, run_id: int, *, current_only: bool = False) -> set[int]:
+        """Images that already have a prediction in this run (what a resume skips). `current_only`:
+        only those the image still shows (a re-scan of a changed file clears `Image.pred_*`)."""
         with self.session() as s:
-            return set(s.scalars(select(Prediction.image_id).where(Prediction.run_id == run_id)))
+            q = select(Prediction.image_id).where(Prediction.run_id == run_id)
+            if current_only:
+                q = q.join(Image, Image.id == Prediction.image_id).where(Image.pred_run_id == run_id)
+            return set(s.scalars(q))
+
+    def forget_predictions(self, run_id: int, image_ids: Iterable[int]) -> None:
+        """Drop some images' predictions and explanations from a run (stale after a file changed)."""
+        ids = list(image_ids)
+        if not ids:
+            return
+        with self.session() as s:
+            s.execute(delete(Explanation).where(Explanation.run_id == run_id, Explanation.image_id.in_(ids)))
+            s.execute(delete(Prediction).where(Prediction.run_id == run_id, Prediction.image_id.in_(ids)))
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.n_done = s.scalar(
+                    select(func.count()).select_from(Prediction).where(Prediction.run_id == run_id)
+                )
 
     def write_prediction_batch(
         self,

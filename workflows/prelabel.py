@@ -116,7 +116,8 @@ def run_prelabel(
     resumed = match is not None and latest is not None and match.id == latest.id
     if resumed:
         run_id = match.id
-        done = project.predicted_image_ids(run_id)
+        done = project.predicted_image_ids(run_id, current_only=True)
+        project.forget_predictions(run_id, project.predicted_image_ids(run_id) - done)  # files changed since
         todo = [i for i in ids if i not in done]
         if not todo:
             msg = (
