@@ -211,13 +211,24 @@ class AttributesController(QObject):
         return worker
 
     def _proposed(self, result: Any) -> None:
-        self.notice.emit(_summary(result, "proposed attributes"))
+        saved = list(getattr(result, "saved", []))
+        failures = list(getattr(result, "failures", []))
+        parts = [f"{getattr(result, 'model', 'the LLM')} proposed attributes for {len(saved)} class(es)"]
+        if getattr(result, "skipped", None):
+            parts.append(f"{len(result.skipped)} skipped (already had attributes)")
+        if failures:
+            parts.append(f"{len(failures)} failed")
+        self.notice.emit("; ".join(parts))
+        if failures:
+            self.ctx.show_error(
+                "Some classes got no attributes", "\n".join(f"{name}: {reason}" for name, reason in failures)
+            )
         self.ctx.classes_changed.emit()
 
     def import_file(self, path: str | Path) -> bool:
         out = self._edit("Import attributes", lambda: service.import_attributes(self.project, path), classes=True)
         if out:
-            self.notice.emit(_summary(out, f"imported {Path(path).name}"))
+            self.notice.emit(_import_summary(Path(path), out))
         return bool(out)
 
     def export_file(self, path: str | Path) -> bool:
@@ -226,7 +237,9 @@ class AttributesController(QObject):
         except Exception as err:  # noqa: BLE001
             self.ctx.show_error("Export attributes", err)
             return False
-        self.notice.emit(_summary(out, f"wrote {path}"))
+        self.notice.emit(
+            f"wrote {getattr(out, 'classes', '?')} class(es), {getattr(out, 'attributes', '?')} attribute(s) to {path}"
+        )
         return True
 
     # -- re-score ------------------------------------------------------------------------------------
@@ -246,9 +259,7 @@ class AttributesController(QObject):
 
     def _previewed(self, result: Any) -> None:
         self.preview_result = result
-        n = service.changed_labels(result)
-        text = "re-scored with the new attributes" if n is None else f"{n} label(s) would change"
-        self.rescore_state.emit("preview", text)
+        self.rescore_state.emit("preview", service.describe_changes(self.project, result))
 
     def apply_rescore(self) -> Any:
         """Write the re-score as a new run (the grid and review then show its labels)."""
@@ -264,16 +275,21 @@ class AttributesController(QObject):
         return worker
 
     def _applied(self, result: Any) -> None:
-        n = service.changed_labels(result)
-        self.notice.emit("re-scored" + ("" if n is None else f": {n} label(s) changed"))
-        self.ctx.labels_changed.emit([])
+        self.notice.emit("re-score: " + service.describe_changes(self.project, result))
+        self.ctx.labels_changed.emit(list(getattr(result, "changed_ids", []) or []))
         self._load_version()
 
 
-def _summary(result: Any, default: str) -> str:
-    """One line out of a use case's result (its `message`/`summary` when it has one)."""
-    for name in ("message", "summary"):
-        value = getattr(result, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return default
+def _import_summary(path: Path, result: Any) -> str:
+    """One line out of an `ImportResult`: what was added, and any warnings."""
+    text = (
+        f"imported {path.name}: {getattr(result, 'attributes_added', 0)} attribute(s) added, "
+        f"{len(getattr(result, 'classes_added', []) or [])} new class(es)"
+    )
+    removed = getattr(result, "attributes_removed", 0)
+    if removed:
+        text += f", {removed} replaced"
+    warnings = list(getattr(result, "warnings", []) or [])
+    if warnings:
+        text += " — " + "; ".join(warnings[:3])
+    return text

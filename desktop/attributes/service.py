@@ -58,3 +58,22 @@ def last_run_version(project: Any) -> str | None:
     """The attribute-set version the labels on screen were computed with (None before any run)."""
     run = project.latest_prediction_run(finished_only=True)
     return None if run is None else run.attribute_set_version
+
+
+def describe_changes(project: Any, result: Any, top: int = 3) -> str:
+    """'12 label(s) would change: blorp → zenti 7, …' from a re-score (preview) result."""
+    if getattr(result, "nothing_to_do", False):
+        return getattr(result, "message", "") or "labels are up to date"
+    n = changed_labels(result)
+    if n is None:
+        return getattr(result, "message", "") or "re-scored"
+    verb = "would change" if getattr(result, "preview", True) else "changed"
+    text = f"{n} of {getattr(result, 'n_scored', '?')} label(s) {verb}"
+    named = getattr(result, "named_changes", None)
+    if n and named is not None:
+        pairs = named(project.class_names_by_id())[:top]
+        text += ": " + ", ".join(f"{a} → {b} {k}" for a, b, k in pairs)
+    missing = getattr(result, "missing", None)
+    if missing:
+        text += f" ({len(missing)} image(s) have no cached features: run pre-label for them)"
+    return text

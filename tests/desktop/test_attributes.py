@@ -110,3 +110,89 @@ def test_rescore_is_offered_after_an_edit_when_labels_exist(ctx, project, qtbot)
     view.controller.add_attribute("has a long tail")
     assert view.rescore.state == "stale" and view.rescore.apply.isEnabled()
     assert "labels from" in view.version_label.text()
+
+
+@pytest.fixture
+def ollama():
+    """A real Ollama-protocol HTTP server on 127.0.0.1 (the attributes tests' fake), for the real client."""
+    from tests.attributes.conftest import FakeOllama
+
+    server = FakeOllama()
+    yield server
+    server.close()
+
+
+def _use_ollama(ctx, url: str) -> None:
+    from workflows.settings import ProjectSettings
+
+    ctx.save_settings(ProjectSettings(ollama_host=url, ollama_model="llama3.2", reviewer="ana"))
+
+
+def test_propose_with_llm_for_the_selected_classes(editor, project, ctx, qtbot, ollama):
+    _use_ollama(ctx, ollama.url)
+    ids = [project.add_class(n) for n in ("blorp", "zenti", "quam")]
+    editor.activate()
+    editor.classes.clearSelection()
+    editor.classes.item(0).setSelected(True)
+    editor.classes.item(1).setSelected(True)
+    worker = editor.propose("selected")
+    assert editor.strip.isVisibleTo(editor)  # inline progress with a Cancel button
+    with qtbot.waitSignal(worker.done, timeout=20000):
+        pass
+    assert ctx.errors == []
+    for cid in ids[:2]:
+        rows = project.list_attributes(cid)
+        assert [r.text for r in rows] == ["a long tail", "striped fur"]
+        assert {r.source for r in rows} == {"llm"} and rows[0].origin_model
+    assert project.list_attributes(ids[2]) == []
+    qtbot.waitUntil(lambda: "proposed attributes for 2 class(es)" in editor.notice.text())
+    editor.controller.select_class(ids[0])
+    assert editor.tree.topLevelItem(0).text(1).startswith("LLM")
+    assert not editor.strip.isVisibleTo(editor)
+
+
+def test_propose_with_ollama_down_is_a_readable_error_and_writes_nothing(editor, project, ctx, qtbot):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    _use_ollama(ctx, url)
+    cid = project.add_class("blorp")
+    editor.activate()
+    worker = editor.propose("all")
+    with qtbot.waitSignal(worker.done, timeout=30000):
+        pass
+    assert ctx.errors, "the failure must reach the user"
+    title, message = ctx.errors[0]
+    assert "Traceback" not in message and len(message.splitlines()) <= 3
+    assert "ollama" in message.lower() or url.split("//")[1] in message
+    assert project.list_attributes(cid) == []
+
+
+def test_export_then_import_restores_attributes(editor, project, tmp_path):
+    cid = project.add_class("blorp")
+    for text in ("a red circle", "has stripes"):
+        project.add_attribute(cid, text)
+    editor.activate()
+    out = tmp_path / "attrs.json"
+    assert editor.export_file(str(out)) and out.exists()
+    assert "wrote 1 class(es), 2 attribute(s)" in editor.notice.text()
+    project.delete_attribute(project.list_attributes(cid)[1].id)
+    editor.activate()
+    assert editor.tree.topLevelItemCount() == 1
+    assert editor.import_file(str(out))
+    assert [r.text for r in project.list_attributes(cid)] == ["a red circle", "has stripes"]
+    assert editor.tree.topLevelItemCount() == 2 and "1 attribute(s) added" in editor.notice.text()
+    assert editor.tree.topLevelItem(1).text(1) == "import"
+
+
+def test_import_of_a_bad_file_is_a_notice_and_changes_nothing(editor, project, tmp_path, ctx):
+    cid = project.add_class("blorp")
+    project.add_attribute(cid, "a red circle")
+    editor.activate()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json", encoding="utf-8")
+    assert not editor.import_file(str(bad))
+    assert editor.notice.text() or ctx.errors
+    assert [r.text for r in project.list_attributes(cid)] == ["a red circle"]
