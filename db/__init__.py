@@ -2,5 +2,19 @@
 
 from db.engine_setup import PROJECT_SUFFIX, ProjectError
 from db.project import Project
+from db.queries import FILTERS, SORTS, CurrentLabel, ImageFilter, ImageRow
+from db.store_images import HashTarget, KnownFile, ScanRecord
 
-__all__ = ["Project", "ProjectError", "PROJECT_SUFFIX"]
+__all__ = [
+    "FILTERS",
+    "PROJECT_SUFFIX",
+    "SORTS",
+    "CurrentLabel",
+    "HashTarget",
+    "ImageFilter",
+    "ImageRow",
+    "KnownFile",
+    "Project",
+    "ProjectError",
+    "ScanRecord",
+]

@@ -59,8 +59,24 @@ class Image(Base):
         Index("ix_image_status_rel_path", "status", "rel_path"),
         Index("ix_image_status_pred_score", "status", "pred_score"),
         Index("ix_image_status_pred_margin", "status", "pred_margin"),
-        Index("ix_image_review_status_pred_score", "review_status", "pred_score"),
         Index("ix_image_status_issue_score", "status", "issue_score"),
+        # the review queue walked in index order at any depth: unreviewed by confidence / by name
+        Index("ix_image_status_review_pred_score", "status", "review_status", "pred_score"),
+        Index("ix_image_status_review_rel_path", "status", "review_status", "rel_path"),
+        # covering index of every filter/sort key but the path: sorts on expressions (class,
+        # disagreement, random, recent) sort ids from this narrow index instead of table rows
+        Index(
+            "ix_image_page",
+            "status",
+            "review_status",
+            "pred_class_id",
+            "label_class_id",
+            "imported_class_id",
+            "pred_score",
+            "pred_margin",
+            "issue_score",
+            "last_decision_id",
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     # POSIX relative path under the image root, as text. Names that are not valid UTF-8 are kept
