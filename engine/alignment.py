@@ -1,15 +1,40 @@
 """LaZSL region–attribute alignment by entropic optimal transport, batched over images × classes.
 
-The math is DESIGN.md's, constant for constant; `faithful` mode reproduces the published
-per-(image, class) stopping rule, `converged` runs POT's batched log-domain Sinkhorn to
-convergence. Also the `clip` and `dclip` baselines.
+The math is DESIGN.md's, constant for constant:
+
+    g_i = <p_i, p_0>;  keep region i iff g_i >= mean(g) + gamma;  a = uniform on kept, b = 1/M
+    S_ij = alpha <p_i, t_j> + (1 - alpha) <p_0, t_j>;  K = exp(-(1 - S) / eps)
+    Sinkhorn from r = c = 1: r = a / Kc; c = b / K^T r; stop when mean_kept |r - r_prev| < tol
+    score = sum_ij r_i K_ij c_j S_ij
+
+`faithful` mode applies that stopping rule to every (image, class) problem on its own (a problem
+freezes the iteration it meets it, the rest go on), so scores equal the published per-class loop.
+`converged` runs POT's batched log-domain Sinkhorn (`ot.solve_batch`) to convergence.
+
+Speed: regions that are dropped (g below the mean) carry no mass, so each image chunk is compacted
+to its kept regions before the one big similarity matmul; classes are bucketed by attribute count
+so the [images, classes, regions, attributes] problems need no padding; iterations run on the
+whole chunk with a masked (frozen) update and a host check only every few iterations.
+
+Defined results on degenerate input (never NaN): a class with zero attributes must be given one
+(empty-attribute) row by the caller (`prompts.class_prompts` does); a class with no rows at all
+scores -inf. If no region of an image is valid (all masked), its scores fall back to the dclip
+score and its plans are zero. If rounding leaves no region at or above the mean, the regions with
+the highest g are kept. Duplicate attributes are ordinary columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+#: Elements per [b, C, N, M] work tensor; bounds chunk memory (about 4 such tensors live at once).
+DEFAULT_CHUNK_ELEMENTS = 6_000_000
+#: Above this value of (1 - min S) / eps, exp() would underflow float32; the chunk runs in float64.
+_F32_EXP_LIMIT = 80.0
+CHECK_EVERY = 4
 
 
 @dataclass
@@ -17,11 +42,11 @@ class AlignmentResult:
     """Scores for every (image, class) and, optionally, the plans of the asked-for classes.
 
     ``scores`` [B,C] (float32, never NaN; classes not scored under pre-filtering are -inf).
-    ``plans`` [B,k,N,Mmax] transport plans in original region order (masked regions have zero mass);
-    ``plan_classes`` [B,k] the class of each plan; ``attr_index`` [B,k,Mmax] the attribute row
-    (into attr_feats) of each plan column, -1 for padding; ``sims`` [B,k,N,Mmax] the S matrix of each
-    plan; ``region_weights`` [B,N] the marginal a (0 for dropped regions); ``n_iter`` [B,C] Sinkhorn
-    iterations used by each problem (-1 where not solved).
+    ``plans`` [B,k,N,Mmax] transport plans in original region order (dropped regions have zero
+    mass); ``plan_classes`` [B,k] the class of each plan; ``attr_index`` [B,k,Mmax] the attribute
+    row (into attr_feats) of each plan column, -1 for padding; ``sims`` [B,k,N,Mmax] the S matrix of
+    each plan; ``region_weights`` [B,N] the marginal a (0 for dropped regions); ``n_iter`` [B,C]
+    Sinkhorn iterations used by each problem (0 where not solved).
     """
 
     scores: torch.Tensor
@@ -31,6 +56,177 @@ class AlignmentResult:
     sims: torch.Tensor | None = None
     region_weights: torch.Tensor | None = None
     n_iter: torch.Tensor | None = None
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def _class_count(attr_class: torch.Tensor, n_classes: int | None) -> int:
+    if n_classes is not None:
+        return int(n_classes)
+    return int(attr_class.max()) + 1 if attr_class.numel() else 0
+
+
+def _segment_mean(x: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
+    """Mean of the columns of x [B,A] per owner class → [B,n]; classes with no columns get -inf."""
+    owner = owner.to(x.device)
+    out = torch.zeros(x.shape[0], n, dtype=x.dtype, device=x.device)
+    out.index_add_(1, owner, x)
+    cnt = torch.bincount(owner, minlength=n).to(x.dtype)
+    out = out / cnt.clamp_min(1)
+    return out.masked_fill(cnt == 0, float("-inf"))
+
+
+def dclip_scores(global_feats: torch.Tensor, attr_feats: torch.Tensor, attr_class: torch.Tensor,
+                 n_classes: int | None = None) -> torch.Tensor:
+    """DCLIP baseline: mean over a class's descriptors of <p_0, t_j>; [B,C]."""
+    n = _class_count(attr_class, n_classes)
+    return _segment_mean(global_feats.float() @ attr_feats.float().T.to(global_feats.device), attr_class, n)
+
+
+def clip_scores(global_feats: torch.Tensor, class_text_feats: torch.Tensor,
+                text_class: torch.Tensor | None = None, n_classes: int | None = None) -> torch.Tensor:
+    """CLIP baseline: cosine of the global view with each class prompt; with `text_class` (one row per
+    template) the class embedding is the normalised mean of its template embeddings."""
+    t = class_text_feats.float().to(global_feats.device)
+    if text_class is not None:
+        n = _class_count(text_class, n_classes)
+        emb = torch.zeros(n, t.shape[1], dtype=t.dtype, device=t.device).index_add_(0, text_class.to(t.device), t)
+        t = torch.nn.functional.normalize(emb, dim=-1)
+    return global_feats.float() @ t.T
+
+
+# ----------------------------------------------------------------------------- regions
+
+
+def region_weights(global_feats: torch.Tensor, region_feats: torch.Tensor, gamma: float = 0.0,
+                   region_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Kept-region mask [B,N] (bool) and marginal a [B,N] (uniform on kept regions, 0 elsewhere)."""
+    g = torch.einsum("bnd,bd->bn", region_feats.float(), global_feats.float())
+    valid = torch.ones_like(g, dtype=torch.bool) if region_mask is None else region_mask.to(g.device).bool()
+    nv = valid.sum(1)
+    mean = (g * valid).sum(1) / nv.clamp_min(1)
+    kept = valid & (g >= mean[:, None] + gamma)
+    gm = g.masked_fill(~valid, float("-inf"))
+    empty = ~kept.any(1) & (nv > 0)
+    kept = kept | (empty[:, None] & (gm == gm.max(1, keepdim=True).values) & valid)
+    a = kept.float() / kept.sum(1, keepdim=True).clamp_min(1)
+    return kept, a
+
+
+# ----------------------------------------------------------------------------- solvers
+
+
+def sinkhorn_faithful(K: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: torch.Tensor, *,
+                      tol: float = 1e-2, max_iter: int = 100,
+                      check_every: int = CHECK_EVERY) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The published Sinkhorn with its own stopping rule per problem, batched.
+
+    K [...,N,M] (0 in padded columns), a [...,N] (0 on dropped rows), b [...,M] (0 on padded
+    columns), kept [...,N] float 0/1 (which rows count in the stopping mean; broadcastable).
+    Returns r [...,N], c [...,M], n_iter [...]. A problem's iterate freezes at the first iteration
+    whose mean |r - r_prev| over kept rows is < tol, exactly like `break` in the per-problem loop.
+    """
+    tiny = torch.finfo(K.dtype).tiny
+    batch = K.shape[:-2]
+    r = torch.ones(batch + K.shape[-2:-1], dtype=K.dtype, device=K.device)
+    c = torch.ones(batch + K.shape[-1:], dtype=K.dtype, device=K.device)
+    a = a.expand_as(r)
+    b = b.expand_as(c)
+    keptf = kept.to(K.dtype).expand_as(r)
+    nk = keptf.sum(-1).clamp_min(1)
+    active = torch.ones(batch, dtype=torch.bool, device=K.device)
+    n_iter = torch.zeros(batch, dtype=torch.int32, device=K.device)
+    Kt = K.transpose(-1, -2)
+    for it in range(max_iter):
+        r_new = a / torch.matmul(K, c.unsqueeze(-1)).squeeze(-1).clamp_min(tiny)
+        c_new = b / torch.matmul(Kt, r_new.unsqueeze(-1)).squeeze(-1).clamp_min(tiny)
+        delta = ((r_new - r).abs() * keptf).sum(-1) / nk
+        act = active.unsqueeze(-1)
+        r = torch.where(act, r_new, r)
+        c = torch.where(act, c_new, c)
+        n_iter += active.to(torch.int32)
+        active = active & (delta >= tol)
+        if (it + 1) % check_every == 0 and not bool(active.any()):
+            break
+    return r, c, n_iter
+
+
+def _solve_faithful(S: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: torch.Tensor, colmask: torch.Tensor | None,
+                    eps: float, tol: float, max_iter: int, want_plan: bool, **_: object):
+    """S [...,N,M] → (scores [...], plans or None, n_iter)."""
+    K = _kernel(S, eps)
+    if colmask is not None:
+        K = K * colmask.unsqueeze(-2).to(K.dtype)
+    r, c, n_iter = sinkhorn_faithful(K, a.to(K.dtype), b.to(K.dtype), kept, tol=tol, max_iter=max_iter)
+    KS = K * S.to(K.dtype)
+    scores = (torch.matmul(KS, c.unsqueeze(-1)).squeeze(-1) * r).sum(-1)
+    plan = r.unsqueeze(-1) * K * c.unsqueeze(-2) if want_plan else None
+    return scores.float(), None if plan is None else plan.float(), n_iter
+
+
+def _solve_converged(S: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: torch.Tensor, colmask: torch.Tensor | None,
+                     eps: float, tol: float, max_iter: int, want_plan: bool, converged_tol: float = 1e-7,
+                     converged_max_iter: int = 2000, **_: object):
+    """POT's batched log-domain Sinkhorn run to convergence (batch-wide stopping)."""
+    import ot
+
+    shape = S.shape
+    Sf = S.reshape(-1, shape[-2], shape[-1]).double()
+    af = a.expand(shape[:-1]).reshape(-1, shape[-2]).double()
+    bf = b.expand(shape[:-2] + shape[-1:]).reshape(-1, shape[-1]).double()
+    res = ot.solve_batch(1.0 - Sf, reg=eps, a=af, b=bf, max_iter=converged_max_iter, tol=converged_tol,
+                         method="log_sinkhorn", grad="detach")
+    T = torch.nan_to_num(res.plan, nan=0.0)
+    scores = (T * Sf).sum((-1, -2)).reshape(shape[:-2])
+    n_iter = torch.full(shape[:-2], int(res.log["n_iter"]), dtype=torch.int32, device=S.device)
+    plan = T.reshape(shape).float() if want_plan else None
+    return scores.float(), plan, n_iter
+
+
+#: OT modes: name → solver(S, a, b, kept, colmask, eps, tol, max_iter, want_plan).
+OT_SOLVERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]] = {
+    "faithful": _solve_faithful,
+    "converged": _solve_converged,
+}
+
+
+def _kernel(S: torch.Tensor, eps: float) -> torch.Tensor:
+    """K = exp(-(1 - S)/eps), in float64 when float32 would underflow (tiny eps)."""
+    worst = float((1.0 - S.min()) / eps) if S.numel() else 0.0
+    dt = torch.float64 if worst > _F32_EXP_LIMIT else torch.float32
+    return torch.exp((S.to(dt) - 1.0) / eps)
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def _class_rows(attr_class: torch.Tensor, n_classes: int) -> list[torch.Tensor]:
+    ac = attr_class.cpu()
+    order = torch.argsort(ac, stable=True)
+    counts = torch.bincount(ac, minlength=n_classes).tolist()
+    return list(torch.split(order, counts))
+
+
+def _padded_rows(rows: list[torch.Tensor]) -> torch.Tensor:
+    """[C, Mmax] attribute row per class column, -1 for padding."""
+    mmax = max((len(r) for r in rows), default=0) or 1
+    out = torch.full((len(rows), mmax), -1, dtype=torch.long)
+    for ci, r in enumerate(rows):
+        out[ci, : len(r)] = r
+    return out
+
+
+def _compact(kept: torch.Tensor) -> torch.Tensor:
+    """Indices [b, Nk] putting each image's kept regions first (original order), Nk = max kept."""
+    nk = int(kept.sum(1).max()) if kept.numel() else 0
+    order = torch.argsort((~kept).to(torch.int8), dim=1, stable=True)
+    return order[:, : max(nk, 1)]
+
+
+def _chunks(B: int, per_image: int, chunk_size: int | None) -> tuple[range, int]:
+    step = chunk_size or max(1, DEFAULT_CHUNK_ELEMENTS // max(per_image, 1))
+    return range(0, B, step), step
 
 
 def lazsl_scores(
@@ -51,17 +247,129 @@ def lazsl_scores(
     return_plans_for: torch.Tensor | None = None,
     chunk_size: int | None = None,
 ) -> AlignmentResult:
-    """LaZSL class scores for B images against C classes (see module docstring)."""
-    raise NotImplementedError
+    """LaZSL class scores [B,C] for B images against the classes owning the attribute rows.
+
+    global_feats [B,D], region_feats [B,N,D], attr_feats [A,D] (all unit-norm), attr_class [A] long
+    (class index of each attribute row). `classes` [B,K]: score only these candidate classes per
+    image (others get -inf). `return_plans_for` [B,k]: also return those classes' plans.
+    """
+    try:
+        solver = OT_SOLVERS[mode]
+    except KeyError:
+        raise ValueError(f"unknown OT mode {mode!r}; known: {', '.join(OT_SOLVERS)}") from None
+    dev = global_feats.device
+    P0 = global_feats.float()
+    R0 = region_feats.float()
+    Tt = attr_feats.float().to(dev)
+    attr_class = attr_class.long()
+    C = _class_count(attr_class, n_classes)
+    B, N, _ = R0.shape
+    kept, a = region_weights(P0, R0, gamma, region_mask)
+    no_region = ~kept.any(1)
+    rows = _class_rows(attr_class, C)
+    params = dict(eps=eps, tol=tol, max_iter=max_iter)
+    scores = torch.full((B, C), float("-inf"), device=dev)
+    n_iter = torch.zeros(B, C, dtype=torch.int32, device=dev)
+    if B and C and N:
+        if classes is None:
+            _score_all(P0, R0, Tt, kept, a, rows, alpha, solver, params, chunk_size, scores, n_iter)
+        else:
+            _score_candidates(P0, R0, Tt, kept, a, rows, classes.long().to(dev), alpha, solver, params, chunk_size,
+                              scores, n_iter)
+    if bool(no_region.any()):
+        fallback = dclip_scores(P0, Tt, attr_class, C)
+        if classes is not None:
+            fallback = torch.full_like(fallback, float("-inf")).scatter(1, classes.long().to(dev),
+                                                                        fallback.gather(1, classes.long().to(dev)))
+        scores[no_region] = fallback[no_region]
+    scores = torch.where(torch.isnan(scores), torch.full_like(scores, float("-inf")), scores)
+    out = AlignmentResult(scores=scores, region_weights=a, n_iter=n_iter)
+    if return_plans_for is not None:
+        _plans(out, P0, R0, Tt, kept, a, rows, return_plans_for.long().to(dev), alpha, solver, params)
+    return out
 
 
-def clip_scores(global_feats: torch.Tensor, class_text_feats: torch.Tensor,
-                text_class: torch.Tensor | None = None, n_classes: int | None = None) -> torch.Tensor:
-    """CLIP baseline: cosine of the global view with each class prompt (template-ensembled if `text_class`)."""
-    raise NotImplementedError
+def _sims(P0: torch.Tensor, R: torch.Tensor, T: torch.Tensor, alpha: float) -> torch.Tensor:
+    """S [b,n,A] = alpha <p_i,t_j> + (1-alpha) <p_0,t_j>: one matmul for regions, one for globals."""
+    S = torch.matmul(R, T.T)
+    S.mul_(alpha).add_((1.0 - alpha) * (P0 @ T.T).unsqueeze(1))
+    return S
 
 
-def dclip_scores(global_feats: torch.Tensor, attr_feats: torch.Tensor, attr_class: torch.Tensor,
-                 n_classes: int | None = None) -> torch.Tensor:
-    """DCLIP baseline: mean over a class's descriptors of <p_0, t_j>; [B,C]."""
-    raise NotImplementedError
+def _score_all(P0, R0, Tt, kept, a, rows, alpha, solver, params, chunk_size, scores, n_iter) -> None:
+    """Every class for every image: kept regions compacted, classes bucketed by attribute count."""
+    B, N, _ = R0.shape
+    buckets: dict[int, list[int]] = {}
+    for ci, r in enumerate(rows):
+        if len(r):
+            buckets.setdefault(len(r), []).append(ci)
+    if not buckets:
+        return
+    order = torch.cat([torch.cat([rows[ci] for ci in cls]) for cls in buckets.values()]).to(P0.device)
+    Tsorted = Tt[order]
+    A = Tsorted.shape[0]
+    n_kept_max = int(kept.sum(1).max())
+    ranges, step = _chunks(B, max(n_kept_max, 1) * A, chunk_size)
+    for s in ranges:
+        e = min(B, s + step)
+        idx = _compact(kept[s:e])
+        Rc = R0[s:e].gather(1, idx.unsqueeze(-1).expand(-1, -1, R0.shape[-1]))
+        kc = kept[s:e].gather(1, idx)
+        ac = a[s:e].gather(1, idx)
+        S_all = _sims(P0[s:e], Rc, Tsorted, alpha)  # [b, Nk, A]
+        col = 0
+        for m, cls in buckets.items():
+            cb = len(cls)
+            S = S_all[:, :, col: col + cb * m].reshape(e - s, -1, cb, m).permute(0, 2, 1, 3).contiguous()
+            col += cb * m
+            bm = torch.full((m,), 1.0 / m, device=P0.device)
+            sc, _, it = solver(S, ac.unsqueeze(1), bm, kc.unsqueeze(1), None, want_plan=False, **params)
+            ci = torch.tensor(cls, device=P0.device)
+            scores[s:e, ci] = sc
+            n_iter[s:e, ci] = it
+
+
+def _gather_problems(P0, R, Tt, pad: torch.Tensor, cls: torch.Tensor, alpha: float):
+    """S [b,k,N,Mmax] and column mask [b,k,Mmax] for per-image class lists cls [b,k]."""
+    idx = pad.to(cls.device)[cls]  # [b,k,Mmax]
+    colmask = idx >= 0
+    b, k, mmax = idx.shape
+    T = Tt[idx.clamp_min(0)]  # [b,k,Mmax,D]
+    Tf = T.reshape(b, k * mmax, -1)
+    S = torch.matmul(R, Tf.transpose(1, 2))  # [b,N,k*Mmax]
+    S = alpha * S + (1.0 - alpha) * torch.einsum("bd,bjd->bj", P0, Tf).unsqueeze(1)
+    S = S.reshape(b, -1, k, mmax).permute(0, 2, 1, 3)
+    S = S * colmask.unsqueeze(2)
+    bm = colmask.float() / colmask.sum(-1, keepdim=True).clamp_min(1)
+    return S.contiguous(), colmask, bm, idx
+
+
+def _score_candidates(P0, R0, Tt, kept, a, rows, classes, alpha, solver, params, chunk_size, scores, n_iter) -> None:
+    """Only the candidate classes [B,K] of each image (pre-filtered scoring)."""
+    pad = _padded_rows(rows).to(P0.device)
+    B, N, _ = R0.shape
+    K = classes.shape[1]
+    ranges, step = _chunks(B, N * K * pad.shape[1], chunk_size)
+    for s in ranges:
+        e = min(B, s + step)
+        idx = _compact(kept[s:e])
+        Rc = R0[s:e].gather(1, idx.unsqueeze(-1).expand(-1, -1, R0.shape[-1]))
+        kc = kept[s:e].gather(1, idx)
+        ac = a[s:e].gather(1, idx)
+        S, colmask, bm, _ = _gather_problems(P0[s:e], Rc, Tt, pad, classes[s:e], alpha)
+        sc, _, it = solver(S, ac.unsqueeze(1), bm, kc.unsqueeze(1), colmask, want_plan=False, **params)
+        empty = ~colmask.any(-1)
+        scores[s:e].scatter_(1, classes[s:e], sc.masked_fill(empty, float("-inf")))
+        n_iter[s:e].scatter_(1, classes[s:e], it)
+
+
+def _plans(out: AlignmentResult, P0, R0, Tt, kept, a, rows, which: torch.Tensor, alpha, solver, params) -> None:
+    """Plans in original region order for the classes `which` [B,k] of each image."""
+    pad = _padded_rows(rows).to(P0.device)
+    S, colmask, bm, idx = _gather_problems(P0, R0, Tt, pad, which, alpha)
+    _, plan, _ = solver(S, a.unsqueeze(1), bm, kept.unsqueeze(1), colmask, want_plan=True, **params)
+    plan = torch.nan_to_num(plan, nan=0.0) * kept.unsqueeze(1).unsqueeze(-1) * colmask.unsqueeze(2)
+    out.plans = plan
+    out.plan_classes = which
+    out.attr_index = idx
+    out.sims = S
