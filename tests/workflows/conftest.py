@@ -45,3 +45,15 @@ def predicted(seeded):
     project.write_prediction_batch(run_id, rows[3:])
     project.update_run(run_id, status="done", finished=True)
     return project, cids, iids, run_id
+
+
+@pytest.fixture
+def engine_project(project):
+    """A project with 12 real PNGs, 3 classes with attributes, and tiny-model settings saved."""
+    from tests.workflows.synth import add_classes, add_images, tiny_settings
+    from workflows.settings import save_settings
+
+    ids = add_images(project, 12)
+    cids = add_classes(project)
+    save_settings(project, tiny_settings())
+    return project, ids, cids
