@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.actions import AppActions
 from desktop.context import AppContext
+from desktop.dialogs.recent import app_settings
 from desktop.dialogs.welcome import WelcomePage
 from desktop.screens import BrokenScreen, load_screens
 from desktop.status_bar import CountsLabel
@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
-        geo = QSettings("lazlabel", "lazlabel").value("window/geometry")
+        geo = app_settings().value("window/geometry")
         if geo is not None:
             self.restoreGeometry(geo)
 
@@ -218,7 +218,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.ctx.cancel_all()
-        QSettings("lazlabel", "lazlabel").setValue("window/geometry", self.saveGeometry())
+        app_settings().setValue("window/geometry", self.saveGeometry())
         if self.ctx.project is not None:
             self.ctx.project.close()
         event.accept()

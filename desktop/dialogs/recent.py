@@ -11,13 +11,17 @@ KEY = "recent_projects"
 MAX_RECENT = 10
 
 
-def _settings() -> QSettings:
+def app_settings() -> QSettings:
+    """Per-user application settings; `$LAZLABEL_SETTINGS` (an INI path) overrides (tests, kiosks)."""
+    override = os.environ.get("LAZLABEL_SETTINGS")
+    if override:
+        return QSettings(override, QSettings.Format.IniFormat)
     return QSettings("lazlabel", "lazlabel")
 
 
 def recent_projects(existing_only: bool = True) -> list[Path]:
     """Most recent first; files that no longer exist are left out."""
-    raw = _settings().value(KEY, []) or []
+    raw = app_settings().value(KEY, []) or []
     if isinstance(raw, str):  # QSettings returns a bare string for a one-item list
         raw = [raw]
     paths = [Path(p) for p in raw]
@@ -27,8 +31,8 @@ def recent_projects(existing_only: bool = True) -> list[Path]:
 def add_recent(path: str | os.PathLike[str]) -> None:
     p = str(Path(path).resolve())
     items = [str(x) for x in recent_projects(existing_only=False) if str(x) != p]
-    _settings().setValue(KEY, [p, *items][:MAX_RECENT])
+    app_settings().setValue(KEY, [p, *items][:MAX_RECENT])
 
 
 def clear_recent() -> None:
-    _settings().remove(KEY)
+    app_settings().remove(KEY)

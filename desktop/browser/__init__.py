@@ -1,0 +1,1 @@
+"""The image browser: a virtualised thumbnail grid (model + delegate + view + controller)."""

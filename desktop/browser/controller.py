@@ -1,0 +1,146 @@
+"""Browser logic: keeps the grid model in step with the project, the filter bar and the context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject, QTimer, Signal
+
+from desktop.browser.filters import build_filter
+from desktop.browser.model import ImageGridModel
+from desktop.context import AppContext
+from desktop.thumbnails import ThumbnailService
+
+FULL_RELOAD_AT = 500  # a labels_changed with more ids than this reloads (e.g. after a pre-label)
+
+
+class BrowserController(QObject):
+    """Owns the model and the thumbnail service; the view only renders and forwards input."""
+
+    counts_changed = Signal(int, int, int)  # shown, total in project, selected
+
+    def __init__(self, ctx: AppContext, thumb_px: int = 160, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.thumb_px = thumb_px
+        self.thumbnails: ThumbnailService | None = None
+        self.model = ImageGridModel(None, self)
+        self.selection_model = QItemSelectionModel(self.model, self)
+        self.selection_model.selectionChanged.connect(lambda *_: self._sel_timer.start())
+        self.status = "all"
+        self.class_id: int | None = None
+        self.imported: str | int = "any"
+        self.text = ""
+        self.total = 0
+        self.dirty = False  # labels changed while hidden or beyond FULL_RELOAD_AT: reload on show
+        self.visible = True
+        self._sel_timer = QTimer(self, singleShot=True, interval=80)
+        self._sel_timer.timeout.connect(self._publish_selection)
+        ctx.project_changed.connect(self._project_changed)
+        ctx.images_changed.connect(self.reload)
+        ctx.labels_changed.connect(self._labels_changed)
+        ctx.classes_changed.connect(self._classes_changed)
+
+    # -- project ---------------------------------------------------------------------------------
+    def _project_changed(self) -> None:
+        if self.thumbnails is not None:
+            self.thumbnails.shutdown(2000)
+            self.thumbnails.deleteLater()
+            self.thumbnails = None
+        p = self.ctx.project
+        if p is not None:
+            self.thumbnails = ThumbnailService(p.cache_dir, self.thumb_px, self)
+            self.thumbnails.ready.connect(self.model._thumbnail_ready)
+        self.model.thumbnails = self.thumbnails
+        self.status, self.class_id, self.imported, self.text = "all", None, "any", ""
+        self.model.filter = build_filter()
+        self.model.set_project(p)
+        self._after_reload()
+
+    def reload(self) -> None:
+        """Re-run the query keeping the selection where those images are still shown."""
+        if self.ctx.project is None:
+            return
+        keep = set(self.selected_ids())
+        self.model.reload()
+        self.dirty = False
+        if keep:
+            self.select_ids(keep)
+        self._after_reload()
+
+    def _after_reload(self) -> None:
+        p = self.ctx.project
+        self.total = p.count_images() if p is not None else 0
+        self._emit_counts()
+
+    def _labels_changed(self, ids: list[Any]) -> None:
+        if not ids or len(ids) > FULL_RELOAD_AT:
+            if self.visible:
+                self.reload()
+            else:
+                self.dirty = True
+            return
+        self.model.refresh_rows([int(i) for i in ids])
+
+    def _classes_changed(self) -> None:
+        self.model.reload_classes()
+
+    # -- filters -----------------------------------------------------------------------------------
+    def set_filters(
+        self,
+        status: str | None = None,
+        class_id: int | None | str = "keep",
+        imported: str | int | None = None,
+        text: str | None = None,
+        sort: str | None = None,
+    ) -> None:
+        """Change any of the filter menus (others stay) and re-query."""
+        if status is not None:
+            self.status = status
+        if class_id != "keep":
+            self.class_id = class_id  # type: ignore[assignment]
+        if imported is not None:
+            self.imported = imported
+        if text is not None:
+            self.text = text
+        self.model.filter = build_filter(self.status, self.class_id, self.imported, self.text)
+        if sort is not None:
+            self.model.sort = sort
+        self.reload()
+
+    # -- selection ---------------------------------------------------------------------------------
+    def selected_rows(self) -> list[int]:
+        rows: list[int] = []
+        for rng in self.selection_model.selection():
+            rows.extend(range(rng.top(), rng.bottom() + 1))
+        return sorted(set(rows))
+
+    def selected_ids(self) -> list[int]:
+        return self.model.ids(self.selected_rows())
+
+    def select_ids(self, ids: set[int] | list[int]) -> None:
+        wanted = set(ids)
+        sel = QItemSelection()
+        for row, image_id in enumerate(self.model.ids()):
+            if image_id in wanted:
+                ix = self.model.index(row)
+                sel.select(ix, ix)
+        self.selection_model.select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def select_all(self) -> None:
+        n = self.model.rowCount()
+        if n:
+            sel = QItemSelection(self.model.index(0), self.model.index(n - 1))
+            self.selection_model.select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _publish_selection(self) -> None:
+        ids = self.selected_ids()
+        self.ctx.set_selection(ids)
+        self._emit_counts()
+
+    def _emit_counts(self) -> None:
+        self.counts_changed.emit(self.model.rowCount(), self.total, len(self.selected_rows()))
+
+    def open_row(self, row: int, screen: str = "review") -> None:
+        if 0 <= row < self.model.rowCount():
+            self.ctx.open_image(self.model.image_id(row), screen)

@@ -1,0 +1,176 @@
+"""The Browse screen: filter bar, virtualised thumbnail grid, and a line of counts."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.browser.controller import BrowserController
+from desktop.browser.delegate import TileDelegate
+from desktop.browser.filters import IMPORTED_FILTERS, STATUS_FILTERS, sort_choices
+from desktop.context import AppContext
+
+
+class ImageGrid(QListView):
+    """QListView in icon mode with uniform tiles: layout cost is O(1) per scroll at any size."""
+
+    def __init__(self, px: int = 160, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("grid")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setSpacing(4)
+        self.setWordWrap(False)
+        self.delegate = TileDelegate(px, self)
+        self.setItemDelegate(self.delegate)
+        self.verticalScrollBar().setSingleStep(40)
+
+
+class BrowserView(QWidget):
+    """Screen `browser`. Double-click or Enter opens the image in Review."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.controller = BrowserController(ctx, parent=self)
+        c = self.controller
+
+        self.status_box = QComboBox()
+        for key, (label, _kw) in STATUS_FILTERS.items():
+            self.status_box.addItem(label, key)
+        self.class_box = QComboBox()
+        self.class_box.setMinimumWidth(150)
+        self.imported_box = QComboBox()
+        self.imported_box.setMinimumWidth(150)
+        self.sort_box = QComboBox()
+        for key, label in sort_choices():
+            self.sort_box.addItem(label, key)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search file names…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMaximumWidth(220)
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(lambda: c.set_filters(text=self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.prelabel_button = QPushButton("Pre-label…")
+        self.prelabel_button.setObjectName("primary")
+        self.prelabel_button.setToolTip("Run the engine on all, selected or unlabelled images (Ctrl+R)")
+        self.prelabel_button.clicked.connect(self._prelabel)
+
+        bar = QHBoxLayout()
+        for label, w in (("Show", self.status_box), ("Class", self.class_box), ("Imported", self.imported_box), ("Sort", self.sort_box)):
+            lab = QLabel(label)
+            lab.setObjectName("muted")
+            bar.addWidget(lab)
+            bar.addWidget(w)
+        bar.addSpacing(8)
+        bar.addWidget(self.search)
+        bar.addStretch(1)
+        bar.addWidget(self.prelabel_button)
+
+        self.grid = ImageGrid(c.thumb_px)
+        self.grid.setModel(c.model)
+        self.grid.setSelectionModel(c.selection_model)
+        self.grid.activated.connect(lambda ix: c.open_row(ix.row()))
+        self.info = QLabel()
+        self.info.setObjectName("muted")
+        c.counts_changed.connect(self._show_counts)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 10, 12, 6)
+        lay.addLayout(bar)
+        lay.addWidget(self.grid, 1)
+        lay.addWidget(self.info)
+
+        self.status_box.currentIndexChanged.connect(lambda _i: c.set_filters(status=self.status_box.currentData()))
+        self.class_box.currentIndexChanged.connect(self._class_chosen)
+        self.imported_box.currentIndexChanged.connect(self._imported_chosen)
+        self.sort_box.currentIndexChanged.connect(lambda _i: c.set_filters(sort=self.sort_box.currentData()))
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
+        ctx.project_changed.connect(self._reset_menus)
+        ctx.classes_changed.connect(self._fill_class_menus)
+        self._reset_menus()
+
+    # -- screen protocol -----------------------------------------------------------------------
+    def activate(self) -> None:
+        self.controller.visible = True
+        if self.controller.dirty:
+            self.controller.reload()
+        self.grid.setFocus()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.controller.visible = False
+        super().hideEvent(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.controller.visible = True
+        super().showEvent(event)
+
+    # -- menus ---------------------------------------------------------------------------------
+    def _reset_menus(self) -> None:
+        for box in (self.status_box, self.sort_box):
+            box.blockSignals(True)
+            box.setCurrentIndex(0)
+            box.blockSignals(False)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._fill_class_menus()
+
+    def _fill_class_menus(self) -> None:
+        p = self.ctx.project
+        names = p.class_names_by_id() if p is not None else {}
+        for box, first in ((self.class_box, [("Any class", None)]), (self.imported_box, None)):
+            current = box.currentData()
+            box.blockSignals(True)
+            box.clear()
+            if first is None:
+                for key, (label, _kw) in IMPORTED_FILTERS.items():
+                    box.addItem(label, key)
+            else:
+                for label, data in first:
+                    box.addItem(label, data)
+            for cid, name in names.items():
+                box.addItem(name, cid)
+            i = box.findData(current)
+            box.setCurrentIndex(max(0, i))
+            box.blockSignals(False)
+
+    def _class_chosen(self, _i: int) -> None:
+        self.controller.set_filters(class_id=self.class_box.currentData())
+
+    def _imported_chosen(self, _i: int) -> None:
+        self.controller.set_filters(imported=self.imported_box.currentData())
+
+    def _show_counts(self, shown: int, total: int, selected: int) -> None:
+        parts = [f"Showing {shown:,} of {total:,} images"]
+        if selected:
+            parts.append(f"{selected:,} selected")
+        parts.append("double-click or Enter opens an image in Review")
+        self.info.setText("  ·  ".join(parts))
+
+    def _prelabel(self) -> None:
+        from desktop.prelabel_panel import PrelabelDialog
+
+        PrelabelDialog(self.ctx, self).open()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(1000, 700)
+

@@ -1,0 +1,108 @@
+"""The Browse screen on a real project: counts, filters, sorts, thumbnails, selection, open."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from desktop.browser.model import RowRole, ThumbErrorRole, ThumbRole
+
+
+@pytest.fixture
+def browser(qtbot, ctx, grid_project):
+    from desktop.browser.view import BrowserView
+
+    view = BrowserView(ctx)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    ctx.set_project(grid_project)
+    view.show()
+    qtbot.waitExposed(view)
+    yield view
+    view.controller.thumbnails.shutdown()
+
+
+def shown_paths(view) -> list[str]:
+    m = view.controller.model
+    return [m.data(m.index(r), RowRole).rel_path for r in range(m.rowCount())]
+
+
+def test_grid_shows_every_image_with_counts(browser):
+    assert browser.controller.model.rowCount() == 12
+    assert shown_paths(browser)[:2] == ["img_000.png", "img_001.png"]
+    assert "Showing 12 of 12 images" in browser.info.text()
+
+
+def test_status_filter_and_sort_change_what_is_shown(browser, grid_project):
+    c = browser.controller
+    browser.status_box.setCurrentIndex(browser.status_box.findData("predicted"))
+    assert c.model.rowCount() == 7  # 8 predicted, one of them accepted
+    browser.sort_box.setCurrentIndex(browser.sort_box.findData("confidence"))
+    rows = [c.model.row_data(r) for r in range(7)]
+    scores = [r.pred_score for r in rows]
+    assert scores == sorted(scores) and scores[0] == pytest.approx(0.2)
+    assert "Showing 7 of 12" in browser.info.text()
+
+    browser.status_box.setCurrentIndex(browser.status_box.findData("accepted"))
+    assert shown_paths(browser) == ["img_000.png"]
+    browser.status_box.setCurrentIndex(browser.status_box.findData("unpredicted"))
+    assert c.model.rowCount() == 4
+
+
+def test_class_filter_and_search(browser, grid_project, qtbot):
+    c = browser.controller
+    banana = grid_project.class_ids[1]
+    browser.class_box.setCurrentIndex(browser.class_box.findData(banana))
+    assert shown_paths(browser) == ["img_001.png", "img_004.png", "img_007.png"]
+    browser.class_box.setCurrentIndex(0)
+    browser.search.setText("img_01")
+    qtbot.waitUntil(lambda: c.model.rowCount() == 2, timeout=3000)
+    assert shown_paths(browser) == ["img_010.png", "img_011.png"]
+
+
+def test_thumbnails_are_made_off_thread_and_cached_on_disk(browser, grid_project, qtbot):
+    m = browser.controller.model
+    for r in range(m.rowCount()):
+        m.data(m.index(r), ThumbRole)  # asks for all (the view asks only for visible ones)
+    ok_rows = [r for r in range(12) if r != 8]
+    qtbot.waitUntil(lambda: all(m.data(m.index(r), ThumbRole) is not None for r in ok_rows), timeout=10000)
+    qtbot.waitUntil(lambda: m.data(m.index(8), ThumbErrorRole) is not None, timeout=10000)
+    pm = m.data(m.index(3), ThumbRole)
+    assert max(pm.width(), pm.height()) <= browser.controller.thumb_px
+    thumbs = list((grid_project.cache_dir / "thumbs").glob("*.jpg"))
+    assert len(thumbs) == 11
+
+
+def test_selection_is_published_and_enter_opens_review(browser, ctx, grid_project, qtbot):
+    c = browser.controller
+    sm = c.selection_model
+    with qtbot.waitSignal(ctx.selection_changed, timeout=3000) as blocker:
+        sm.select(c.model.index(2), QItemSelectionModel.SelectionFlag.Select)
+        sm.select(c.model.index(5), QItemSelectionModel.SelectionFlag.Select)
+    assert blocker.args[0] == [grid_project.ids[2], grid_project.ids[5]]
+    assert "2 selected" in browser.info.text()
+
+    browser.grid.setCurrentIndex(c.model.index(4))
+    with qtbot.waitSignal(ctx.screen_requested, timeout=3000) as req:
+        qtbot.keyClick(browser.grid, Qt.Key.Key_Return)
+    assert req.args == ["review"]
+    assert ctx.current_image == grid_project.ids[4]
+
+
+def test_decisions_refresh_tiles_in_place(browser, ctx, grid_project):
+    c = browser.controller
+    target = grid_project.ids[3]
+    assert c.model.row_data(3).review_status == "unreviewed"
+    grid_project.record_decisions([target], "rejected", reviewer="t")
+    ctx.labels_changed.emit([target])
+    assert c.model.row_data(3).review_status == "rejected"
+    assert c.model.rowCount() == 12
+
+
+def test_select_all_and_reload_keep_selection(browser, grid_project, qtbot):
+    c = browser.controller
+    c.select_all()
+    assert len(c.selected_ids()) == 12
+    c.select_ids({grid_project.ids[1]})
+    c.reload()
+    assert c.selected_ids() == [grid_project.ids[1]]
