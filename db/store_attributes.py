@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from db.models import (
 MAX_CLASS_NAME = 512
 MAX_ATTRIBUTE_TEXT = 500
 ClassKey = int | str  # a class id, or its name (matched case-insensitively)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class AttributeEditError(ProjectError, ValueError):
@@ -108,7 +110,7 @@ def clean_text(text: object, what: str, max_len: int) -> str:
     out = " ".join(unicodedata.normalize("NFC", text).split())
     if not out:
         raise AttributeEditError(f"{what} is empty")
-    if any(unicodedata.category(ch) == "Cc" for ch in out):
+    if _CONTROL.search(out):
         raise AttributeEditError(f"{what} {out!r} contains control characters")
     if len(out) > max_len:
         raise AttributeEditError(f"{what} is {len(out)} characters long (at most {max_len}): {out[:60]!r}...")
@@ -721,8 +723,10 @@ class AttributesMixin:
                     stats.attributes_removed += len(old)
             for i in range(0, len(to_delete), 900):
                 s.execute(delete(Attribute).where(Attribute.id.in_(to_delete[i : i + 900])))
-            if new_rows:
-                s.execute(insert(Attribute), new_rows)
+            if new_rows:  # Core insert: no ORM bookkeeping for thousands of rows
+                for row in new_rows:
+                    row["sort_order"] = row.pop("order")
+                s.execute(insert(Attribute.__table__), new_rows)
             if log_rows:
                 for row in log_rows:
                     row["after"] = {
@@ -732,7 +736,7 @@ class AttributesMixin:
                         "model": origin_model,
                     }
                     row["before"] = {"texts": row["before"]}
-                s.execute(insert(AttributeEdit), log_rows)
+                s.execute(insert(AttributeEdit.__table__), log_rows)
         return stats
 
     def attribute_history(

@@ -82,13 +82,16 @@ class DescriptorJsonSource:
         pos = _WS.match(text, pos + 1).end()
         classes: list[ClassAttributes] = []
         warnings: list[str] = []
+        line_at, line_no = 0, 1  # incremental line counting (one pass over the text)
         while text[pos] != "}":
             key_pos = pos
             key, pos = json.decoder.scanstring(text, pos + 1)
             pos = _WS.match(text, pos).end() + 1  # the ':'
             pos = _WS.match(text, pos).end()
             value, pos = dec.raw_decode(text, pos)
-            line, col = _line_col(text, key_pos)
+            line_no += text.count("\n", line_at, key_pos)
+            line_at = key_pos
+            line, col = line_no, key_pos - (text.rfind("\n", 0, key_pos) + 1) + 1
             name = _clean(key)
             if not name:
                 raise AttributeFileError(str(path), "empty class name", line, col)

@@ -14,10 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-import ollama
-import pydantic
-
 from plugins.attribute_sources import prompting
 from plugins.attribute_sources.errors import (
     AttributeSourceError,
@@ -94,6 +90,9 @@ class OllamaSource:
         self.stream = stream
         self.options = {"temperature": 0.2, "num_predict": 512} | dict(options or {})
         self.max_reply_chars = max_reply_chars
+        import httpx  # deferred: listing file formats must not pay for the HTTP stack
+        import ollama
+
         self._client = ollama.Client(
             host=self.host, timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
         )
@@ -112,6 +111,10 @@ class OllamaSource:
     def _translate(
         self, err: BaseException, *, model: str = "", class_name: str = ""
     ) -> AttributeSourceError:
+        import httpx
+        import ollama
+        import pydantic
+
         if isinstance(err, AttributeSourceError):
             return err
         if isinstance(err, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout)):
@@ -124,8 +127,7 @@ class OllamaSource:
         if isinstance(err, httpx.TimeoutException):
             return ProposalTimeout(class_name or "(model list)", model or "-", self.timeout)
         if isinstance(err, (httpx.TransportError, ValueError, pydantic.ValidationError)):
-            out = OllamaServerError(f"broken reply ({type(err).__name__}: {err})", 502, context=class_name)
-            return out
+            return OllamaServerError(f"broken reply ({type(err).__name__}: {err})", 502, context=class_name)
         return AttributeSourceError(f"Ollama request failed: {type(err).__name__}: {err}")
 
     # -- models ----------------------------------------------------------------------------------
