@@ -8,7 +8,6 @@ predicted are skipped), and does nothing at all when that run already covers eve
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from engine.pipeline import ImageItem
 from engine.pipeline import prelabel as engine_prelabel
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress, check
+from workflows.scan import ensure_content_hash
 from workflows.scoring import ScoringContext
 from workflows.settings import ProjectSettings
 
@@ -27,7 +27,6 @@ SCOPES: dict[str, ImageFilter] = {
     "all": ImageFilter(status="ok"),
     "unlabelled": ImageFilter(status="ok", review_status="unreviewed"),
 }
-_HASH_CHUNK = 64
 
 
 @dataclass
@@ -52,41 +51,14 @@ def _targets(project: Any, scope: str, image_ids: Sequence[int] | None) -> list[
     return project.image_ids(SCOPES[scope])
 
 
-def _hash_file(path: Any) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def ensure_hashes(
-    project: Any, image_ids: Sequence[int], cancel: CancelToken | None = None
-) -> Generator[Progress, None, dict[int, str]]:
-    """Content hashes for images that lack one (the feature-cache key); returns id -> read error."""
-    try:  # the scan use case owns hashing when it is installed
-        from workflows.scan import ensure_content_hash
-    except ImportError:
-        ensure_content_hash = None
-    if ensure_content_hash is not None:
-        out = ensure_content_hash(project, list(image_ids))
-        if isinstance(out, Generator):
-            out = yield from out
-        return dict(out) if isinstance(out, dict) else {}
-    errors: dict[int, str] = {}
-    targets = project.images_for_hashes(list(image_ids))
-    for start in range(0, len(targets), _HASH_CHUNK):
-        check(cancel)
-        chunk = targets[start : start + _HASH_CHUNK]
-        digests: dict[int, str] = {}
-        for t in chunk:
-            try:
-                digests[t.id] = _hash_file(t.path)
-            except OSError as err:
-                errors[t.id] = f"unreadable file ({err.strerror or err})"
-        project.set_content_hashes(digests, expect={t.id: (t.size, t.mtime_ns) for t in chunk})
-        yield Progress(start + len(chunk), len(targets), "hashing new images", stage="hash")
-    return errors
+def ensure_hashes(project: Any, image_ids: Sequence[int]) -> dict[int, str]:
+    """Hash images that lack a content hash (the feature-cache key); returns id -> why it has none."""
+    hashes = ensure_content_hash(project, list(image_ids))
+    return {
+        i: "unreadable, or changed since the last scan (re-scan the folder)"
+        for i, h in hashes.items()
+        if not h
+    }
 
 
 def run_prelabel(
@@ -104,7 +76,9 @@ def run_prelabel(
     ids = _targets(project, scope, image_ids)
     if not ids:
         raise UserError("no readable images to pre-label (scan the image folder first)")
-    hash_errors = yield from ensure_hashes(project, ids, cancel)
+    yield Progress(0, None, "hashing new images", stage="hash")
+    hash_errors = ensure_hashes(project, ids)
+    check(cancel)
     config = ctx.config_dict()
     latest = project.latest_prediction_run()
     match = project.find_matching_run(
