@@ -1,0 +1,1 @@
+"""Audit screen: ranked likely label errors, explained and resolved."""

@@ -1,0 +1,219 @@
+"""Audit logic: run the audit as a task, load the ranked report, explain and resolve one row.
+
+Resolving a row is a review decision: keeping the given (imported) label or taking the model's
+(or any other class) records who decided what, with a note saying it came from the audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.audit.model import AuditItem
+from desktop.review import service as review_service
+from desktop.review.evidence import Evidence, parse_evidence
+from workflows.errors import UserError
+from workflows.progress import CancelToken, Progress
+
+REPORT_LIMIT = 5000  # rows listed (flagged first); the CLI report has them all
+
+
+class AuditController(QObject):
+    items_loaded = Signal(list)  # [AuditItem]
+    item_changed = Signal(object)  # AuditItem (after a decision)
+    selected = Signal(object, object, object)  # AuditItem | None, model's evidence, given's evidence
+    notice = Signal(str)
+    task_started = Signal(object, str)
+
+    def __init__(self, ctx: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.items: list[AuditItem] = []
+        self.current: AuditItem | None = None
+        self.flagged_only = False
+        self.evidence: dict[tuple[int, int], Evidence] = {}  # (image, class) -> evidence
+        self._pending: set[tuple[int, int]] = set()
+        self._emitting = False
+        ctx.project_changed.connect(self.load)
+        ctx.labels_changed.connect(self._labels_changed)
+
+    @property
+    def project(self) -> Any:
+        return self.ctx.project
+
+    # -- running and loading -------------------------------------------------------------------
+    def run_audit(self) -> Any:
+        """Score every image with an imported label and rank likely label errors (a task)."""
+        if self.project is None:
+            return None
+        project = self.project
+
+        def factory(cancel: CancelToken) -> Generator[Progress, None, Any]:
+            from workflows.audit import run_audit
+
+            return (yield from run_audit(project, cancel=cancel))
+
+        worker = self.ctx.run_task("Audit labels", factory, self._audited)
+        self.task_started.emit(worker, "Audit labels")
+        return worker
+
+    def _audited(self, result: Any) -> None:
+        n = getattr(result, "n_flagged", None)
+        msg = getattr(result, "message", "") or (f"{n} likely label error(s) flagged" if n is not None else "audit done")
+        missing = getattr(result, "missing_features", None)
+        if missing:
+            msg += f" ({len(missing)} image(s) skipped: no cached features, run pre-label)"
+        self.notice.emit(msg)
+        self.evidence.clear()
+        self.load()
+        self.ctx.labels_changed.emit([])  # issue scores changed (the browser's disagreement sort)
+
+    def load(self) -> None:
+        """Read the newest audit's ranked rows and where each image stands now."""
+        if self.project is None:
+            self.items = []
+            self.items_loaded.emit([])
+            self.select(None)
+            return
+        from workflows.audit import audit_report
+
+        try:
+            rows = audit_report(self.project, limit=REPORT_LIMIT, flagged_only=self.flagged_only)
+            self.items = self._items(rows)
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Could not load the audit", err)
+            self.items = []
+        self.items_loaded.emit(self.items)
+        if not self.items:
+            self.notice.emit("no audit yet: import labels, pre-label, then run the audit")
+
+    def _items(self, rows: list[Any]) -> list[AuditItem]:
+        ids = [r.image_id for r in rows]
+        images = {im.id: im for im in self.project.images(ids)}
+        paths = self.project.image_paths(ids)
+        names = self.project.class_names_by_id()
+        from desktop.thumbnails import cache_key
+
+        out = []
+        for r in rows:
+            im = images.get(r.image_id)
+            out.append(AuditItem(
+                row=r,
+                path=paths.get(r.image_id),
+                thumb_key=cache_key(r.image_id, im.content_hash if im else None, im.size if im else 0),
+                review_status=im.review_status if im else "unreviewed",
+                label_name=names.get(im.label_class_id) if im and im.label_class_id is not None else None,
+            ))
+        return out
+
+    def set_flagged_only(self, on: bool) -> None:
+        self.flagged_only = on
+        self.load()
+
+    # -- one row ----------------------------------------------------------------------------------
+    def select(self, item: AuditItem | None) -> None:
+        self.current = item
+        if item is None:
+            self.selected.emit(None, None, None)
+            return
+        r = item.row
+        self._ensure(r.image_id, r.suggested_class_id, r.run_id)
+        self._ensure(r.image_id, r.given_class_id, r.run_id)
+        self._emit()
+
+    def _emit(self) -> None:
+        it = self.current
+        if it is None:
+            return
+        r = it.row
+        self.selected.emit(it, self.evidence.get((r.image_id, r.suggested_class_id)),
+                           self.evidence.get((r.image_id, r.given_class_id)))
+
+    def _ensure(self, image_id: int, class_id: int | None, run_id: int) -> None:
+        """Evidence from the audit run, else the pre-label run, else computed on demand."""
+        key = (image_id, class_id)
+        if class_id is None or key in self.evidence or key in self._pending:
+            return
+        for stored in (self.project.explanations(image_id, run_id=run_id), self.project.explanations(image_id)):
+            ev = parse_evidence(stored.get(class_id), class_id)
+            if ev is not None:
+                self.evidence[key] = ev
+                return
+        self._pending.add(key)
+
+        def done(ev: Evidence | None) -> None:
+            self._pending.discard(key)
+            if ev is not None:
+                self.evidence[key] = ev
+                self._emit()
+
+        def failed(err: BaseException) -> None:
+            self._pending.discard(key)
+            self.notice.emit(f"no explanation: {err}")
+
+        self.ctx.run_task("Explain", review_service.explain_task(self.project, image_id, class_id), done,
+                          on_error=failed)
+
+    # -- decisions ------------------------------------------------------------------------------------
+    def keep_given(self) -> bool:
+        """The imported label was right: record it as the decided label."""
+        it = self.current
+        if it is None or it.row.given_class_id is None:
+            return False
+        return self._decide(it, it.row.given_class_id, "audit: kept the given label")
+
+    def use_suggested(self) -> bool:
+        """The model was right: correct the label to the model's class."""
+        it = self.current
+        if it is None or it.row.suggested_class_id is None:
+            return False
+        return self._decide(it, it.row.suggested_class_id, "audit: corrected to the model's label")
+
+    def correct_to(self, class_id: int) -> bool:
+        it = self.current
+        if it is None:
+            return False
+        return self._decide(it, class_id, "audit: corrected by hand")
+
+    def _decide(self, it: AuditItem, class_id: int, note: str) -> bool:
+        image_id = it.row.image_id
+        pred = self.project.image(image_id).pred_class_id
+        action = "accepted" if class_id == pred else "corrected"
+        try:
+            review_service.decide(self.project, [image_id], action,
+                                  class_id=None if action == "accepted" else class_id,
+                                  reviewer=self.ctx.reviewer, note=note)
+        except Exception as err:  # noqa: BLE001
+            if isinstance(err, (UserError, ValueError, LookupError)):
+                self.notice.emit(str(err))
+            else:
+                self.ctx.show_error("Decision not saved", err)
+            return False
+        self._refresh_item(image_id)
+        self._emitting = True
+        try:
+            self.ctx.labels_changed.emit([image_id])
+        finally:
+            self._emitting = False
+        name = self.project.class_names_by_id().get(class_id, f"#{class_id}")
+        self.notice.emit(f"{it.row.rel_path}: labelled {name}")
+        return True
+
+    def _refresh_item(self, image_id: int) -> None:
+        for i, it in enumerate(self.items):
+            if it.row.image_id == image_id:
+                fresh = self._items([it.row])[0]
+                self.items[i] = fresh
+                if self.current is not None and self.current.row.image_id == image_id:
+                    self.current = fresh
+                self.item_changed.emit(fresh)
+                return
+
+    def _labels_changed(self, ids: list) -> None:
+        if self.project is None or self._emitting:
+            return
+        for image_id in ids or []:
+            if any(it.row.image_id == image_id for it in self.items):
+                self._refresh_item(image_id)

@@ -1,0 +1,230 @@
+"""The Audit screen: ranked likely label errors; the selected one explained and resolved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QSize, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.audit.controller import AuditController
+from desktop.audit.model import THUMB_COLUMN, AuditItem, AuditModel
+from desktop.review import service as review_service
+from desktop.review.bars import ShareBars, share_rows
+from desktop.review.evidence import Evidence
+from desktop.review.overlay import ExplanationOverlay, load_image
+from desktop.review.panels import ClassSearch, ComparePanel
+from desktop.review.task_strip import TaskStrip
+
+THUMB_PX = 56
+
+
+class AuditView(QWidget):
+    """Table of suspicious labels on the left; evidence and keep/correct on the right."""
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.controller = c = AuditController(ctx, self)
+        self.thumbs = None
+        self.model = AuditModel(None, self)
+
+        self.run_button = QPushButton("Run audit")
+        self.run_button.setToolTip("Score every image that came with a label and rank likely label errors")
+        self.run_button.clicked.connect(c.run_audit)
+        self.flagged = QCheckBox("flagged only")
+        self.flagged.toggled.connect(c.set_flagged_only)
+        self.strip = TaskStrip("images")
+        self.summary = QLabel()
+        top = QHBoxLayout()
+        top.addWidget(self.run_button)
+        top.addWidget(self.flagged)
+        top.addWidget(self.strip, 1)
+        top.addWidget(self.summary)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setIconSize(QSize(THUMB_PX, THUMB_PX))
+        self.table.verticalHeader().setDefaultSectionSize(THUMB_PX + 6)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(THUMB_COLUMN, THUMB_PX + 8)
+        self.table.selectionModel().selectionChanged.connect(self._selection)
+
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.overlay = ExplanationOverlay()
+        self.legend = ShareBars(bar_header="share of score")
+        self.legend.attribute_clicked.connect(self.overlay.highlight)
+        self.legend.setMaximumHeight(150)
+        self.compare = ComparePanel()
+        self.compare.picker.hide()  # the audit compares the model's class with the given one
+        self.compare.left.attribute_clicked.connect(self.overlay.highlight)
+        self.keep = QPushButton("Keep given label (G)")
+        self.keep.clicked.connect(self._keep)
+        self.use = QPushButton("Use model's label (M)")
+        self.use.clicked.connect(self._use)
+        self.search = ClassSearch()
+        self.search.setPlaceholderText("…or correct to another class (/)")
+        self.search.class_chosen.connect(self._correct)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.keep)
+        buttons.addWidget(self.use)
+        buttons.addWidget(self.search, 1)
+
+        detail = QWidget()
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(self.title)
+        dl.addWidget(self.overlay, 3)
+        dl.addWidget(self.legend)
+        dl.addWidget(self.compare, 2)
+        dl.addLayout(buttons)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        split.addWidget(detail)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.notice)
+
+        for key, slot in (("G", self._keep), ("M", self._use), ("/", self._focus_search),
+                          ("Space", self.overlay.toggle_overlay)):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        c.items_loaded.connect(self._show_items)
+        c.item_changed.connect(lambda it: self.model.update_item(it.row.image_id, it))
+        c.selected.connect(self._show_selected)
+        c.notice.connect(self.notice.setText)
+        c.task_started.connect(self.strip.follow)
+        ctx.project_changed.connect(self._project_changed)
+        self._project_changed()
+
+    def activate(self) -> None:
+        self.controller.load()
+
+    def _project_changed(self) -> None:
+        """Thumbnails are cached under the project's cache directory; start a service per project."""
+        from desktop.thumbnails import ThumbnailService
+
+        if self.thumbs is not None:
+            self.thumbs.shutdown()
+        project = self.ctx.project
+        self.thumbs = ThumbnailService(project.cache_dir if project is not None else None, px=THUMB_PX, parent=self)
+        self.model.thumbs = self.thumbs
+        self.thumbs.ready.connect(self.model._thumb_ready)
+        try:
+            classes = review_service.list_classes(project) if project is not None else []
+        except Exception:  # noqa: BLE001 - a search box without names is still usable
+            classes = []
+        self.search.set_classes(classes)
+        self.controller.load()
+
+    # -- table ---------------------------------------------------------------------------------------
+    def _show_items(self, items: list[AuditItem]) -> None:
+        self.model.set_items(items)
+        flagged = sum(1 for it in items if it.row.flagged)
+        self.summary.setText(f"{flagged} flagged of {len(items)} audited" if items else "")
+        if items:
+            self.table.selectRow(0)
+        else:
+            self.controller.select(None)
+
+    def _selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        item = self.model.items[min(rows)] if rows else None
+        self.controller.select(item)
+
+    def select_image(self, image_id: int) -> bool:
+        r = self.model.row_of(image_id)
+        if r is None:
+            return False
+        self.table.selectRow(r)
+        return True
+
+    # -- detail ---------------------------------------------------------------------------------------
+    def _show_selected(self, item: AuditItem | None, model_ev: Evidence | None, given_ev: Evidence | None) -> None:
+        has = item is not None
+        for w in (self.keep, self.use, self.search):
+            w.setEnabled(has)
+        if item is None:
+            self.title.setText("Select a row to see why the model disagrees with the given label.")
+            self.overlay.set_image(None)
+            self.overlay.set_evidence(None)
+            self.legend.set_rows([])
+            self.compare.set_evidence(None, None)
+            return
+        r = item.row
+        self.title.setText(
+            f"<b>{r.rel_path}</b><br>given <b>{r.given_label}</b> (p = {r.p_given:.3f}) · "
+            f"model says <b>{r.suggested_label}</b> · issue score {r.issue_score:.3f}"
+            + (" · <b>flagged</b>" if r.flagged else "")
+            + (f"<br>now: {item.review_status.replace('_', ' ')}"
+               + (f" as <b>{item.label_name}</b>" if item.label_name else "") if item.review_status != "unreviewed" else "")
+        )
+        self._show_image(item)
+        self.overlay.set_evidence(model_ev)
+        self.legend.set_rows(share_rows(model_ev) if model_ev else [])
+        self.compare.set_evidence(model_ev, given_ev)
+
+    def _show_image(self, item: AuditItem) -> None:
+        if getattr(self, "_shown_path", None) == item.path:
+            return
+        self._shown_path = item.path
+        try:
+            image = load_image(str(item.path)) if item.path else None
+        except OSError as err:
+            self.overlay.set_image(None)
+            self.overlay.set_message(str(err))
+            return
+        self.overlay.set_image(image)
+
+    def _after_decision(self, ok: bool) -> None:
+        """Move on to the next unresolved row, keyboard-review style."""
+        if not ok:
+            return
+        cur = self.controller.current
+        start = self.model.row_of(cur.row.image_id) if cur else None
+        if start is None:
+            return
+        for r in range(start + 1, len(self.model.items)):
+            if self.model.items[r].review_status == "unreviewed":
+                self.table.selectRow(r)
+                return
+
+    def _keep(self) -> None:
+        self._after_decision(self.controller.keep_given())
+
+    def _use(self) -> None:
+        self._after_decision(self.controller.use_suggested())
+
+    def _correct(self, class_id: int) -> None:
+        self._after_decision(self.controller.correct_to(class_id))
+        self.table.setFocus()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -1,0 +1,99 @@
+"""Audit screen: ranked rows from the store, the explanation of the disagreement, keep/correct decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.desktop.test_review import CLASSES, build_world, explanation
+
+
+def write_audit(project, world) -> list[tuple[int, float, bool]]:
+    """An audit run through the store's API: image 0..3 with given = class k+1, model = class k."""
+    from db.store_review import LabelIssueWrite
+
+    names, cids, ids = world["order"], world["classes"], world["ids"]
+    run = project.create_run(kind="audit", model_id="random:tiny", engine_config={"temperature": 1.0},
+                             attribute_set_version=project.attribute_set_version(), n_images=len(ids))
+    scores = [(ids[0], 0.40, False), (ids[1], 0.95, True), (ids[2], 0.10, False), (ids[3], 0.70, True)]
+    rows = []
+    for k, (iid, score, flagged) in enumerate(scores):
+        model, given = names[k % 3], names[(k + 1) % 3]
+        rows.append(LabelIssueWrite(
+            image_id=iid, given_class_id=cids[given], suggested_class_id=cids[model], p_given=1 - score,
+            issue_score=score, flagged=flagged,
+            explanations={cids[model]: explanation(model, CLASSES[model], 0.3, seed=k),
+                          cids[given]: explanation(given, CLASSES[given], 0.2, seed=50 + k)} if flagged else None,
+        ))
+    project.write_label_issues(run, rows)
+    project.update_run(run, status="done", finished=True)
+    return scores
+
+
+@pytest.fixture
+def audit(ctx, project, qtbot):
+    from desktop.audit.view import AuditView
+
+    world = build_world(project)
+    scores = write_audit(project, world)
+    ctx.set_project(project)
+    view = AuditView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    view.activate()
+    return view, world, scores
+
+
+def test_rows_are_ranked_flagged_first_then_by_issue_score(audit):
+    view, world, scores = audit
+    shown = [it.row.image_id for it in view.model.items]
+    expected = [i for i, _s, _f in sorted(scores, key=lambda t: (not t[2], -t[1]))]
+    assert shown == expected
+    m = view.model
+    assert m.rowCount() == 4
+    assert m.index(0, 4).data() == f"{1 - 0.95:.3f}" and m.index(0, 5).data() == "0.950"
+    assert m.index(0, 2).data() == world["order"][2] and m.index(0, 3).data() == world["order"][1]
+    assert view.summary.text() == "2 flagged of 4 audited"
+    view.flagged.setChecked(True)
+    assert [it.row.flagged for it in view.model.items] == [True, True]
+
+
+def test_selected_row_explains_the_disagreement(audit, qtbot):
+    view, world, _ = audit
+    top = view.model.items[0].row
+    assert view.controller.current.row.image_id == top.image_id  # the first row is selected
+    ev = view.overlay.evidence
+    assert ev is not None and ev.class_name == top.suggested_label
+    assert len(view.overlay.visible_region_items()) == 2 * len(CLASSES[top.suggested_label])
+    assert view.compare.right_title.text().startswith(f"<b>{top.given_label}</b>")
+    view.legend.click_position(1)
+    assert {r.data(0) for r in view.overlay.visible_region_items()} == {1}
+    qtbot.waitUntil(lambda: view.model.thumbs.pending() == 0 and view.model.index(0, 0).data(1) is not None,
+                    timeout=10000)
+
+
+def test_keep_given_and_use_model_are_recorded_decisions(audit, project, ctx):
+    view, world, _ = audit
+    first, second = view.model.items[0].row, view.model.items[1].row
+    view.keep.click()
+    img = project.image(first.image_id)
+    assert img.label_class_id == first.given_class_id and img.review_status in ("corrected", "accepted")
+    hist = project.decision_history(first.image_id)
+    assert hist[-1].note == "audit: kept the given label"
+    assert view.model.items[0].review_status != "unreviewed"
+    assert view.controller.current.row.image_id == second.image_id  # moved on to the next open row
+    view.use.click()
+    img = project.image(second.image_id)
+    assert img.label_class_id == second.suggested_class_id
+    assert ctx.errors == []
+
+
+def test_no_audit_yet_says_what_to_do(ctx, project, qtbot):
+    from desktop.audit.view import AuditView
+
+    ctx.set_project(project)
+    view = AuditView(ctx)
+    qtbot.addWidget(view)
+    view.activate()
+    assert view.model.rowCount() == 0 and "run the audit" in view.notice.text()
+    assert not view.keep.isEnabled()
