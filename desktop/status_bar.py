@@ -12,15 +12,12 @@ from desktop.context import AppContext
 
 # counts() key -> how it reads in the status bar, in display order
 COUNT_LABELS: dict[str, str] = {
-    "images": "images",
-    "ok": "readable",
-    "errors": "unreadable",
-    "error": "unreadable",
-    "missing": "missing",
+    "total": "images",
     "predicted": "predicted",
     "decided": "decided",
-    "unreviewed": "to review",
-    "classes": "classes",
+    "disagreements": "disagree with imported labels",
+    "error": "unreadable",
+    "missing": "missing",
 }
 
 
@@ -30,7 +27,7 @@ def format_counts(counts: Mapping[str, Any]) -> str:
     parts, seen = [], set()
     for key, label in COUNT_LABELS.items():
         v = flat.get(key)
-        if v is None or label in seen or (v == 0 and key != "images"):
+        if v is None or label in seen or (v == 0 and key != "total"):
             continue
         seen.add(label)
         parts.append(f"{v:,} {label}")

@@ -20,16 +20,19 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}h {(s % 3600) // 60:02d}m"
 
 
-def format_progress(p: Progress, unit: str = "images") -> str:
-    """'1,234 / 5,000 images · 41.2/s · ETA 1m 31s · encoding' (pieces left out when unknown)."""
-    parts = [f"{p.done:,} / {p.total:,} {unit}" if p.total else f"{p.done:,} {unit}"]
+def format_progress(p: Progress, unit: str = "items") -> str:
+    """'1,234 / 5,000 images · 41.2 images/s · ETA 1m 31s' when the total is known; else the
+    use case's own message ('loading model and classes')."""
+    if not p.total:
+        return p.message or p.stage or (f"{p.done:,} {unit}" if p.done else "working…")
+    parts = [f"{p.done:,} / {p.total:,} {unit}"]
     if p.done and p.rate > 0:
-        parts.append(f"{p.rate:.1f}/s")
-    if p.total and p.done < p.total and p.eta_s is not None:
+        parts.append(f"{p.rate:.1f} {unit}/s")
+    if p.done < p.total and p.eta_s is not None and p.done:
         parts.append(f"ETA {format_duration(p.eta_s)}")
-    label = p.message or p.stage
-    if label:
-        parts.append(label)
+    errors = p.extra.get("errors")
+    if errors:
+        parts.append(f"{errors:,} unreadable")
     return " · ".join(parts)
 
 

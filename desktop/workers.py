@@ -55,10 +55,8 @@ class _Runner(QObject):
                     last_emit, pending = now, None
                 else:
                     pending = p
-                if self._token.cancelled:
-                    # the use case checks between batches; close it now so `finally` blocks run
-                    gen.close()
-                    raise Cancelled()
+                # cancel is the use case's to honour (`check(cancel)` between batches, so it can
+                # record a resumable state); closing the generator here would bypass that
             if pending is not None:
                 self.progress.emit(pending)
             self.finished.emit(result)
