@@ -145,12 +145,18 @@ assert set(FILTERS) == {f.name for f in dataclasses.fields(ImageFilter)}
 
 # --- sorts: name -> ORDER BY clauses (seed only matters to `random`) --------------------------
 
-_GOLDEN = 2654435761  # Knuth's multiplicative hash; products stay inside 64-bit integers
-_MOD = 4294967296
+# Seeded shuffle in portable integer arithmetic: the seed picks the multiplier (different
+# permutations, not a rotation), two different prime moduli break linearity. Every product
+# stays below 2**63 for ids < 2**30.
+_GOLDEN = 2654435761
+_P1 = 4294967291  # largest prime < 2**32
+_G2 = 1597334677
+_P2 = 2147483647  # 2**31 - 1
 
 
 def _random(seed: int) -> list[Any]:
-    key = (Image.id * literal(_GOLDEN) + literal(int(seed) % _MOD)) % literal(_MOD)
+    mult = _GOLDEN + 2 * (int(seed) % 2**31)
+    key = (Image.id * literal(mult) % literal(_P1)) * literal(_G2) % literal(_P2)
     return [key, Image.id]
 
 

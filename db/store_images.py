@@ -128,7 +128,7 @@ class ImagesMixin:
             paths = [r.rel_path for r in new]
             ids: dict[str, int] = {}
             for chunk in _chunks(paths):
-                ids.update(s.execute(select(Image.rel_path, Image.id).where(Image.rel_path.in_(chunk))).tuples().all())
+                ids.update(s.execute(select(Image.rel_path, Image.id).where(Image.rel_path.in_(chunk))).all())
             return [ids[p] for p in paths]
 
     @staticmethod
@@ -176,13 +176,13 @@ class ImagesMixin:
         disagreements, errors_by_reason {reason: n}. Missing files count in `total`.
         """
         with self.session() as s:
-            by_status = dict(s.execute(select(Image.status, func.count()).group_by(Image.status)).tuples().all())
+            by_status = dict(s.execute(select(Image.status, func.count()).group_by(Image.status)).all())
             by_review = dict(
                 s.execute(
                     select(Image.review_status, func.count())
                     .where(Image.status != "missing")
                     .group_by(Image.review_status)
-                ).tuples().all()
+                ).all()
             )
             predicted = s.scalar(select(func.count()).where(Image.pred_score.is_not(None))) or 0
             disagreements = s.scalar(
@@ -356,7 +356,7 @@ class ImagesMixin:
         out: dict[int, str | None] = {}
         with self.session() as s:
             for chunk in _chunks(ids):
-                out.update(s.execute(select(Image.id, Image.content_hash).where(Image.id.in_(chunk))).tuples().all())
+                out.update(s.execute(select(Image.id, Image.content_hash).where(Image.id.in_(chunk))).all())
         return out
 
     def images_with_hash(self, digest: str) -> list[int]:
