@@ -36,6 +36,7 @@ from plugins.exporters.base import (
     ExportSummary,
     MissingSourceError,
     check_component,
+    resolve_options,
     safe_class_names,
 )
 from workflows.errors import UserError
@@ -266,6 +267,11 @@ def export(
         opts.setdefault("mode", mode)
     elif mode != "copy":
         warnings.append(f"--mode {mode} ignored: the {fmt} format writes no image files")
+
+    try:
+        resolve_options(getattr(exporter, "options", ()), opts)
+    except ExportError as err:
+        raise UserError(f"{fmt}: {err}") from err
 
     all_classes = project.class_names_in_order()
     names = dict(all_classes)

@@ -50,7 +50,10 @@ def add_images(project, rel_paths: list[str]) -> dict[str, int]:
 def build_world(project, class_names: list[str], per_class: int = 4) -> World:
     """Per class: `per_class` accepted images (half of them with the same file name in two folders),
     one corrected image, one rejected, one uncertain and one unreviewed prediction."""
-    classes = {n: project.add_class(n) for n in class_names}
+    ids_in_order = [project.add_class(n) for n in class_names]
+    stored = {c.id: c.name for c in project.list_classes()}  # names as the project cleaned them
+    class_names = [stored[i] for i in ids_in_order]
+    classes = dict(zip(class_names, ids_in_order))
     paths, plan = [], []
     for ci, name in enumerate(class_names):
         for k in range(per_class):

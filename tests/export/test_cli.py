@@ -1,0 +1,81 @@
+"""`lazlabel export` and `lazlabel import-labels` end to end through the real command line."""
+
+from __future__ import annotations
+
+import csv
+
+from cli.main import main
+from tests.export.helpers import manifest
+
+
+def test_export_list_names_every_plugin(capsys):
+    assert main(["export", "--list"]) == 0
+    out = capsys.readouterr().out
+    for fmt in ("imagefolder", "csv", "jsonl", "hf-imagefolder", "fiftyone", "labelstudio", "imagenet"):
+        assert fmt in out
+    assert main(["import-labels", "--list"]) == 0
+    out = capsys.readouterr().out
+    for fmt in ("folder", "csv", "jsonl", "fiftyone", "labelstudio"):
+        assert fmt in out
+
+
+def test_export_then_import_from_the_command_line(world, tmp_path, capsys):
+    proj = str(world.project.path)
+    out = tmp_path / "tree"
+    rc = main(
+        [
+            "-p",
+            proj,
+            "export",
+            "imagefolder",
+            str(out),
+            "--mode",
+            "hardlink",
+            "--split",
+            "train=0.5,val=0.5",
+            "--seed",
+            "3",
+            "--include-unsure",
+            "--classes",
+            "cat",
+            "dog",
+        ]
+    )
+    assert rc == 0
+    said = capsys.readouterr().out
+    assert f"exported {len(world.expected) + len(world.unsure)} image(s)" in said
+    m = manifest(out)
+    assert (
+        m["seed"] == 3
+        and m["options"] == {"mode": "hardlink"}
+        and set(m["counts"]["by_split"]) == {"train", "val", "unsure"}
+    )
+    assert main(["-p", proj, "import-labels", "folder", str(out)]) == 0
+    assert f"imported {len(world.expected)} label(s)" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line_and_exit_1(world, tmp_path, capsys):
+    proj = str(world.project.path)
+    assert main(["-p", proj, "export", "csv", str(tmp_path / "o"), "--split", "train=0.9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lazlabel: split fractions add up to 0.9") and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+    assert main(["-p", proj, "export", "csv"]) == 1
+    assert "usage" in capsys.readouterr().err
+
+
+def test_import_reports_unmatched_paths(world, tmp_path, capsys):
+    f = tmp_path / "l.csv"
+    with open(f, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label"])
+        w.writerow([next(iter(world.expected)), "dog"])
+        w.writerow(["ghost.png", "dog"])
+    listing = tmp_path / "unmatched.txt"
+    rc = main(
+        ["-p", str(world.project.path), "import-labels", "csv", str(f), "--unmatched-out", str(listing)]
+    )
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "1 unmatched" in captured.out and "ghost.png" in captured.err
+    assert listing.read_text(encoding="utf-8") == "ghost.png\n"
