@@ -224,3 +224,12 @@ class PrelabelDialog(QDialog):
     def open(self) -> None:  # noqa: A003 - QDialog API: show without blocking the app
         self.show()
         self.raise_()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        worker = self.panel.worker
+        if worker is not None and worker.is_running:
+            self.hide()  # the run goes on; the panel must live to receive its result
+            event.ignore()
+            worker.done.connect(self.deleteLater)
+            return
+        super().closeEvent(event)
