@@ -106,14 +106,13 @@ def rescore(
             )
         result.run_id = run_id
     cfg = ctx.engine_cfg if not preview else replace(ctx.engine_cfg, explain_top=0)
-    sizes = {} if preview else {r.id: (r.width or 0, r.height or 0) for r in project.images(cached)}
     todo = [i for i in cached if i not in done]
     moves: Counter[tuple[int | None, int | None]] = Counter()
     started = time.monotonic()
     t_store = 0.0
     try:
         for n_done, (chunk, res) in _numbered(
-            ctx.score_chunks(todo, hashes, sizes, config=cfg, cancel=cancel)
+            ctx.score_chunks(todo, hashes, config=cfg, cancel=cancel)
         ):
             top1 = [ctx.class_ids[c] for c in res.topk_idx[:, 0].tolist()]
             for iid, new in zip(chunk, top1):

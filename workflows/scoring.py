@@ -142,24 +142,20 @@ class ScoringContext:
         self,
         image_ids: Sequence[int],
         hashes: Mapping[int, str | None],
-        sizes: Mapping[int, tuple[int, int]],
         *,
         config: EngineConfig | None = None,
         chunk: int = SCORE_CHUNK,
+        return_all: bool = False,
         cancel: CancelToken | None = None,
     ) -> Generator[tuple[list[int], ScoreResult], None, None]:
-        """Score cached images in chunks; yields (ids, ScoreResult) and checks cancel between chunks."""
+        """Score cached images in chunks (image sizes come from the cache); yields (ids, ScoreResult)
+        and checks cancel between chunks."""
         cfg = config or self.engine_cfg
         for start in range(0, len(image_ids), chunk):
             check(cancel)
             ids = list(image_ids[start : start + chunk])
             res = score_cached(
-                self.model,
-                self.cache,
-                [hashes[i] for i in ids],
-                self.classes,
-                cfg,
-                image_sizes=[sizes.get(i, (0, 0)) for i in ids],
+                self.model, self.cache, [hashes[i] for i in ids], self.classes, cfg, return_all=return_all
             )
             yield ids, res
 
@@ -174,12 +170,12 @@ class ScoringContext:
         """Scores of every active class for cached images: (scored ids, [n, C] scores, never-encoded ids)."""
         hashes = project.content_hashes(image_ids)
         cached, missing = self.split_cached({i: hashes.get(i) for i in image_ids})
-        cfg = replace(self.engine_cfg, topk=len(self.classes), explain_top=0, prefilter_k=None)
+        cfg = replace(self.engine_cfg, topk=1, explain_top=0, prefilter_k=None)
         parts: list[torch.Tensor] = []
         done = 0
         progress = Progress(0, len(cached), "scoring all classes", stage=stage)
-        for ids, res in self.score_chunks(cached, hashes, {}, config=cfg, cancel=cancel):
-            parts.append(_full_scores(res, len(self.classes)))
+        for ids, res in self.score_chunks(cached, hashes, config=cfg, return_all=True, cancel=cancel):
+            parts.append(res.all_scores.float())
             done += len(ids)
             yield Progress(
                 done, len(cached), f"scored {done}/{len(cached)}", stage=stage, started=progress.started
@@ -205,7 +201,6 @@ class ScoringContext:
             groups.setdefault(tuple(dict.fromkeys(int(c) for c in cids)), []).append(int(iid))
         ids_all = [i for g in groups.values() for i in g]
         hashes = project.content_hashes(ids_all)
-        sizes = _sizes(project, ids_all)
         index = self.class_index
         out: dict[int, dict[int, dict[str, Any]]] = {}
         done = 0
@@ -220,7 +215,7 @@ class ScoringContext:
             )
             cfg = replace(self.engine_cfg, topk=len(cids), explain_top=len(cids), prefilter_k=None)
             cached, _missing = sub.split_cached({i: hashes.get(i) for i in ids})
-            for chunk_ids, res in sub.score_chunks(cached, hashes, sizes, config=cfg, cancel=cancel):
+            for chunk_ids, res in sub.score_chunks(cached, hashes, config=cfg, cancel=cancel):
                 for w in sub.to_writes(chunk_ids, res):
                     out[w.image_id] = {c: _with_class(d, c, index) for c, d in w.explanations.items()}
             done += len(ids)
@@ -231,15 +226,3 @@ class ScoringContext:
 def _with_class(data: dict[str, Any], class_id: int, index: Mapping[int, int]) -> dict[str, Any]:
     """An explanation computed against a class subset, re-indexed to the full class list."""
     return {**data, "class_index": index[class_id], "class_id": class_id}
-
-
-def _full_scores(res: ScoreResult, n_classes: int) -> torch.Tensor:
-    """[n, C] scores in class order, from all_scores or from a full-width top-k."""
-    if res.all_scores is not None:
-        return res.all_scores.float().cpu()
-    out = torch.full((res.topk_idx.shape[0], n_classes), float("-inf"))
-    return out.scatter_(1, res.topk_idx.long().cpu(), res.topk_scores.float().cpu())
-
-
-def _sizes(project: Any, image_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    return {r.id: (r.width or 0, r.height or 0) for r in project.images(list(image_ids))}
