@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.engine_setup import ProjectError
@@ -329,8 +330,9 @@ class AttributesMixin:
             usage = self._usage(s, row.id)
             if not force and (usage["decisions"] or usage["imported_labels"] or usage["labelled_images"]):
                 raise AttributeEditError(
-                    f"class {row.name!r} is used by {usage['decisions']} decisions and "
-                    f"{usage['imported_labels']} imported labels; merge it into another class or disable it "
+                    f"class {row.name!r} is used by {usage['decisions']} decisions, "
+                    f"{usage['imported_labels']} imported labels and {usage['labelled_images']} labelled images; "
+                    "merge it into another class or disable it "
                     "(or delete with force)"
                 )
             before = {
@@ -769,17 +771,22 @@ class AttributesMixin:
 
     def snapshot_attribute_set(self) -> str:
         """Store the current attribute set (if new) and return its version for a run to record."""
-        with self.session() as s:
-            specs = self._class_specs(s)
-            version = specs_version(specs)
-            if s.get(AttributeSet, version) is None:
-                s.add(
-                    AttributeSet(
-                        version=version,
-                        snapshot=[{"class": name, "attributes": list(attrs)} for _cid, name, attrs in specs],
+        try:
+            with self.session() as s:
+                specs = self._class_specs(s)
+                version = specs_version(specs)
+                if s.get(AttributeSet, version) is None:
+                    s.add(
+                        AttributeSet(
+                            version=version,
+                            snapshot=[
+                                {"class": name, "attributes": list(attrs)} for _cid, name, attrs in specs
+                            ],
+                        )
                     )
-                )
-            return version
+        except IntegrityError:  # another process stored the same snapshot first
+            return self.attribute_set_version()
+        return version
 
     def get_attribute_set(self, version: str) -> list[tuple[str, tuple[str, ...]]]:
         """A stored snapshot as (class name, attributes) pairs; accepts a unique version prefix."""

@@ -150,9 +150,17 @@ def propose_attributes(
             result.attribute_set_version = project.attribute_set_version()
             return result
         pool = ThreadPoolExecutor(max_workers=max(1, int(concurrency)), thread_name_prefix="lazlabel-ollama")
+
+        def ask(name: str, **kw: Any) -> Any:
+            try:
+                return source.propose(name, **kw)
+            except (OllamaUnreachable, ModelNotInstalled):
+                stop.set()  # at once, so queued classes are not sent to a dead end
+                raise
+
         futures: dict[Future, Any] = {
             pool.submit(
-                source.propose,
+                ask,
                 c.name,
                 other_classes=pick_other_classes(c.name, ordered),
                 domain_hint=settings.domain_hint,
@@ -171,6 +179,7 @@ def propose_attributes(
                 row = futures[fut]
                 if fut.cancelled():
                     result.not_attempted.append(row.name)
+                    done_count += 1
                     continue
                 message = _save_one(project, fut, row, result, replace=replace, who=who)
                 if isinstance(fut.exception(), (OllamaUnreachable, ModelNotInstalled)) and fatal is None:

@@ -249,3 +249,17 @@ def test_propose_runs_requests_concurrently(birds, fake_ollama):
     fake_ollama.responder = responder
     drive(propose_attributes(birds, concurrency=2))
     assert peak[0] == 2
+
+
+def test_model_removed_mid_run_stops_the_rest(birds, fake_ollama):
+    def responder(body):
+        fake_ollama.models = ["qwen2.5:7b"]  # the next request finds no llama3.2
+        return per_class(body)
+
+    fake_ollama.responder = responder
+    progress = []
+    result = drive(propose_attributes(birds, concurrency=1, retries=0), progress.append)
+    assert [p.class_name for p in result.saved] == ["cardinal"]
+    assert len(result.failures) == 1 and "ollama pull llama3.2" in result.failures[0][1]
+    assert sorted(result.not_attempted) == ["crow", "robin"] and not result.ok
+    assert len(fake_ollama.chats()) == 2  # nothing sent after the fatal error
