@@ -1,0 +1,1 @@
+"""The Insight screen: where the labels stand, in pictures (QPainter charts over workflows.stats)."""

@@ -1,0 +1,180 @@
+"""Insight: score histogram, per-class counts (predicted / decided / imported), confusion heat maps.
+
+Numbers come from `workflows.stats.project_stats` (aggregate queries). The screen refreshes when
+shown and, while visible, shortly after labels change (coalesced).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.context import AppContext
+from desktop.insight.charts import GroupedBarChart, HeatmapChart, HistogramChart
+
+# confusion choice -> (Stats attribute, row title)
+CONFUSIONS: dict[str, tuple[str, str]] = {
+    "Predicted vs decided": ("predicted_vs_decided", "predicted"),
+    "Imported vs decided": ("imported_vs_decided", "imported"),
+}
+
+
+class StatCard(QFrame):
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.setObjectName("card")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(14, 10, 14, 10)
+        self.value = QLabel("—")
+        self.value.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        self.caption = QLabel(title)
+        self.caption.setObjectName("muted")
+        lay.addWidget(self.value)
+        lay.addWidget(self.caption)
+
+    def set(self, value: str, caption: str | None = None) -> None:
+        self.value.setText(value)
+        if caption is not None:
+            self.caption.setText(caption)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+class InsightView(QWidget):
+    """Screen `insight`."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.stats: Any = None
+        self._visible = False
+        self._timer = QTimer(self, singleShot=True, interval=400)
+        self._timer.timeout.connect(self.refresh)
+
+        title = QLabel("Insight")
+        title.setObjectName("screenTitle")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.refresh_button)
+
+        self.cards = {
+            "images": StatCard("images"),
+            "predicted": StatCard("pre-labelled"),
+            "reviewed": StatCard("reviewed"),
+            "agreement": StatCard("reviews that kept the prediction"),
+            "errors": StatCard("unreadable or missing"),
+        }
+        cards = QHBoxLayout()
+        for c in self.cards.values():
+            cards.addWidget(c)
+
+        self.histogram = HistogramChart("Top-1 score of the latest predictions", "score")
+        self.histogram.empty_text = "No predictions yet: run Pre-label."
+        self.class_bars = GroupedBarChart("Images per class")
+        self.class_bars.empty_text = "No classes with images yet."
+        self.confusion_box = QComboBox()
+        self.confusion_box.addItems(list(CONFUSIONS))
+        self.confusion_box.currentIndexChanged.connect(lambda _i: self._show_confusion())
+        self.confusion = HeatmapChart("Confusion", "predicted", "decided")
+        self.confusion.setMinimumHeight(320)
+
+        conf_head = QHBoxLayout()
+        conf_head.addWidget(QLabel("Compare"))
+        conf_head.addWidget(self.confusion_box)
+        conf_head.addStretch(1)
+        grid = QGridLayout()
+        grid.addWidget(self.histogram, 0, 0)
+        grid.addWidget(self.class_bars, 0, 1, 2, 1)
+        conf = QVBoxLayout()
+        conf.addLayout(conf_head)
+        conf.addWidget(self.confusion, 1)
+        grid.addLayout(conf, 1, 0)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(1, 1)
+
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.setContentsMargins(16, 12, 16, 12)
+        lay.addLayout(head)
+        lay.addLayout(cards)
+        lay.addLayout(grid, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        for sig in (ctx.labels_changed, ctx.classes_changed, ctx.images_changed, ctx.project_changed):
+            sig.connect(lambda *_: self._timer.start() if self._visible else None)
+
+    # -- screen protocol ---------------------------------------------------------------------------
+    def activate(self) -> None:
+        self.refresh()
+
+    def showEvent(self, e) -> None:  # noqa: N802 - Qt override
+        self._visible = True
+        super().showEvent(e)
+
+    def hideEvent(self, e) -> None:  # noqa: N802 - Qt override
+        self._visible = False
+        super().hideEvent(e)
+
+    # -- data ----------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        from workflows.stats import project_stats
+
+        p = self.ctx.project
+        if p is None:
+            return
+        try:
+            s = project_stats(p)
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Insight", err)
+            return
+        self.stats = s
+        bad = s.by_status.get("error", 0) + s.by_status.get("missing", 0)
+        self.cards["images"].set(f"{s.n_images:,}")
+        self.cards["predicted"].set(f"{s.n_predicted:,}", f"pre-labelled ({_pct(s.n_predicted / s.n_images if s.n_images else None)})")
+        self.cards["reviewed"].set(f"{s.n_reviewed:,}", f"reviewed ({_pct(s.n_reviewed / s.n_images if s.n_images else None)})")
+        self.cards["agreement"].set(_pct(s.agreement), f"reviews that kept the prediction ({s.n_agree:,} of {s.n_compared:,})")
+        self.cards["errors"].set(f"{bad:,}")
+        self.histogram.set_data(s.score_edges, s.score_counts)
+        series = [("predicted", [c.predicted for c in s.classes]), ("decided", [c.decided for c in s.classes])]
+        if any(c.imported for c in s.classes):
+            series.append(("imported", [c.imported for c in s.classes]))
+        self.class_bars.set_data([c.name for c in s.classes], series)
+        self._show_confusion()
+
+    def _show_confusion(self) -> None:
+        if self.stats is None:
+            return
+        attr, row_title = CONFUSIONS[self.confusion_box.currentText()]
+        conf = getattr(self.stats, attr)
+        self.confusion.row_title = row_title
+        self.confusion.title = f"{row_title.capitalize()} label vs decided label"
+        if conf is None:
+            self.confusion.empty_text = f"No {row_title} labels in this project."
+            self.confusion.set_data([], [])
+        else:
+            self.confusion.empty_text = "Nothing to compare yet: review some images first."
+            self.confusion.set_data(conf.labels, conf.matrix)
