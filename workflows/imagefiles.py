@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def _check_png(f: BinaryIO, size: int, im: Image.Image) -> str | None:
 
 
 def _check_gif(f: BinaryIO, size: int, im: Image.Image) -> str | None:
-    return None if b";" in _tail(f, size, 16) else "truncated (no GIF trailer)"
+    return None if _tail(f, size, 64).rstrip(b"\x00").endswith(b";") else "truncated (no GIF trailer)"
 
 
 def _check_jpeg(f: BinaryIO, size: int, im: Image.Image) -> str | None:
@@ -137,13 +138,13 @@ def _check_jpeg(f: BinaryIO, size: int, im: Image.Image) -> str | None:
     return None
 
 
-def _check_riff(f: BinaryIO, size: int, im: Image.Image) -> str | None:
+def _check_riff(f: BinaryIO, size: int, im: Image.Image | None) -> str | None:
     f.seek(4)
     declared = struct.unpack("<I", f.read(4))[0] + 8
     return f"truncated ({size} of {declared} bytes)" if declared > size else None
 
 
-def _check_bmp(f: BinaryIO, size: int, im: Image.Image) -> str | None:
+def _check_bmp(f: BinaryIO, size: int, im: Image.Image | None) -> str | None:
     f.seek(2)
     declared = struct.unpack("<I", f.read(4))[0]
     return f"truncated ({size} of {declared} bytes)" if declared > size else None
@@ -160,6 +161,13 @@ TRUNCATION_CHECKS: dict[str, Callable[[BinaryIO, int, Image.Image], str | None]]
 }
 
 
+# format -> check that needs no parsed image: explains why a header failed to open
+SIZE_CHECKS: dict[str, Callable[[BinaryIO, int, None], str | None]] = {
+    "WEBP": _check_riff,
+    "BMP": _check_bmp,
+}
+
+
 def _orientation(im: Image.Image) -> int:
     """EXIF orientation from data the header parse already holds (never forces a decode)."""
     try:
@@ -170,19 +178,38 @@ def _orientation(im: Image.Image) -> int:
     return 1
 
 
+def _bomb(err: Exception) -> Probe:
+    nums = re.findall(r"\d+", str(err))
+    detail = f"{nums[0]} pixels > {nums[1]}" if len(nums) >= 2 else str(err)
+    return _error(f"decompression bomb ({detail})")
+
+
+def _open_failure(f: BinaryIO, size: int, err: Exception) -> Probe:
+    """Why Pillow could not read the header: not an image, cut short, or corrupt."""
+    f.seek(0)
+    fmt = _sniff(f.read(16))
+    if fmt is None:
+        return _error("not an image")
+    size_check = SIZE_CHECKS.get(fmt)
+    try:
+        reason = size_check(f, size, None) if size_check else None
+    except Exception:  # noqa: BLE001
+        reason = None
+    if reason:
+        return _error(reason)
+    if "truncated" in str(err).lower():
+        return _error(f"truncated (header cut short; looks like {fmt})")
+    detail = "" if isinstance(err, UnidentifiedImageError) else f": {type(err).__name__}: {err}"
+    return _error(f"corrupt header (looks like {fmt}{detail})")
+
+
 def _probe_open(f: BinaryIO, size: int) -> Probe:
     try:
         im = Image.open(f)
     except Image.DecompressionBombError as err:
-        return _error(f"decompression bomb ({err})")
-    except UnidentifiedImageError:
-        f.seek(0)
-        fmt = _sniff(f.read(16))
-        return _error(f"corrupt header (looks like {fmt})" if fmt else "not an image")
+        return _bomb(err)
     except Exception as err:  # noqa: BLE001 - every parser failure is a per-file reason
-        if "truncated" in str(err).lower():
-            return _error(f"truncated (header cut short: {err})")
-        return _error(f"corrupt header ({type(err).__name__}: {err})")
+        return _open_failure(f, size, err)
     w, h = im.size
     fmt, mode = im.format, im.mode
     if w * h > (Image.MAX_IMAGE_PIXELS or 1 << 62):

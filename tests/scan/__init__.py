@@ -1,0 +1,1 @@
+"""Folder scan and header probe tests."""
