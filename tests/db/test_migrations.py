@@ -79,6 +79,15 @@ def test_fresh_project_matches_models_exactly(project):
     assert diff_against_models(project.engine) == []
 
 
+def test_full_chain_from_empty_builds_exactly_the_models(tmp_path):
+    engine = make_engine(tmp_path / "chain.lazlabel")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert current_revision(engine) == head_revision()
+    assert diff_against_models(engine) == []
+    engine.dispose()
+
+
 def test_reopen_at_head_is_a_no_op(tmp_path):
     path = tmp_path / "p.lazlabel"
     Project.create(path, tmp_path).close()
