@@ -1,32 +1,190 @@
-"""Per-image feature cache on disk: p_0, p_1..p_N (fp16) and boxes, per (model id, view config)."""
+"""Per-image feature cache on disk: p_0, p_1..p_N (fp16) and boxes, per (model id, view config).
+
+Layout: ``root/<model-slug>/<view_key>/`` holds shards, one per `put_batch`:
+``<id>.g.npy`` [b,D] fp16, ``<id>.r.npy`` [b,N,D] fp16, ``<id>.b.npy`` [b,N,4] fp32 and
+``<id>.hashes`` (one content hash per line) written last. Every file is written aside and renamed,
+and the hash list is the commit record: a kill at any moment leaves either a whole shard or only
+``.tmp`` debris (swept on the next open), never a torn entry. Shards are read through numpy
+memory maps, so a re-score of 100k images touches only the rows it asks for.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
+
+_PARTS = ("g", "r", "b")  # required; "s" (image W,H) is optional
+_MAX_OPEN_SHARDS = 256
+
+
+def _slug(text: str) -> str:
+    """Filesystem-safe, collision-free directory name for a model id or view key."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:60].strip("._") or "x"
+    return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 class FeatureCache:
-    """Append-only chunked store under ``root/<model_id>/<view_key>/``.
-
-    Shards are plain .npy files written aside and renamed (atomic); a small index maps content
-    hash → (shard, row). A kill mid-write leaves at most an orphan temp file, never a torn entry.
-    """
+    """Append-only, kill-safe store of image features keyed by content hash (see module docstring)."""
 
     def __init__(self, root: Path, model_id: str, view_key: str) -> None:
-        raise NotImplementedError
+        self.root = Path(root)
+        self.model_id = model_id
+        self.view_key = view_key
+        self.dir = self.root / _slug(model_id) / _slug(view_key)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._index: dict[str, tuple[str, int]] = {}
+        self._maps: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+        self._lock = threading.RLock()
+        self._load_index()
+
+    # ---------------------------------------------------------------- index
+
+    def _load_index(self) -> None:
+        for tmp in self.dir.glob(".tmp-*"):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        for manifest in sorted(self.dir.glob("*.hashes")):
+            sid = manifest.name[: -len(".hashes")]
+            if not all((self.dir / f"{sid}.{p}.npy").is_file() for p in _PARTS):
+                continue
+            for row, h in enumerate(manifest.read_text().split()):
+                self._index.setdefault(h, (sid, row))
+
+    def __len__(self) -> int:
+        return len(self._index)
 
     def has(self, content_hash: str) -> bool:
-        raise NotImplementedError
+        return content_hash in self._index
 
     def missing(self, hashes: Iterable[str]) -> list[str]:
-        raise NotImplementedError
+        """The hashes (in order, without duplicates) that have no cached features."""
+        return [h for h in dict.fromkeys(hashes) if h not in self._index]
+
+    # ---------------------------------------------------------------- write
 
     def put_batch(self, hashes: Sequence[str], global_feats: torch.Tensor, region_feats: torch.Tensor,
-                  boxes: torch.Tensor) -> None:
-        raise NotImplementedError
+                  boxes: torch.Tensor, image_sizes: Sequence[tuple[int, int]] | None = None) -> None:
+        """Store one batch (rows aligned with `hashes`); rows already cached are skipped.
 
-    def get(self, hashes: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        `image_sizes` (W,H) per row lets a later re-score build explanations without opening images.
+        """
+        hashes = list(hashes)
+        B = len(hashes)
+        if not (global_feats.shape[0] == region_feats.shape[0] == boxes.shape[0] == B):
+            raise ValueError("put_batch: hashes, global, regions and boxes must have the same length")
+        if region_feats.shape[:2] != boxes.shape[:2] or boxes.shape[-1] != 4:
+            raise ValueError("put_batch: boxes must be [B,N,4] matching regions [B,N,D]")
+        with self._lock:
+            seen: set[str] = set()
+            keep = []
+            for i, h in enumerate(hashes):
+                if h not in self._index and h not in seen:
+                    keep.append(i)
+                    seen.add(h)
+        if not keep:
+            return
+        idx = torch.tensor(keep)
+        arrays = {
+            "g": global_feats[idx].detach().to("cpu", torch.float16).numpy(),
+            "r": region_feats[idx].detach().to("cpu", torch.float16).numpy(),
+            "b": boxes[idx].detach().to("cpu", torch.float32).numpy(),
+        }
+        if image_sizes is not None:
+            arrays["s"] = np.asarray(image_sizes, dtype=np.int32).reshape(B, 2)[keep]
+        sid = uuid.uuid4().hex
+        for p, arr in arrays.items():
+            _write_atomic(self.dir / f"{sid}.{p}.npy", lambda f, arr=arr: np.save(f, arr))
+        names = [hashes[i] for i in keep]
+        _write_atomic(self.dir / f"{sid}.hashes", lambda f: f.write(("\n".join(names) + "\n").encode()))
+        with self._lock:
+            for row, h in enumerate(names):
+                self._index.setdefault(h, (sid, row))
+
+    # ---------------------------------------------------------------- read
+
+    def _shard(self, sid: str) -> dict[str, np.ndarray]:
+        with self._lock:
+            m = self._maps.get(sid)
+            if m is None:
+                m = {p: np.load(self.dir / f"{sid}.{p}.npy", mmap_mode="r") for p in _PARTS}
+                sizes = self.dir / f"{sid}.s.npy"
+                if sizes.is_file():
+                    m["s"] = np.load(sizes)
+                self._maps[sid] = m
+                while len(self._maps) > _MAX_OPEN_SHARDS:
+                    self._maps.popitem(last=False)
+            else:
+                self._maps.move_to_end(sid)
+            return m
+
+    def get(self, hashes: Sequence[str], with_mask: bool = False):
+        """Batched read → (global [B,D], regions [B,N,D], boxes [B,N,4]) float32 CPU tensors.
+
+        Rows follow `hashes`. If shards differ in region count, regions are zero-padded to the
+        largest N; pass ``with_mask=True`` to also get the valid-region mask [B,N] (bool).
+        Raises KeyError naming the first hash that is not cached.
+        """
+        hashes = list(hashes)
+        where = []
+        for h in hashes:
+            try:
+                where.append(self._index[h])
+            except KeyError:
+                raise KeyError(f"features for image {h} are not cached under {self.dir}") from None
+        groups: dict[str, list[int]] = {}
+        for pos, (sid, _) in enumerate(where):
+            groups.setdefault(sid, []).append(pos)
+        shards = {sid: self._shard(sid) for sid in groups}
+        D = next(iter(shards.values()))["g"].shape[1] if shards else 0
+        N = max((s["r"].shape[1] for s in shards.values()), default=0)
+        B = len(hashes)
+        g = np.zeros((B, D), np.float32)
+        r = np.zeros((B, N, D), np.float32)
+        b = np.zeros((B, N, 4), np.float32)
+        mask = np.zeros((B, N), bool)
+        for sid, positions in groups.items():
+            s = shards[sid]
+            rows = np.asarray([where[p][1] for p in positions])
+            order = np.argsort(rows, kind="stable")  # sequential reads inside a memory map
+            rows_s, pos_s = rows[order], np.asarray(positions)[order]
+            n = s["r"].shape[1]
+            g[pos_s] = s["g"][rows_s]
+            r[pos_s, :n] = s["r"][rows_s]
+            b[pos_s, :n] = s["b"][rows_s]
+            mask[pos_s, :n] = True
+        out = (torch.from_numpy(g), torch.from_numpy(r), torch.from_numpy(b))
+        return (*out, torch.from_numpy(mask)) if with_mask else out
+
+    def sizes(self, hashes: Sequence[str]) -> list[tuple[int, int]]:
+        """Original (W,H) of each cached image; (0,0) where the writer did not record it."""
+        out = []
+        for h in hashes:
+            sid, row = self._index[h]
+            s = self._shard(sid).get("s")
+            out.append((int(s[row, 0]), int(s[row, 1])) if s is not None else (0, 0))
+        return out
+
+    def close(self) -> None:
+        """Drop open memory maps (files stay)."""
+        with self._lock:
+            self._maps.clear()

@@ -25,7 +25,7 @@ class RegionEvidence:
     similarity: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"box": [round(float(v), 2) for v in self.box], "mass": float(self.mass), "similarity": float(self.similarity)}
+        return {"box": [float(v) for v in self.box], "mass": float(self.mass), "similarity": float(self.similarity)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RegionEvidence:
@@ -111,7 +111,7 @@ def explain(
             for v, i in zip(vals.tolist(), idx.tolist()):
                 if v <= 0 or v < min_mass_fraction * mass_j:
                     continue
-                regions.append(RegionEvidence(tuple(bx[i].tolist()), v, float(Sm[i, j])))
+                regions.append(RegionEvidence(tuple(round(x, 2) for x in bx[i].tolist()), v, float(Sm[i, j])))
         sim = float(contrib[j] / mass_j) if mass_j > 0 else 0.0
         share = float(contrib[j] / score) if score != 0 else 0.0
         attrs.append(AttributeEvidence(int(attr_indices[j]) if attr_indices is not None else j, attr_texts[j],

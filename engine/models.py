@@ -252,6 +252,12 @@ class ClipModel:
         v = self.model.visual
         return hasattr(v, "output_tokens") and getattr(v, "proj", None) is not None and hasattr(v, "ln_post")
 
+    @property
+    def patch_grid(self) -> tuple[int, int]:
+        """(rows, cols) of ViT patch tokens; (0, 0) for towers without patches."""
+        g = getattr(self.model.visual, "grid_size", None)
+        return (int(g[0]), int(g[1])) if g is not None else (0, 0)
+
     @torch.inference_mode()
     def encode_dense(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
         """One pass: global [B,D] and per-patch region features [B,P,D] (unit), plus the patch grid.

@@ -1,18 +1,35 @@
-"""Encode images into the feature cache and score from it; the use-case layer drives these."""
+"""Encode images into the feature cache and score from it; the use-case layer drives these.
+
+`encode_images` decodes and cuts views on a background thread (bounded queue) while the model
+encodes the previous batch; `score_cached` scores from the cache only (attribute edits re-score
+without touching images); `prelabel` chains both per batch. Cancel is any object with a
+`.cancelled` attribute, checked between batches.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.alignment import clip_scores, dclip_scores, lazsl_scores
 from engine.cache import FeatureCache
-from engine.explain import ClassExplanation
+from engine.explain import AttributeEvidence, ClassExplanation, explain
+from engine.imageio import ImageError, open_rgb
 from engine.models import ClipModel
+from engine.prompts import CLIP_TEMPLATES, class_prompts, name_prompts
 from engine.types import ClassSpec, EngineConfig, ViewConfig
+from engine.views import make_views
+
+#: Views per forward pass of the image encoder (bounds activation memory).
+ENCODE_VIEWS_PER_PASS = 256
+#: Images per scoring chunk read back from the cache.
+SCORE_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -26,8 +43,9 @@ class ImageItem:
 
 @dataclass
 class EncodeEvent:
-    """One step of `encode_images`: a batch encoded/cached (`encoded`), images that failed
-    (`errors`: key → reason), images already cached (`cached`), and running counts."""
+    """One step of `encode_images`: keys encoded and cached now (`encoded`), keys whose features
+    were already cached (`cached`), failures (`errors`: key → reason), original (W,H) of the
+    encoded images, and running counts over all items."""
 
     encoded: list[Any] = field(default_factory=list)
     cached: list[Any] = field(default_factory=list)
@@ -39,7 +57,11 @@ class EncodeEvent:
 
 @dataclass
 class ScoreResult:
-    """Top-k predictions for a batch of cached images (rows follow the `hashes` order)."""
+    """Top-k predictions for cached images (rows follow the `hashes` order).
+
+    ``margin`` = top-1 minus top-2 score (0 with a single class). ``explanations[i]`` holds the
+    ClassExplanation of image i's top `explain_top` classes, best first.
+    """
 
     topk_idx: torch.Tensor
     topk_scores: torch.Tensor
@@ -50,7 +72,7 @@ class ScoreResult:
 
 @dataclass
 class BatchResult:
-    """`prelabel` output for one batch: which items were scored, with results, and which failed."""
+    """`prelabel` output for one batch: which items were scored (rows of `result`) and which failed."""
 
     items: list[ImageItem]
     result: ScoreResult | None
@@ -59,19 +81,278 @@ class BatchResult:
     total: int = 0
 
 
+# ----------------------------------------------------------------------------- encoding
+
+
+_STOP = object()
+
+
+def _decoder(items: Sequence[ImageItem], model: ClipModel, view_cfg: ViewConfig, out: queue.Queue,
+             stop: threading.Event) -> None:
+    """Background thread: open each image and cut its views; errors become (item, reason)."""
+    grid = model.patch_grid if view_cfg.mode == "dense" else (7, 7)
+    try:
+        for it in items:
+            if stop.is_set():
+                break
+            try:
+                img = open_rgb(it.path)
+                views, boxes = make_views(img, it.content_hash, view_cfg, model.image_size, model.mean, model.std,
+                                          dense_grid=grid)
+                msg = (it, views, boxes, img.size, None)
+            except ImageError as e:
+                msg = (it, None, None, None, str(e))
+            except Exception as e:  # a codec or transform bug must not kill the run
+                msg = (it, None, None, None, f"could not prepare views: {type(e).__name__}: {e}")
+            while not stop.is_set():
+                try:
+                    out.put(msg, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+    finally:
+        while not stop.is_set():
+            try:
+                out.put(_STOP, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+
+
+def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Views of b images → global [b,D] and regions [b,N,D] on CPU."""
+    if dense:
+        x = torch.cat(views)
+        gs, rs = [], []
+        for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS):
+            g, r, _ = model.encode_dense(x[i:i + ENCODE_VIEWS_PER_PASS])
+            gs.append(g.cpu())
+            rs.append(r.cpu())
+        return torch.cat(gs), torch.cat(rs)
+    nv = views[0].shape[0]
+    x = torch.cat(views)
+    f = torch.cat([model.encode_images(x[i:i + ENCODE_VIEWS_PER_PASS]).cpu()
+                   for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS)])
+    f = f.view(len(views), nv, -1)
+    return f[:, 0].contiguous(), f[:, 1:].contiguous()
+
+
+def _cancelled(cancel: Any) -> bool:
+    return bool(cancel is not None and getattr(cancel, "cancelled", False))
+
+
 def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewConfig, cache: FeatureCache,
                   batch_size: int = 32, cancel: Any = None) -> Iterator[EncodeEvent]:
-    """Encode every not-yet-cached item's views and store them in `cache`; yields per batch."""
-    raise NotImplementedError
+    """Encode every not-yet-cached item's views into `cache`; one event per batch.
+
+    Already-cached items are reported first (in batches, `cached`), then new ones as they are
+    encoded. A broken image is an `errors` entry with its reason. Stops quietly, with every
+    finished batch stored, when `cancel.cancelled` becomes true between batches.
+    """
+    items = list(items)
+    total = len(items)
+    done = 0
+    todo = [it for it in items if not cache.has(it.content_hash)]
+    todo_set = {id(it) for it in todo}
+    cached = [it for it in items if id(it) not in todo_set]
+    for i in range(0, len(cached), batch_size):
+        chunk = cached[i:i + batch_size]
+        done += len(chunk)
+        yield EncodeEvent(cached=[it.key for it in chunk], done=done, total=total)
+    if not todo or _cancelled(cancel):
+        return
+    q: queue.Queue = queue.Queue(maxsize=max(2, 2 * batch_size))
+    stop = threading.Event()
+    th = threading.Thread(target=_decoder, args=(todo, model, view_cfg, q, stop), name="lazlabel-decoder", daemon=True)
+    th.start()
+    dense = view_cfg.mode == "dense"
+    try:
+        finished = False
+        while not finished:
+            batch: list[tuple] = []
+            errors: dict[Any, str] = {}
+            while len(batch) < batch_size:
+                msg = q.get()
+                if msg is _STOP:
+                    finished = True
+                    break
+                it, views, boxes, size, err = msg
+                if err is not None:
+                    errors[it.key] = err
+                else:
+                    batch.append((it, views, boxes, size))
+            ev = EncodeEvent(errors=errors)
+            if batch:
+                # same-hash duplicates inside a batch are encoded once by the cache's skip rule
+                g, r = _encode_batch(model, [b[1] for b in batch], dense)
+                boxes = torch.stack([b[2] for b in batch])
+                sizes = [b[3] for b in batch]
+                cache.put_batch([b[0].content_hash for b in batch], g, r, boxes, image_sizes=sizes)
+                ev.encoded = [b[0].key for b in batch]
+                ev.image_sizes = {b[0].key: b[3] for b in batch}
+            done += len(batch) + len(errors)
+            ev.done, ev.total = done, total
+            if ev.encoded or ev.errors:
+                yield ev
+            if _cancelled(cancel):
+                return
+    finally:
+        stop.set()
+        th.join(timeout=10)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class _Texts:
+    sentences: list[str]
+    owner: torch.Tensor
+    feats: torch.Tensor
+    first_row: list[int]
+
+
+def _attribute_texts(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> _Texts:
+    sentences, owner = class_prompts(classes, config.prompt_style, config.imagenet_suffix)
+    first = [0] * len(classes)
+    counts = torch.bincount(owner, minlength=len(classes)).tolist()
+    acc = 0
+    for ci, n in enumerate(counts):
+        first[ci] = acc
+        acc += n
+    return _Texts(sentences, owner, model.encode_texts(sentences), first)
+
+
+def _score_lazsl(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig) -> torch.Tensor:
+    kw = dict(n_classes=C, alpha=config.alpha, eps=config.eps, gamma=config.gamma, max_iter=config.max_iter,
+              tol=config.tol, mode=config.ot_mode, region_mask=mask)
+    cand = None
+    if config.prefilter_k and config.prefilter_k < C:
+        cand = dclip_scores(g, texts.feats, texts.owner, C).topk(config.prefilter_k, dim=1).indices
+    return lazsl_scores(g, r, texts.feats, texts.owner, classes=cand, **kw).scores
+
+
+def _score_dclip(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig) -> torch.Tensor:
+    return dclip_scores(g, texts.feats, texts.owner, C)
+
+
+def _score_clip(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig) -> torch.Tensor:
+    return clip_scores(g, texts.feats, texts.owner, C)
+
+
+#: Scoring methods: name → f(model, global, regions, mask, texts, C, config) -> [B,C]; `clip` gets
+#: class-name prompts as its texts (see _texts_for).
+METHODS: dict[str, Callable[..., torch.Tensor]] = {"lazsl": _score_lazsl, "dclip": _score_dclip, "clip": _score_clip}
+
+
+def _texts_for(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> _Texts:
+    if config.method == "clip":
+        s, owner = name_prompts(classes, CLIP_TEMPLATES if config.clip_templates else None)
+        return _Texts(s, owner, model.encode_texts(s), [])
+    return _attribute_texts(model, classes, config)
+
+
+def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: _Texts, classes: Sequence[ClassSpec],
+                  config: EngineConfig) -> list[list[ClassExplanation]]:
+    B, k = top.shape
+    if k == 0:
+        return [[] for _ in range(B)]
+    if config.method == "clip":
+        return [[ClassExplanation(classes[int(c)].name, int(c), 0.0, sizes[i]) for c in top[i]] for i in range(B)]
+    C = len(classes)
+    if config.method == "dclip":
+        sims = g @ texts.feats.T
+        out = []
+        for i in range(B):
+            row = []
+            for c in top[i].tolist():
+                lo, n = texts.first_row[c], len(classes[c].attributes) or 1
+                s = sims[i, lo:lo + n]
+                score = float(s.mean())
+                attrs = [AttributeEvidence(j, (classes[c].attributes or ("",))[j],
+                                           float(s[j] / n / score) if score else 0.0, 1.0 / n, float(s[j]), [])
+                         for j in range(n)]
+                attrs.sort(key=lambda a: -a.share)
+                row.append(ClassExplanation(classes[c].name, c, score, sizes[i], attrs))
+            out.append(row)
+        return out
+    res = lazsl_scores(g, r, texts.feats, texts.owner, n_classes=C, alpha=config.alpha, eps=config.eps,
+                       gamma=config.gamma, max_iter=config.max_iter, tol=config.tol, mode=config.ot_mode,
+                       region_mask=mask, classes=top, return_plans_for=top)
+    out = []
+    for i in range(B):
+        row = []
+        for j in range(k):
+            c = int(top[i, j])
+            cols = res.attr_index[i, j]
+            m = int((cols >= 0).sum())
+            attrs = classes[c].attributes or ("",)
+            local = [int(x) - texts.first_row[c] for x in cols[:m].tolist()]
+            row.append(explain(res.plans[i, j], res.sims[i, j], boxes[i], [attrs[x] for x in local],
+                               class_name=classes[c].name, class_index=c, image_size=sizes[i], attr_indices=local))
+        out.append(row)
+    return out
 
 
 def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec],
-                 config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None) -> ScoreResult:
-    """Score cached images against classes (never re-encodes images; texts come from the text cache)."""
-    raise NotImplementedError
+                 config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None,
+                 return_all: bool = False) -> ScoreResult:
+    """Score cached images against classes; never opens or re-encodes an image.
+
+    Raises KeyError if a hash is not cached, ValueError on an empty class list or unknown method.
+    """
+    if not classes:
+        raise ValueError("no classes to score against")
+    try:
+        method = METHODS[config.method]
+    except KeyError:
+        raise ValueError(f"unknown method {config.method!r}; known: {', '.join(METHODS)}") from None
+    hashes = list(hashes)
+    C = len(classes)
+    texts = _texts_for(model, classes, config)
+    dev = model.device
+    texts.feats = texts.feats.to(dev)
+    k = min(config.topk, C)
+    kx = min(config.explain_top, C)
+    ti, ts, mg, ex, alls = [], [], [], [], []
+    for s in range(0, len(hashes), SCORE_CHUNK):
+        chunk = hashes[s:s + SCORE_CHUNK]
+        g, r, b, mask = cache.get(chunk, with_mask=True)
+        g, r = g.to(dev), r.to(dev)
+        mask = None if bool(mask.all()) else mask.to(dev)
+        sc = method(model, g, r, mask, texts, C, config).float()
+        top = sc.topk(k, dim=1)
+        ti.append(top.indices.cpu())
+        ts.append(top.values.cpu())
+        second = top.values[:, 1] if k > 1 else top.values[:, 0]
+        mg.append((top.values[:, 0] - second).cpu())
+        sizes = list(image_sizes[s:s + len(chunk)]) if image_sizes is not None else cache.sizes(chunk)
+        ex.extend(_explanations(g, r, b, mask, sizes, top.indices[:, :kx], texts, classes, config))
+        if return_all:
+            alls.append(sc.cpu())
+    empty = torch.zeros(0, k)
+    return ScoreResult(
+        topk_idx=torch.cat(ti) if ti else empty.long(),
+        topk_scores=torch.cat(ts) if ts else empty,
+        margin=torch.cat(mg) if mg else torch.zeros(0),
+        explanations=ex,
+        all_scores=(torch.cat(alls) if alls else torch.zeros(0, C)) if return_all else None,
+    )
 
 
 def prelabel(model: ClipModel, items: Sequence[ImageItem], classes: Sequence[ClassSpec], config: EngineConfig,
              view_cfg: ViewConfig, cache: FeatureCache, cancel: Any = None) -> Iterator[BatchResult]:
-    """Encode (what the cache lacks) and score, batch by batch."""
-    raise NotImplementedError
+    """Encode what the cache lacks and score, batch by batch (a BatchResult per encode event)."""
+    items = list(items)
+    by_key = {it.key: it for it in items}
+    for ev in encode_images(model, items, view_cfg, cache, config.batch_size, cancel):
+        ready = [by_key[k] for k in ev.cached + ev.encoded]
+        result = None
+        if ready:
+            sizes = [ev.image_sizes.get(it.key) for it in ready]
+            result = score_cached(model, cache, [it.content_hash for it in ready], classes, config,
+                                  image_sizes=None if any(s is None for s in sizes) else sizes)
+        yield BatchResult(items=ready, result=result, errors=dict(ev.errors), done=ev.done, total=ev.total)
+        if _cancelled(cancel):
+            return

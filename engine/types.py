@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 #: Default fixed multi-scale grid for ``ViewConfig(mode="grid")``: (rows/cols per scale).
-DEFAULT_GRID_SCALES: tuple[int, ...] = (1, 2, 3, 4)
+DEFAULT_GRID_SCALES: tuple[int, ...] = (2, 3, 4)
 
 
 @dataclass(frozen=True)

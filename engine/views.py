@@ -40,22 +40,18 @@ def random_boxes(W: int, H: int, content_hash: str, cfg: ViewConfig) -> Boxes:
 
 
 def grid_boxes(W: int, H: int, content_hash: str, cfg: ViewConfig) -> Boxes:
-    """Fixed multi-scale grid: for scale k, squares of side 2·min(W,H)/(k+1) at stride side/2."""
+    """Fixed multi-scale grid: for scale k, k×k squares of side 2·min(W,H)/(k+1), evenly spread
+    (stride side/2 along the shorter side), so every image gets sum(k²) regions."""
     m = min(W, H)
     out = []
     for k in cfg.grid_scales:
         side = 2.0 * m / (k + 1)
-        xs = _positions(W, side)
-        ys = _positions(H, side)
+        xs = np.linspace(0.0, W - side, k) if k > 1 else np.array([(W - side) / 2.0])
+        ys = np.linspace(0.0, H - side, k) if k > 1 else np.array([(H - side) / 2.0])
         for y in ys:
             for x in xs:
                 out.append((x, y, x + side, y + side))
     return np.asarray(out, dtype=np.float64).reshape(-1, 4)
-
-
-def _positions(length: float, side: float) -> np.ndarray:
-    n = max(1, int(round((length - side) / (side / 2))) + 1)
-    return np.linspace(0.0, max(length - side, 0.0), n)
 
 
 def global_crop_box(W: int, H: int) -> tuple[float, float, float, float]:
