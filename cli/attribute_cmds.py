@@ -376,7 +376,12 @@ def register(subs: argparse._SubParsersAction) -> None:
         "--classes", nargs="+", metavar="NAME", help="only these classes (default: all without attributes)"
     )
     p.add_argument("--replace", action="store_true", help="replace existing attributes (default: keep them)")
-    p.add_argument("--concurrency", type=int, default=4, help="parallel requests (default 4)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="parallel requests; match the server's OLLAMA_NUM_PARALLEL (default 4)",
+    )
     p.add_argument("--timeout", type=float, help="seconds per class (default 120)")
     p.add_argument("--retries", type=int, help="extra attempts per class (default 2)")
     p.add_argument("--n", type=int, help="attributes per class (default: the n_attributes setting)")

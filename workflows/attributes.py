@@ -80,6 +80,30 @@ def list_ollama_models(project: Any, *, timeout: float = 10.0) -> list[Any]:
             raise UserError(str(err)) from err
 
 
+def suggest_attributes(
+    project: Any, class_key: ClassKey, *, model: str | None = None, n: int | None = None, **source_kwargs: Any
+) -> Any:
+    """One class's proposal, NOT saved: for an editor that lets the curator pick what to keep.
+    Returns the source's `Proposal` (attributes, model, prompt_version, raw, warnings)."""
+    settings = load_settings(project)
+    try:
+        row = project.get_class(class_key)
+    except AttributeEditError as err:
+        raise UserError(str(err)) from err
+    ordered = [c.name for c in project.list_classes(active_only=True)]
+    with make_ollama_source(project, model=model, **source_kwargs) as src:
+        try:
+            return src.propose(
+                row.name,
+                other_classes=pick_other_classes(row.name, ordered),
+                domain_hint=settings.domain_hint,
+                n=n or settings.n_attributes,
+                model=model or settings.ollama_model,
+            )
+        except AttributeSourceError as err:
+            raise UserError(str(err)) from err
+
+
 def _resolve_classes(project: Any, class_ids: Sequence[ClassKey] | None) -> list[Any]:
     rows = project.list_classes()
     if class_ids is None:

@@ -14,6 +14,7 @@ from workflows.attributes import (
     import_attributes,
     list_ollama_models,
     propose_attributes,
+    suggest_attributes,
 )
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, drive
@@ -236,19 +237,32 @@ def test_compare_attribute_sets(project):
 
 def test_propose_runs_requests_concurrently(birds, fake_ollama):
     live, peak, lock = [0], [0], threading.Lock()
+    pair = threading.Barrier(2, timeout=10)  # passes only when two requests are in flight together
 
     def responder(body):
         with lock:
             live[0] += 1
             peak[0] = max(peak[0], live[0])
-        time.sleep(0.2)
-        with lock:
-            live[0] -= 1
+        try:
+            pair.wait()
+        finally:
+            with lock:
+                live[0] -= 1
         return per_class(body)
 
     fake_ollama.responder = responder
-    drive(propose_attributes(birds, concurrency=2))
-    assert peak[0] == 2
+    result = drive(propose_attributes(birds, concurrency=2, retries=0))
+    assert result.ok and peak[0] == 2
+
+
+def test_suggest_previews_without_saving(birds, fake_ollama):
+    fake_ollama.script('{"attributes": ["red crest"]}')
+    proposal = suggest_attributes(birds, "cardinal")
+    assert proposal.attributes == ("red crest",) and proposal.model == "llama3.2"
+    assert birds.list_attributes() == []
+    fake_ollama.script(Reply(status=500, error="boom"))
+    with pytest.raises(UserError, match="HTTP 500"):
+        suggest_attributes(birds, "cardinal", retries=0)
 
 
 def test_model_removed_mid_run_stops_the_rest(birds, fake_ollama):
