@@ -28,10 +28,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=d.threads)
     ap.add_argument("--pool", type=int, default=d.pool)
-    ap.add_argument("--max-minutes", type=float, default=19.0, help="stop early past this wall time")
+    ap.add_argument("--max-minutes", type=float, default=18.0, help="wall-time budget; the LR schedule fits itself in it (0 = fixed steps)")
     a = ap.parse_args()
     cfg = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, pool=a.pool)
-    model, stats = train(cfg, log=lambda m: print(m, flush=True), max_seconds=a.max_minutes * 60)
+    model, stats = train(cfg, log=lambda m: print(m, flush=True), max_seconds=a.max_minutes * 60 or None)
     path = save(model, a.out, stats)
     stats["weights_bytes"] = path.stat().st_size
     (a.out / "training.json").write_text(json.dumps(stats, indent=2) + "\n")
