@@ -178,6 +178,7 @@ def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
         timeout=args.timeout,
         retries=args.retries,
         n=args.n,
+        host=args.host,
         who=_who(project),
     )
     try:
@@ -320,12 +321,12 @@ def _attrs_models(args: argparse.Namespace) -> int:
     project = _open_project(args)
     try:
         settings = load_settings(project)
-        models = list_ollama_models(project)
+        models = list_ollama_models(project, host=args.host)
     finally:
         project.close()
     if not models:
         print(
-            f"no models installed on {settings.effective_ollama_host}: run `ollama pull {settings.ollama_model}`"
+            f"no models installed on {args.host or settings.effective_ollama_host}: run `ollama pull {settings.ollama_model}`"
         )
         return 1
     for m in models:
@@ -385,6 +386,9 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, help="seconds per class (default 120)")
     p.add_argument("--retries", type=int, help="extra attempts per class (default 2)")
     p.add_argument("--n", type=int, help="attributes per class (default: the n_attributes setting)")
+    p.add_argument(
+        "--host", help="Ollama server URL (default: the ollama_host setting, $OLLAMA_HOST, :11434)"
+    )
     p.set_defaults(func=_attrs_propose)
     p = at.add_parser("import", help="import a descriptor JSON or class,attribute CSV")
     p.add_argument("file")
@@ -401,6 +405,9 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_attrs_list)
     p = at.add_parser("models", help="list the models installed on the Ollama server")
+    p.add_argument(
+        "--host", help="Ollama server URL (default: the ollama_host setting, $OLLAMA_HOST, :11434)"
+    )
     p.set_defaults(func=_attrs_models)
     p = at.add_parser("add", help="add attributes to a class by hand")
     p.add_argument("class_name", metavar="CLASS")

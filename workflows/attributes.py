@@ -64,16 +64,16 @@ class ProposeResult:
         return not self.failures and not self.not_attempted
 
 
-def make_ollama_source(project: Any, *, model: str | None = None, **kwargs: Any):
-    """An `OllamaSource` for the project's host setting (loaded through the plugin registry)."""
+def make_ollama_source(project: Any, *, model: str | None = None, host: str | None = None, **kwargs: Any):
+    """An `OllamaSource` for `host` or the project's host setting (via the plugin registry)."""
     settings = load_settings(project)
     cls = load(ATTRIBUTE_SOURCES, "ollama")
-    return cls(settings.effective_ollama_host, model=model or settings.ollama_model, **kwargs)
+    return cls(host or settings.effective_ollama_host, model=model or settings.ollama_model, **kwargs)
 
 
-def list_ollama_models(project: Any, *, timeout: float = 10.0) -> list[Any]:
+def list_ollama_models(project: Any, *, host: str | None = None, timeout: float = 10.0) -> list[Any]:
     """Installed models on the project's Ollama server, or a `UserError` saying how to fix it."""
-    with make_ollama_source(project, timeout=timeout) as src:
+    with make_ollama_source(project, host=host, timeout=timeout) as src:
         try:
             return src.list_models()
         except AttributeSourceError as err:
@@ -134,6 +134,7 @@ def propose_attributes(
     timeout: float | None = None,
     retries: int | None = None,
     n: int | None = None,
+    host: str | None = None,
 ) -> Generator[Progress, None, ProposeResult]:
     """Ask the LLM for the attributes of many classes; save each as it completes.
 
@@ -153,7 +154,7 @@ def propose_attributes(
     own = source is None
     if own:
         extra = {k: v for k, v in (("timeout", timeout), ("retries", retries)) if v is not None}
-        source = make_ollama_source(project, model=model, **extra)
+        source = make_ollama_source(project, model=model, host=host, **extra)
     result = ProposeResult(model=model, host=getattr(source, "host", ""))
     stop = threading.Event()
     pool: ThreadPoolExecutor | None = None

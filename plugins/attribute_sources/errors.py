@@ -13,7 +13,7 @@ class OllamaUnreachable(AttributeSourceError):
     def __init__(self, host: str) -> None:
         super().__init__(
             f"cannot reach Ollama at {host}: is it running? Start it with `ollama serve` "
-            "(or set the host with `lazlabel settings ollama_host URL` / $OLLAMA_HOST)"
+            "(another server: the project's ollama_host setting, $OLLAMA_HOST or --host URL)"
         )
         self.host = host
 

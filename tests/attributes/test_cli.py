@@ -73,3 +73,5 @@ def test_propose_and_models_via_cli(project, fake_ollama, closed_port_url, capsy
     project.set_setting("ollama_host", closed_port_url)
     assert run(project, "attributes", "models") == 1
     assert "ollama serve" in capsys.readouterr().err
+    assert run(project, "attributes", "models", "--host", fake_ollama.url) == 0  # override, not saved
+    assert project.get_setting("ollama_host") == closed_port_url
