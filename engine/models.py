@@ -25,7 +25,9 @@ import torch.nn.functional as F
 
 #: Named shortcuts: alias → spec string (or a zero-argument callable returning one, so a
 #: package can resolve its shipped files lazily). The demo world registers ``"demo"``.
-MODEL_ALIASES: dict[str, str | Callable[[], str]] = {}
+MODEL_ALIASES: dict[str, str | Callable[[], str]] = {
+    "demo": lambda: __import__("engine.demo_world", fromlist=["DEMO_MODEL_SPEC"]).DEMO_MODEL_SPEC,
+}
 
 DEFAULT_MODEL_SPEC = "ViT-B-32:openai"
 

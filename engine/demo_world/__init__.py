@@ -10,12 +10,3 @@ WEIGHTS_DIR: Path = Path(__file__).resolve().parent / "weights"
 # Model spec understood by engine.models.load_model (open_clip's own local-dir loading path).
 DEMO_MODEL_SPEC: str = f"local-dir:{WEIGHTS_DIR}"
 
-
-def register_alias() -> None:
-    """Make `load_model("demo")` resolve to the shipped weights (idempotent)."""
-    from engine.models import MODEL_ALIASES
-
-    MODEL_ALIASES.setdefault("demo", DEMO_MODEL_SPEC)
-
-
-register_alias()
