@@ -125,7 +125,9 @@ class OllamaSource:
                 return ModelNotInstalled(model, self.host)
             return OllamaServerError(msg, err.status_code if err.status_code > 0 else 500, context=class_name)
         if isinstance(err, httpx.TimeoutException):
-            return ProposalTimeout(class_name or "(model list)", model or "-", self.timeout)
+            if not class_name:
+                return AttributeSourceError(f"Ollama at {self.host} did not answer within {self.timeout:g} s")
+            return ProposalTimeout(class_name, model or "-", self.timeout)
         if isinstance(err, (httpx.TransportError, ValueError, pydantic.ValidationError)):
             return OllamaServerError(f"broken reply ({type(err).__name__}: {err})", 502, context=class_name)
         return AttributeSourceError(f"Ollama request failed: {type(err).__name__}: {err}")

@@ -27,6 +27,7 @@ class Reply:
     delay: float = 0.0  # before the headers
     chunk_delay: float = 0.0  # between streamed chunks
     chunk_size: int = 12
+    stream_error: str = ""  # sent as an {"error": ...} line after the first chunk, as Ollama does
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -116,6 +117,8 @@ class FakeOllama:
                     }
                     for p in pieces
                 ] + [fake.final(model, "")]
+                if reply.stream_error:
+                    lines = lines[:1] + [{"error": reply.stream_error}]
                 for obj in lines:
                     if reply.chunk_delay and fake.closing.wait(reply.chunk_delay):
                         return

@@ -152,3 +152,23 @@ def test_other_classes_prefers_shared_words_then_neighbours():
         "hammerhead shark",
         "goldfish",
     ]
+
+
+def test_error_inside_the_stream_is_retried(fake_ollama):
+    fake_ollama.script(
+        Reply('["partial', stream_error="an error was encountered while running the model"), '["ok"]'
+    )
+    with src(fake_ollama.url, retries=1) as s:
+        assert s.propose("lemur").attributes == ("ok",)
+    fake_ollama.script(Reply('["partial', stream_error="an error was encountered while running the model"))
+    with (
+        src(fake_ollama.url, retries=0) as s,
+        pytest.raises(OllamaServerError, match="while running the model"),
+    ):
+        s.propose("lemur")
+
+
+def test_host_defaults_to_ollama_host_env(fake_ollama, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", fake_ollama.url)
+    with OllamaSource() as s:
+        assert s.host == fake_ollama.url and s.list_models()
