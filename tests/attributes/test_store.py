@@ -163,3 +163,15 @@ def test_delete_unused_class_and_errors(project):
         project.rename_class(cid, "x")
     with pytest.raises(AttributeEditError, match="no attribute"):
         project.edit_attribute(999, "x")
+
+
+def test_reorder_classes_changes_specs_order_and_version(project):
+    a, b, c = (project.add_class(n) for n in ("a", "b", "c"))
+    v = project.attribute_set_version()
+    project.reorder_classes([c, a, b], "ana")
+    assert [name for _, name, _ in project.class_specs()] == ["c", "a", "b"]
+    assert project.attribute_set_version() != v
+    assert project.attribute_history()[0].action == "reorder_classes"
+    with pytest.raises(AttributeEditError, match="exactly once"):
+        project.reorder_classes([a, b])
+    assert project.class_usage(a) == {"decisions": 0, "imported_labels": 0, "labelled_images": 0}
