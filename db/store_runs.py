@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from db.models import Explanation, Image, LabelClass, Prediction, Run, utcnow
 
@@ -275,29 +275,32 @@ class RunsMixin:
                 if img is not None:
                     img.status = "error"
                     img.error = reason
-            run.n_done = s.scalar(
-                select(func.count()).select_from(Prediction).where(Prediction.run_id == run_id)
-            )
+            run.n_done = (run.n_done or 0) + len(fresh)
             run.n_errors = (run.n_errors or 0) + len(errors)
             if timings is not None:
                 run.timings = dict(timings)
 
     @staticmethod
     def _denormalise(s: Any, run_id: int, rows: Sequence[PredictionWrite]) -> None:
-        """Copy each row onto Image.pred_* unless the image already shows a newer run."""
-        by_id = {r.image_id: r for r in rows}
-        imgs = s.scalars(
-            select(Image).where(
-                Image.id.in_(list(by_id)),
-                or_(Image.pred_run_id.is_(None), Image.pred_run_id <= run_id),
+        """Copy each row onto Image.pred_* unless the image already shows a newer run (one executemany)."""
+        t = Image.__table__
+        stmt = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"), or_(t.c.pred_run_id.is_(None), t.c.pred_run_id <= run_id))
+            .values(
+                pred_run_id=run_id,
+                pred_class_id=bindparam("b_cls"),
+                pred_score=bindparam("b_score"),
+                pred_margin=bindparam("b_margin"),
             )
         )
-        for img in imgs:
-            r = by_id[img.id]
-            img.pred_run_id = run_id
-            img.pred_class_id = r.class_id
-            img.pred_score = float(r.score)
-            img.pred_margin = float(r.margin)
+        s.connection().execute(
+            stmt,
+            [
+                {"b_id": r.image_id, "b_cls": r.class_id, "b_score": float(r.score), "b_margin": float(r.margin)}
+                for r in rows
+            ],
+        )
 
     @staticmethod
     def _refresh_denormalised_predictions(s: Any, image_ids: Sequence[int]) -> None:

@@ -37,6 +37,9 @@ def _project(tmp: Path, name: str):
 
 
 def _settings(args: argparse.Namespace):
+    from engine.demo_world.train import register_config
+
+    register_config()  # lets --model random:lazlabel-demo-tiny use the demo architecture untrained
     s = tiny_settings(n_crops=args.crops, batch_size=args.batch_size, device=args.device)
     if args.model:
         s = dataclasses.replace(s, model=args.model)
