@@ -47,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lazlabel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lazlabel ... | head`: the reader left; not an error of ours
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as err:  # noqa: BLE001 - the one place that turns errors into exit codes
         if args.debug:
             traceback.print_exc()
