@@ -5,49 +5,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Callable, Generator
-from pathlib import Path
 from typing import Any
 
 from workflows.errors import UserError
+from workflows.progress import CancelToken
 
 
-# --- shared helpers (adapters until the project commands module offers its own) --------------------
-def _open_project(args: argparse.Namespace) -> Any:
-    from db import PROJECT_SUFFIX, Project
+# --- shared helpers ----------------------------------------------------------------------------
+def _drive(start: Callable[[CancelToken], Generator], label: str) -> Any:
+    """Run a use case under the shared progress bar; the first Ctrl+C stops it at a batch boundary."""
+    from cli.progress import run_with_progress
 
-    if args.project:
-        return Project.open(args.project)
-    found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
-    if len(found) != 1:
-        what = "no" if not found else "several"
-        raise UserError(f"{what} *{PROJECT_SUFFIX} files in {Path.cwd()}: name one with --project PATH")
-    return Project.open(found[0])
-
-
-def _drive(gen: Generator, label: str) -> Any:
-    """Run a use case with the shared progress bar (a plain stderr line as fallback)."""
-    try:
-        from cli.progress import run_with_progress
-    except ImportError:
-        run_with_progress = None
-    if run_with_progress is not None:
-        return run_with_progress(gen, label)
-    from workflows.progress import drive
-
-    tty = sys.stderr.isatty()
-
-    def show(p: Any) -> None:
-        if tty and p.message:
-            sys.stderr.write(f"\r{label}: {p.message[:100]:<100}")
-            sys.stderr.flush()
-
-    try:
-        return drive(gen, show)
-    finally:
-        if tty:
-            sys.stderr.write("\n")
+    token = CancelToken()
+    return run_with_progress(start(token), label, cancel=token)
 
 
 def _settings(project: Any, args: argparse.Namespace) -> Any:
@@ -72,7 +43,9 @@ def _settings(project: Any, args: argparse.Namespace) -> Any:
 
 def _with_project(fn: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        project = _open_project(args)
+        from cli.project_cmds import open_project
+
+        project = open_project(args)
         try:
             return fn(project, args)
         finally:
@@ -91,7 +64,10 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 def _prelabel(project: Any, args: argparse.Namespace) -> int:
     from workflows.prelabel import run_prelabel
 
-    summary = _drive(run_prelabel(project, scope=args.scope, settings=_settings(project, args)), "pre-label")
+    summary = _drive(
+        lambda c: run_prelabel(project, scope=args.scope, settings=_settings(project, args), cancel=c),
+        "pre-label",
+    )
     print(summary.message)
     for iid, reason in list(summary.errors.items())[:10]:
         print(f"  error: {project.image(iid).rel_path}: {reason}")
@@ -103,7 +79,10 @@ def _prelabel(project: Any, args: argparse.Namespace) -> int:
 def _rescore(project: Any, args: argparse.Namespace) -> int:
     from workflows.rescore import rescore
 
-    res = _drive(rescore(project, preview=args.preview, settings=_settings(project, args)), "re-score")
+    res = _drive(
+        lambda c: rescore(project, preview=args.preview, settings=_settings(project, args), cancel=c),
+        "re-score",
+    )
     print(res.message)
     names = project.class_names_by_id()
     moves = res.named_changes(names)
@@ -199,7 +178,9 @@ def _undo(project: Any, args: argparse.Namespace) -> int:
 def _audit_run(project: Any, args: argparse.Namespace) -> int:
     from workflows.audit import run_audit
 
-    res = _drive(run_audit(project, temperature=args.temperature, ranking=args.ranking), "audit")
+    res = _drive(
+        lambda c: run_audit(project, temperature=args.temperature, ranking=args.ranking, cancel=c), "audit"
+    )
     print(res.message)
     return 0
 

@@ -35,3 +35,26 @@ def test_bad_input_is_one_clear_line(predicted, capsys):
     assert "no image 'nope.png'" in capsys.readouterr().err
     assert main(["-p", path, "audit", "report"]) == 0
     assert "no label issues" in capsys.readouterr().out
+
+
+def test_prelabel_rescore_runs_from_the_command_line(engine_project, capsys):
+    project, ids, cids = engine_project
+    path = str(project.path)
+    assert main(["-p", path, "prelabel", "--crops", "4"]) == 0
+    assert "run #1: 12 images pre-labelled" in capsys.readouterr().out
+    assert main(["-p", path, "prelabel", "--crops", "4"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert main(["-p", path, "prelabel"]) == 0  # other crop count: a new run (settings were not saved)
+    assert "run #2" in capsys.readouterr().out
+    victim = project.latest_prediction(ids[0]).class_id
+    project.set_class_active(victim, False)
+    assert main(["-p", path, "rescore", "--preview"]) == 0
+    out = capsys.readouterr().out
+    assert "would change" in out and "from" in out
+    assert main(["-p", path, "rescore"]) == 0
+    assert "changed" in capsys.readouterr().out
+    assert main(["-p", path, "runs"]) == 0
+    out = capsys.readouterr().out
+    assert "rescore" in out and out.count("prelabel") == 2
+    assert main(["-p", path, "audit", "run"]) == 1
+    assert "no imported labels" in capsys.readouterr().err
