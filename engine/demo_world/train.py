@@ -31,13 +31,14 @@ from torchvision.ops import roi_align
 
 from engine.demo_world.captions import caption
 from engine.demo_world.classes import Part
-from engine.demo_world.scenes import TRAIN_SEED_BASE, make_scene, render
+from engine.demo_world.scenes import EVAL_SEED_BASE, TRAIN_SEED_BASE, make_scene, render
 
 MODEL_NAME = "lazlabel-demo-tiny"
 CONFIG_DIR = Path(__file__).resolve().parent / "model_config"
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
 WEIGHTS_FILE = "open_clip_model.safetensors"
+SEEDS_PER_RUN = 10_000_000
 CONFIG_FILE = "open_clip_config.json"
 
 
@@ -82,7 +83,9 @@ class ScenePool:
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
-        self.next_seed = TRAIN_SEED_BASE
+        # each training seed reads its own stretch of scene seeds (all far below EVAL_SEED_BASE)
+        self.first_seed = TRAIN_SEED_BASE + cfg.seed * SEEDS_PER_RUN
+        self.next_seed = self.first_seed
         self.images = torch.empty((cfg.pool, 3, cfg.render_size, cfg.render_size), dtype=torch.uint8)
         self.parts: list[list[tuple[Part, tuple[int, int, int, int]]]] = [[] for _ in range(cfg.pool)]
         self.slot = 0
@@ -172,6 +175,10 @@ def build_model(seed: int) -> tuple[torch.nn.Module, Callable]:
     return model, tokenizer
 
 
+#: Budget clocks: wall time, or this process's CPU time (robust to a shared machine).
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.monotonic, "cpu": time.process_time}
+
+
 def _lr_at(progress: float, cfg: TrainConfig) -> float:
     """Linear warm-up over the first `warmup` steps' worth of progress, then cosine to zero."""
     w = cfg.warmup / max(cfg.steps, 1)
@@ -182,22 +189,38 @@ def _lr_at(progress: float, cfg: TrainConfig) -> float:
 
 
 def train(
-    cfg: TrainConfig, log: Callable[[str], None] = print, max_seconds: float | None = None
+    cfg: TrainConfig,
+    log: Callable[[str], None] = print,
+    max_seconds: float | None = None,
+    *,
+    clock: str = "wall",
+    init_from: Path | None = None,
 ) -> tuple[torch.nn.Module, dict]:
     """Train from scratch; returns the model and a stats dict (timings, params, loss).
 
     With `max_seconds`, the schedule is time-aware: progress = max(steps done / steps, time used /
     time left after building the pool), so a slow, shared machine still ends with a fully decayed
     learning rate inside the budget. Without it, the run is a fixed number of steps (bit-for-bit
-    reproducible on the same machine and thread count).
+    reproducible on the same machine and thread count). `clock="cpu"` measures the budget in this
+    process's CPU seconds instead, which is what the run would take on an unshared core.
+    `init_from`: a weights folder written by `save` to continue from (a second schedule).
     """
+    now = CLOCKS[clock]
+    if TRAIN_SEED_BASE + (cfg.seed + 1) * SEEDS_PER_RUN > EVAL_SEED_BASE:
+        raise ValueError(f"training seed {cfg.seed} would reach the held-out scene seeds")
     torch.set_num_threads(cfg.threads)
-    t_start = time.monotonic()
+    t_start, cpu_start = now(), time.process_time()
+    wall_start = time.monotonic()
     model, tokenizer = build_model(cfg.seed)
+    if init_from is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(str(Path(init_from) / WEIGHTS_FILE)).items()})
+        log(f"continuing from {init_from}")
     input_size = model_config()["vision_cfg"]["image_size"]
     rng = np.random.default_rng(cfg.seed)
     pool = ScenePool(cfg)
-    log(f"pool of {cfg.pool} scenes ready in {time.monotonic() - t_start:.1f}s; params {count_params(model):,}")
+    log(f"pool of {cfg.pool} scenes ready in {now() - t_start:.1f}s; params {count_params(model):,}")
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW(
@@ -207,13 +230,13 @@ def train(
     model.train()
     losses: list[float] = []
     step = 0
-    t_loop = time.monotonic()
+    t_loop = now()
     budget = None if max_seconds is None else max(1.0, max_seconds - (t_loop - t_start))
     progress = 0.0
     for step in range(cfg.steps):
         progress = step / cfg.steps
         if budget is not None:
-            progress = max(progress, (time.monotonic() - t_loop) / budget)
+            progress = max(progress, (now() - t_loop) / budget)
         if progress >= 1.0:
             break
         lr = _lr_at(progress, cfg)
@@ -239,18 +262,21 @@ def train(
         losses.append(loss.item())
         pool.refresh()
         if step % 25 == 0:
-            el = time.monotonic() - t_start
+            el = now() - t_start
             log(f"step {step:5d} progress {progress:.2f} loss {np.mean(losses[-25:]):.3f} "
                 f"scale {scale.item():.1f} lr {lr:.2e} {el:.0f}s")
     else:
         step = cfg.steps
     model.eval()
     stats = {
-        "train_seconds": round(time.monotonic() - t_start, 1),
+        "train_seconds": round(time.monotonic() - wall_start, 1),
+        "cpu_seconds": round(time.process_time() - cpu_start, 1),
+        "clock": clock,
+        "init_from": str(init_from) if init_from else None,
         "steps_done": step,
         "final_loss": float(np.mean(losses[-25:])),
         "params": count_params(model),
-        "scenes_seen": pool.next_seed - TRAIN_SEED_BASE,
+        "scenes_seen": pool.next_seed - pool.first_seed,
         "threads": cfg.threads,
         "config": asdict(cfg),
     }
