@@ -140,25 +140,6 @@ class RunsMixin:
             r = s.scalars(q).first()
             return None if r is None else _run_row(r)
 
-    def find_matching_run(
-        self, *, kind: str, model_id: str, engine_config: dict[str, Any], attribute_set_version: str
-    ) -> RunRow | None:
-        """The newest run of `kind` with exactly this model, config and attribute set."""
-        with self.session() as s:
-            q = (
-                select(Run)
-                .where(
-                    Run.kind == kind,
-                    Run.model_id == model_id,
-                    Run.attribute_set_version == attribute_set_version,
-                )
-                .order_by(Run.id.desc())
-            )
-            for r in s.scalars(q):
-                if (r.engine_config or {}) == engine_config:
-                    return _run_row(r)
-            return None
-
     def update_run(
         self,
         run_id: int,

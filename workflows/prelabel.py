@@ -80,14 +80,13 @@ def run_prelabel(
     hash_errors = ensure_hashes(project, ids)
     check(cancel)
     config = ctx.config_dict()
-    latest = project.latest_prediction_run()
-    match = project.find_matching_run(
-        kind="prelabel",
-        model_id=ctx.model_id,
-        engine_config=config,
-        attribute_set_version=ctx.attribute_set_version,
+    # the newest pre-label/re-score run continues when it used this very model, config and attribute set
+    match = project.latest_prediction_run()
+    resumed = match is not None and (match.model_id, match.engine_config, match.attribute_set_version) == (
+        ctx.model_id,
+        config,
+        ctx.attribute_set_version,
     )
-    resumed = match is not None and latest is not None and match.id == latest.id
     if resumed:
         run_id = match.id
         done = project.predicted_image_ids(run_id, current_only=True)
