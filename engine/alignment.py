@@ -28,7 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from engine import sinkhorn_cpu
 
 #: Elements per [b, C, N, M] work tensor; bounds chunk memory (about 4 such tensors live at once).
 DEFAULT_CHUNK_ELEMENTS = 6_000_000
@@ -195,7 +198,8 @@ def _kernel(S: torch.Tensor, eps: float) -> torch.Tensor:
     """K = exp(-(1 - S)/eps), in float64 when float32 would underflow (tiny eps)."""
     worst = float((1.0 - S.min()) / eps) if S.numel() else 0.0
     dt = torch.float64 if worst > _F32_EXP_LIMIT else torch.float32
-    return torch.exp((S.to(dt) - 1.0) / eps)
+    K = S.to(dt, copy=True)
+    return K.sub_(1.0).mul_(1.0 / eps).exp_()
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -246,17 +250,26 @@ def lazsl_scores(
     classes: torch.Tensor | None = None,
     return_plans_for: torch.Tensor | None = None,
     chunk_size: int | None = None,
+    backend: str = "auto",
 ) -> AlignmentResult:
     """LaZSL class scores [B,C] for B images against the classes owning the attribute rows.
 
     global_feats [B,D], region_feats [B,N,D], attr_feats [A,D] (all unit-norm), attr_class [A] long
     (class index of each attribute row). `classes` [B,K]: score only these candidate classes per
     image (others get -inf). `return_plans_for` [B,k]: also return those classes' plans.
+    `backend`: ``auto`` (the fused numba kernel for faithful scores on CPU when numba is
+    installed, else torch), ``torch`` or ``numba``.
     """
     try:
         solver = OT_SOLVERS[mode]
     except KeyError:
         raise ValueError(f"unknown OT mode {mode!r}; known: {', '.join(OT_SOLVERS)}") from None
+    if backend not in ("auto", "torch", "numba"):
+        raise ValueError(f"unknown backend {backend!r}; use auto, torch or numba")
+    use_numba = (mode == "faithful" and global_feats.device.type == "cpu" and sinkhorn_cpu.AVAILABLE
+                 and backend != "torch")
+    if backend == "numba" and not use_numba:
+        raise ValueError("the numba backend needs numba installed, CPU tensors and faithful mode")
     dev = global_feats.device
     P0 = global_feats.float()
     R0 = region_feats.float()
@@ -271,7 +284,10 @@ def lazsl_scores(
     scores = torch.full((B, C), float("-inf"), device=dev)
     n_iter = torch.zeros(B, C, dtype=torch.int32, device=dev)
     if B and C and N:
-        if classes is None:
+        if use_numba:
+            _score_numba(P0, R0, Tt, kept, rows, None if classes is None else classes.long(), alpha, params,
+                         chunk_size, scores, n_iter)
+        elif classes is None:
             _score_all(P0, R0, Tt, kept, a, rows, alpha, solver, params, chunk_size, scores, n_iter)
         else:
             _score_candidates(P0, R0, Tt, kept, a, rows, classes.long().to(dev), alpha, solver, params, chunk_size,
@@ -373,3 +389,62 @@ def _plans(out: AlignmentResult, P0, R0, Tt, kept, a, rows, which: torch.Tensor,
     out.plan_classes = which
     out.attr_index = idx
     out.sims = S
+
+
+def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, scores, n_iter) -> None:
+    """CPU fast path. S is linear in the region feature, S_ij = <alpha p_i + (1-alpha) p_0, t_j>,
+    so per image chunk the mixed kept-region features of all images are stacked and Sᵀ comes from
+    ONE BLAS matmul (attributes × regions), Kᵀ from one vectorised exp, then the fused per-problem
+    kernel (`sinkhorn_cpu`) runs every (image, class) problem with its own stopping rule."""
+    B, N, D = R0.shape
+    eps = params["eps"]
+    counts = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    counts_np = counts.numpy()
+    n_kept_all = kept.sum(1)
+    if classes is None:
+        order = torch.cat(list(rows)) if rows else torch.zeros(0, dtype=torch.long)
+        Tsorted = Tt[order].contiguous()
+        starts = (torch.cumsum(counts, 0) - counts).numpy()
+        live = (counts > 0).nonzero().flatten().numpy()
+        per_image = Tsorted.shape[0]
+        avg_rows = max(float(n_kept_all.float().mean()), 1.0)
+    else:
+        pad = _padded_rows(rows)
+        per_image = classes.shape[1] * pad.shape[1]
+        avg_rows = N
+    step = chunk_size or max(1, int(DEFAULT_CHUNK_ELEMENTS // (avg_rows * max(per_image, 1))))
+    for s in range(0, B, step):
+        e = min(B, s + step)
+        b = e - s
+        nk = n_kept_all[s:e]
+        if classes is None:
+            Q = R0[s:e][kept[s:e]]  # [sum kept, D], image by image, regions in original order
+            Q.mul_(alpha).add_((1.0 - alpha) * P0[s:e].repeat_interleave(nk, dim=0))
+            ST = Tsorted @ Q.T  # [A, sum kept]
+            reg_base = (torch.cumsum(nk, 0) - nk).numpy()
+            cls = np.tile(live, b)
+            attr_base, ln = starts[cls], counts_np[cls]
+            per = len(live)
+        else:
+            idx = _compact(kept[s:e])
+            Q = R0[s:e].gather(1, idx.unsqueeze(-1).expand(-1, -1, D))
+            Q.mul_(alpha).add_((1.0 - alpha) * P0[s:e].unsqueeze(1))
+            cand = classes[s:e]
+            per, mmax = cand.shape[1], pad.shape[1]
+            Tf = Tt[pad[cand].clamp_min(0)].reshape(b, per * mmax, D)
+            nrow = Q.shape[1]
+            ST = torch.matmul(Tf, Q.transpose(1, 2)).reshape(b * per * mmax, nrow)  # image blocks
+            reg_base = np.zeros(b, dtype=np.int64)
+            cls = cand.reshape(-1).numpy()
+            attr_base = np.repeat(np.arange(b) * per * mmax, per) + np.tile(np.arange(per) * mmax, b)
+            ln = counts_np[cls]
+        KT = _kernel(ST, eps)
+        img_ptr = np.arange(b + 1) * per
+        sc, it = sinkhorn_cpu.solve_scores(KT.numpy(), ST.to(KT.dtype).numpy(), reg_base, nk.numpy(), img_ptr,
+                                           attr_base, ln, params["tol"], params["max_iter"])
+        sc_t = torch.from_numpy(sc).float()
+        sc_t = torch.where(torch.from_numpy(ln) == 0, torch.full_like(sc_t, float("-inf")), sc_t)
+        rows_i = torch.from_numpy(np.repeat(np.arange(b), per)) + s
+        cols_c = torch.from_numpy(cls)
+        scores[rows_i, cols_c] = sc_t
+        n_iter[rows_i, cols_c] = torch.from_numpy(it)

@@ -6,24 +6,29 @@ import ot
 import pytest
 import torch
 
+from engine import sinkhorn_cpu
 from engine.alignment import clip_scores, dclip_scores, lazsl_scores, sinkhorn_faithful
 from tests.engine.conftest import make_problem, unit
 from tests.engine.reference import plain_one, plain_scores
 
+BACKENDS = ["torch", pytest.param("numba", marks=pytest.mark.skipif(not sinkhorn_cpu.AVAILABLE, reason="no numba"))]
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_faithful_matches_plain_loop(seed):
+def test_faithful_matches_plain_loop(seed, backend):
     P0, R, T, ac, C = make_problem(seed=seed)
     ref = plain_scores(P0, R, T, ac, C)
-    res = lazsl_scores(P0, R, T, ac, n_classes=C)
+    res = lazsl_scores(P0, R, T, ac, n_classes=C, backend=backend)
     assert torch.allclose(res.scores.double(), ref, atol=1e-4, rtol=0)
     assert torch.equal(res.scores.argmax(1), ref.argmax(1))
 
 
-def test_faithful_uses_per_problem_stopping():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_faithful_uses_per_problem_stopping(backend):
     """Problems stop at different iterations, and each equals its own plain-loop count."""
     P0, R, T, ac, C = make_problem(seed=3, spread=0.2)
-    res = lazsl_scores(P0, R, T, ac, n_classes=C)
+    res = lazsl_scores(P0, R, T, ac, n_classes=C, backend=backend)
     for i in range(P0.shape[0]):
         for c in range(C):
             rows = (ac == c).nonzero().flatten()
@@ -31,19 +36,21 @@ def test_faithful_uses_per_problem_stopping():
     assert res.n_iter.unique().numel() > 1
 
 
-def test_faithful_small_chunks_and_other_constants():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_faithful_small_chunks_and_other_constants(backend):
     P0, R, T, ac, C = make_problem(seed=4)
     kw = dict(alpha=0.6, eps=0.05, gamma=0.01, tol=1e-3)
     ref = plain_scores(P0, R, T, ac, C, **kw)
-    res = lazsl_scores(P0, R, T, ac, n_classes=C, chunk_size=2, **kw)
+    res = lazsl_scores(P0, R, T, ac, n_classes=C, chunk_size=2, backend=backend, **kw)
     assert torch.allclose(res.scores.double(), ref, atol=1e-4, rtol=0)
 
 
-def test_candidate_scoring_matches_full():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_candidate_scoring_matches_full(backend):
     P0, R, T, ac, C = make_problem(seed=5)
-    full = lazsl_scores(P0, R, T, ac, n_classes=C).scores
+    full = lazsl_scores(P0, R, T, ac, n_classes=C, backend="torch").scores
     cand = torch.stack([torch.randperm(C, generator=torch.Generator().manual_seed(i))[:3] for i in range(P0.shape[0])])
-    part = lazsl_scores(P0, R, T, ac, n_classes=C, classes=cand).scores
+    part = lazsl_scores(P0, R, T, ac, n_classes=C, classes=cand, backend=backend).scores
     assert torch.allclose(part.gather(1, cand), full.gather(1, cand), atol=1e-5)
     others = torch.ones_like(part, dtype=torch.bool).scatter(1, cand, False)
     assert torch.isinf(part[others]).all() and (part[others] < 0).all()
@@ -109,29 +116,32 @@ def test_invariance_to_class_and_attribute_order():
     assert torch.allclose(moved[:, perm], base, atol=1e-5)
 
 
-def test_region_mask_and_all_masked_defined():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_region_mask_and_all_masked_defined(backend):
     P0, R, T, ac, C = make_problem(seed=10)
     mask = torch.ones(P0.shape[0], R.shape[1], dtype=torch.bool)
     mask[0, ::2] = False
     mask[1] = False
-    res = lazsl_scores(P0, R, T, ac, n_classes=C, region_mask=mask, return_plans_for=torch.zeros(P0.shape[0], 1, dtype=torch.long))
+    res = lazsl_scores(P0, R, T, ac, n_classes=C, region_mask=mask, backend=backend,
+                       return_plans_for=torch.zeros(P0.shape[0], 1, dtype=torch.long))
     assert torch.isfinite(res.scores).all()
     assert res.plans[0, 0][::2].abs().max() == 0
     assert res.plans[1].abs().max() == 0
     assert torch.allclose(res.scores[1], dclip_scores(P0, T, ac, C)[1])
     # masked regions are as if absent
-    sub = lazsl_scores(P0[:1], R[:1, 1::2], T, ac, n_classes=C).scores
+    sub = lazsl_scores(P0[:1], R[:1, 1::2], T, ac, n_classes=C, backend=backend).scores
     assert torch.allclose(res.scores[0], sub[0], atol=1e-5)
 
 
-def test_degenerate_inputs_never_nan():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_degenerate_inputs_never_nan(backend):
     D = 16
     P0 = unit(2, D)
     R = P0[:, None].repeat(1, 5, 1)  # all regions identical to the global view (all g equal)
     T = unit(3, D)
     T = torch.cat([T, T[:1]])  # a duplicate attribute
     ac = torch.tensor([0, 0, 2, 0])  # class 1 has no rows at all
-    res = lazsl_scores(P0, R, T, ac, n_classes=3, return_plans_for=torch.tensor([[0, 1]] * 2))
+    res = lazsl_scores(P0, R, T, ac, n_classes=3, return_plans_for=torch.tensor([[0, 1]] * 2), backend=backend)
     assert not torch.isnan(res.scores).any()
     assert torch.isfinite(res.scores[:, [0, 2]]).all()
     assert torch.isneginf(res.scores[:, 1]).all()
@@ -139,7 +149,7 @@ def test_degenerate_inputs_never_nan():
     assert res.plans[:, 1].abs().max() == 0
     # tiny eps would underflow float32 exp: still finite, still equal to the plain loop
     P0b, Rb, Tb, acb, Cb = make_problem(seed=11, B=2, C=3)
-    tiny = lazsl_scores(P0b, Rb, Tb, acb, n_classes=Cb, eps=0.01)
+    tiny = lazsl_scores(P0b, Rb, Tb, acb, n_classes=Cb, eps=0.01, backend=backend)
     assert torch.isfinite(tiny.scores).all()
     assert torch.allclose(tiny.scores.double(), plain_scores(P0b, Rb, Tb, acb, Cb, eps=0.01), atol=1e-4)
 
@@ -171,3 +181,14 @@ def test_unknown_mode_is_clear():
     P0, R, T, ac, C = make_problem(seed=0, B=1)
     with pytest.raises(ValueError, match="unknown OT mode"):
         lazsl_scores(P0, R, T, ac, mode="fast")
+    with pytest.raises(ValueError, match="unknown backend"):
+        lazsl_scores(P0, R, T, ac, backend="fortran")
+
+
+@pytest.mark.skipif(not sinkhorn_cpu.AVAILABLE, reason="no numba")
+def test_backends_agree_on_a_larger_problem():
+    P0, R, T, ac, C = make_problem(B=12, N=60, D=64, C=30, max_m=9, seed=13)
+    a = lazsl_scores(P0, R, T, ac, n_classes=C, backend="torch")
+    b = lazsl_scores(P0, R, T, ac, n_classes=C, backend="numba")
+    assert torch.allclose(a.scores, b.scores, atol=1e-5)
+    assert torch.equal(a.n_iter, b.n_iter)
