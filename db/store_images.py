@@ -80,6 +80,12 @@ def _chunks(ids: Sequence[int], n: int = _CHUNK) -> Iterator[Sequence[int]]:
         yield ids[i : i + n]
 
 
+def _core(s: Any) -> Any:
+    """The session's Connection: Core result rows, several times cheaper than ORM rows for
+    100k-row reads (ids, the scan snapshot)."""
+    return s.connection()
+
+
 def _abs_path(root: Path, rel_path: str, raw_path: bytes | None) -> Path:
     return root / (os.fsdecode(raw_path) if raw_path is not None else rel_path)
 
@@ -96,7 +102,7 @@ class ImagesMixin:
     def scan_snapshot(self) -> dict[str, KnownFile]:
         """rel_path -> KnownFile for every image row (the re-scan's change check)."""
         with self.session() as s:
-            rows = s.execute(select(Image.rel_path, Image.id, Image.size, Image.mtime_ns, Image.status))
+            rows = _core(s).execute(select(Image.rel_path, Image.id, Image.size, Image.mtime_ns, Image.status))
             return {r[0]: KnownFile(r[1], r[2], r[3], r[4]) for r in rows}
 
     def write_scan_batch(
@@ -236,7 +242,7 @@ class ImagesMixin:
             .limit(max(0, int(limit)))
         )
         with self.session() as s:
-            ids = list(s.scalars(q))
+            ids = [r[0] for r in _core(s).execute(q)]
             if not ids:
                 return []
             rows = {r[0]: ImageRow(*r) for r in s.execute(select(*ROW_COLUMNS).where(Image.id.in_(ids)))}
@@ -251,7 +257,7 @@ class ImagesMixin:
         """All ids matching `filter`, in `sort` order (for runs, exports, "select all")."""
         q = select(Image.id).where(*(filter or ImageFilter()).clauses()).order_by(*order_by(sort, seed))
         with self.session() as s:
-            return list(s.scalars(q))
+            return [r[0] for r in _core(s).execute(q)]
 
     def image(self, image_id: int) -> ImageRow:
         with self.session() as s:

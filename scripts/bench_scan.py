@@ -120,14 +120,17 @@ def _describe(f: ImageFilter) -> str:
     return ", ".join(f"{k}={v}" for k, v in vars(f).items() if v is not None) or "all"
 
 
-def time_page(proj: Project, sort: str, flt: ImageFilter, offset: int, reps: int = 5) -> tuple[float, int]:
-    times = []
+def time_page(proj: Project, sort: str, flt: ImageFilter, offset: int, reps: int = 5) -> tuple[float, float, int]:
+    """Median wall ms, median CPU ms (what an idle core would take: the queries are CPU-bound
+    on a warm page cache), rows."""
+    walls, cpus = [], []
     n = 0
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         n = len(proj.page_images(flt, sort, offset, 200))
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), n
+        walls.append((time.perf_counter() - t) * 1000)
+        cpus.append((time.process_time() - c) * 1000)
+    return statistics.median(walls), statistics.median(cpus), n
 
 
 def main() -> int:
@@ -135,7 +138,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--images", type=Path, default=None, help="folder (default /tmp/lazlabel-bench-<n>)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0], help="header-read threads to compare")
+    ap.add_argument("--processes", type=int, nargs="+", default=[], help="header-read processes to compare")
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--keep", type=Path, default=None, help="copy the last project file here for inspection")
     args = ap.parse_args()
 
     root = args.images or Path(tempfile.gettempdir()) / f"lazlabel-bench-{args.n}"
@@ -143,36 +148,49 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="lazlabel-bench-"))
     try:
         proj = None
-        for w in args.workers:
-            path = work / f"bench-w{w}.lazlabel"
+        configs = [("workers", w) for w in args.workers] + [("processes", n) for n in args.processes]
+        for k, (kind, n) in enumerate(configs):
+            path = work / f"bench-{kind}{n}.lazlabel"
             proj = Project.create(path, root)
-            t = time.perf_counter()
-            res = drive(scan_folder(proj, workers=w, batch_size=args.batch))
-            dt = time.perf_counter() - t
-            print(f"scan   workers={w}: {res.seen} images in {dt:.2f} s = {res.seen / dt:,.0f} images/s "
-                  f"(added {res.added}, errors {res.errors})")
-            t = time.perf_counter()
-            res2 = drive(scan_folder(proj, workers=w, batch_size=args.batch))
-            dt2 = time.perf_counter() - t
-            print(f"rescan workers={w}: {res2.seen} images in {dt2:.2f} s = {res2.seen / dt2:,.0f} images/s "
-                  f"(unchanged {res2.unchanged})")
-            if w != args.workers[-1]:
+            t, c = time.perf_counter(), time.process_time()
+            res = drive(scan_folder(proj, batch_size=args.batch, **{kind: n}))
+            dt, cpu = time.perf_counter() - t, time.process_time() - c
+            print(f"scan   {kind}={n}: {res.seen} images in {dt:.2f} s = {res.seen / dt:,.0f} images/s wall; "
+                  f"{res.seen / cpu:,.0f} images per CPU-second of this process (added {res.added}, errors {res.errors})")
+            t, c = time.perf_counter(), time.process_time()
+            res2 = drive(scan_folder(proj, batch_size=args.batch, **{kind: n}))
+            dt, cpu = time.perf_counter() - t, time.process_time() - c
+            print(f"rescan {kind}={n}: {res2.seen} images in {dt:.2f} s = {res2.seen / dt:,.0f} images/s wall; "
+                  f"{res2.seen / cpu:,.0f} per CPU-second (unchanged {res2.unchanged})")
+            if k != len(configs) - 1:
                 proj.close()
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} (2 cores shared)")
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS {rss_mb:.0f} MB")
         assert proj is not None
         fill_labels(proj)
         deep = args.n // 2
-        print(f"\npage of 200 (median of 5), {proj.count_images():,} images:")
-        print(f"{'sort':13s} {'filter':55s} {'first page':>11s} {'offset ' + format(deep, ','):>14s}")
+        print(f"\npage of 200 (median of 5), {proj.count_images():,} images, load average {os.getloadavg()[0]:.1f}:")
+        print(f"{'sort':13s} {'filter':52s} {'first page wall/cpu':>20s} {'offset ' + format(deep, ',') + ' wall/cpu':>24s}")
         for sort, flt in QUERIES:
-            first, n1 = time_page(proj, sort, flt, 0)
-            far, _ = time_page(proj, sort, flt, deep)
-            print(f"{sort:13s} {_describe(flt):55s} {first:8.1f} ms {far:11.1f} ms   ({n1} rows)")
-        t = time.perf_counter()
-        proj.counts()
-        print(f"\ncounts(): {(time.perf_counter() - t) * 1000:.1f} ms")
+            w1, c1, n1 = time_page(proj, sort, flt, 0)
+            w2, c2, _ = time_page(proj, sort, flt, deep)
+            print(f"{sort:13s} {_describe(flt):52s} {w1:8.1f} / {c1:6.1f} ms {w2:10.1f} / {c2:6.1f} ms  ({n1} rows)")
+        print("\nall ids in order (image_ids, what the desktop grid loads):")
+        for sort, flt in [("name", ImageFilter(status="ok")), ("confidence", ImageFilter(status="ok")),
+                          ("class", ImageFilter(status="ok")), ("random", ImageFilter(status="ok"))]:
+            t, c = time.perf_counter(), time.process_time()
+            n = len(proj.image_ids(flt, sort))
+            w, c = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
+            print(f"{sort:13s} {_describe(flt):52s} {w:8.1f} / {c:6.1f} ms   ({n:,} ids)")
+        for label, call in [("counts()", proj.counts), ("count_images(ok, unreviewed)",
+                             lambda: proj.count_images(ImageFilter(status="ok", review_status="unreviewed")))]:
+            t, c = time.perf_counter(), time.process_time()
+            call()
+            print(f"{label}: {(time.perf_counter() - t) * 1000:.1f} ms wall / {(time.process_time() - c) * 1000:.1f} ms cpu")
         proj.close()
+        if args.keep:
+            shutil.copy(proj.path, args.keep)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
