@@ -54,8 +54,12 @@ class ProjectStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, create: bool = False):
         p = Path(path)
+        if p.is_dir():
+            raise ProjectError(f"{p} is a folder, not a project file")
         if not create and not p.exists():
             raise ProjectError(f"no project at {p} (create one with `lazlabel init`)")
+        if create and not p.parent.is_dir():
+            raise ProjectError(f"cannot create {p}: folder {p.parent} does not exist")
         engine = make_engine(p)
         from db.migrate import upgrade_to_head
 
@@ -64,6 +68,14 @@ class ProjectStore:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], image_root: str | os.PathLike[str]):
+        """A new project file for `image_root`. Refuses an existing file (nothing is overwritten)."""
+        p = Path(path)
+        if p.exists() and p.stat().st_size > 0:
+            raise ProjectError(f"{p} already exists; open it instead of creating it")
+        if not p.exists():
+            # journal files left by a deleted project would be replayed into the new one
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{p}{suffix}").unlink(missing_ok=True)
         proj = cls.open(path, create=True)
         proj.set_setting("image_root", str(Path(image_root).resolve()))
         return proj

@@ -121,3 +121,26 @@ def test_other_programs_sqlite_is_refused_untouched(tmp_path):
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert names == {"notes"}
+
+
+def test_create_refuses_an_existing_project_and_ignores_stale_journals(tmp_path):
+    path = tmp_path / "p.lazlabel"
+    with Project.create(path, tmp_path) as proj:
+        proj.set_setting("reviewer", "ana")
+    with pytest.raises(ProjectError, match="already exists"):
+        Project.create(path, tmp_path / "elsewhere")
+    with Project.open(path) as proj:
+        assert proj.image_root == tmp_path.resolve() and proj.get_setting("reviewer") == "ana"
+    # a deleted project's leftover WAL must not leak into a new file of the same name
+    wal = tmp_path / "p.lazlabel-wal"
+    wal.write_bytes(b"stale")
+    path.unlink()
+    with Project.create(path, tmp_path) as proj:
+        assert proj.get_setting("reviewer") is None
+
+
+def test_open_errors_name_the_problem(tmp_path):
+    with pytest.raises(ProjectError, match="is a folder"):
+        Project.open(tmp_path)
+    with pytest.raises(ProjectError, match="does not exist"):
+        Project.create(tmp_path / "no" / "such" / "p.lazlabel", tmp_path)
