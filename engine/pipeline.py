@@ -206,25 +206,29 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
 
 
 @dataclass
-class _Texts:
+class TextBank:
+    """Encoded class texts: `feats` [T,D] unit rows, `owner` [T] class of each row, and for
+    attribute texts `first_row[c]` = the row of class c's first attribute (rows are in class order)."""
+
     sentences: list[str]
     owner: torch.Tensor
     feats: torch.Tensor
     first_row: list[int]
 
 
-def _attribute_texts(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> _Texts:
+
+
+def _first_rows(owner: torch.Tensor, n: int) -> list[int]:
+    counts = torch.bincount(owner, minlength=n)
+    return (torch.cumsum(counts, 0) - counts).tolist()
+
+
+def _attribute_texts(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> TextBank:
     sentences, owner = class_prompts(classes, config.prompt_style, config.imagenet_suffix)
-    first = [0] * len(classes)
-    counts = torch.bincount(owner, minlength=len(classes)).tolist()
-    acc = 0
-    for ci, n in enumerate(counts):
-        first[ci] = acc
-        acc += n
-    return _Texts(sentences, owner, model.encode_texts(sentences), first)
+    return TextBank(sentences, owner, model.encode_texts(sentences), _first_rows(owner, len(classes)))
 
 
-def _score_lazsl(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig) -> torch.Tensor:
+def _score_lazsl(g, r, mask, texts: TextBank, C: int, config: EngineConfig) -> torch.Tensor:
     kw = dict(n_classes=C, alpha=config.alpha, eps=config.eps, gamma=config.gamma, max_iter=config.max_iter,
               tol=config.tol, mode=config.ot_mode, region_mask=mask)
     cand = None
@@ -233,27 +237,28 @@ def _score_lazsl(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig)
     return lazsl_scores(g, r, texts.feats, texts.owner, classes=cand, **kw).scores
 
 
-def _score_dclip(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig) -> torch.Tensor:
+def _score_dclip(g, r, mask, texts: TextBank, C: int, config: EngineConfig) -> torch.Tensor:
     return dclip_scores(g, texts.feats, texts.owner, C)
 
 
-def _score_clip(model, g, r, mask, texts: _Texts, C: int, config: EngineConfig) -> torch.Tensor:
+def _score_clip(g, r, mask, texts: TextBank, C: int, config: EngineConfig) -> torch.Tensor:
     return clip_scores(g, texts.feats, texts.owner, C)
 
 
-#: Scoring methods: name → f(model, global, regions, mask, texts, C, config) -> [B,C]; `clip` gets
+#: Scoring methods: name → f(global, regions, mask, texts, C, config) -> [B,C]; `clip` gets
 #: class-name prompts as its texts (see _texts_for).
 METHODS: dict[str, Callable[..., torch.Tensor]] = {"lazsl": _score_lazsl, "dclip": _score_dclip, "clip": _score_clip}
 
 
-def _texts_for(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> _Texts:
+def text_bank(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> TextBank:
+    """The texts `config.method` scores against (attribute sentences, or class-name prompts for clip), encoded."""
     if config.method == "clip":
         s, owner = name_prompts(classes, CLIP_TEMPLATES if config.clip_templates else None)
-        return _Texts(s, owner, model.encode_texts(s), [])
+        return TextBank(s, owner, model.encode_texts(s), [])
     return _attribute_texts(model, classes, config)
 
 
-def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: _Texts, classes: Sequence[ClassSpec],
+def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, classes: Sequence[ClassSpec],
                   config: EngineConfig) -> list[list[ClassExplanation]]:
     B, k = top.shape
     if k == 0:
@@ -298,10 +303,21 @@ def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: _Texts, cl
 def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec],
                  config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None,
                  return_all: bool = False) -> ScoreResult:
-    """Score cached images against classes; never opens or re-encodes an image.
+    """Score cached images against classes; never opens or re-encodes an image (texts come from
+    the model's text cache). Raises KeyError if a hash is not cached, ValueError on an empty class
+    list or unknown method."""
+    if not classes:
+        raise ValueError("no classes to score against")
+    if config.method not in METHODS:
+        raise ValueError(f"unknown method {config.method!r}; known: {', '.join(METHODS)}")
+    return score_with_texts(cache, hashes, classes, text_bank(model, classes, config), config, image_sizes,
+                            return_all, device=model.device)
 
-    Raises KeyError if a hash is not cached, ValueError on an empty class list or unknown method.
-    """
+
+def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec], texts: TextBank,
+                     config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None,
+                     return_all: bool = False, device: torch.device | str = "cpu") -> ScoreResult:
+    """`score_cached` with the texts already encoded (benchmarks, or callers holding a TextBank)."""
     if not classes:
         raise ValueError("no classes to score against")
     try:
@@ -310,9 +326,8 @@ def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], c
         raise ValueError(f"unknown method {config.method!r}; known: {', '.join(METHODS)}") from None
     hashes = list(hashes)
     C = len(classes)
-    texts = _texts_for(model, classes, config)
-    dev = model.device
-    texts.feats = texts.feats.to(dev)
+    dev = torch.device(device)
+    texts = TextBank(texts.sentences, texts.owner, texts.feats.to(dev), texts.first_row)
     k = min(config.topk, C)
     kx = min(config.explain_top, C)
     ti, ts, mg, ex, alls = [], [], [], [], []
@@ -321,7 +336,7 @@ def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], c
         g, r, b, mask = cache.get(chunk, with_mask=True)
         g, r = g.to(dev), r.to(dev)
         mask = None if bool(mask.all()) else mask.to(dev)
-        sc = method(model, g, r, mask, texts, C, config).float()
+        sc = method(g, r, mask, texts, C, config).float()
         top = sc.topk(k, dim=1)
         ti.append(top.indices.cpu())
         ts.append(top.values.cpu())
