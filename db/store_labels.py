@@ -8,11 +8,12 @@ the same source replaces that source's labels, and `Image.imported_class_id` fol
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import Text, and_, bindparam, delete, func, or_, select, type_coerce, update
 
 from db.models import Decision, Explanation, Image, ImportedLabel, LabelClass, Prediction, Run, utcnow
 from db.store_attributes import clean_class_name
@@ -263,57 +264,77 @@ class LabelsMixin:
         class_ids: Collection[int] | None = None,
         chunk_size: int = 5000,
     ) -> Iterator[list[ExportRow]]:
-        """Stream the images an export writes, in chunks of plain `ExportRow` tuples, by image id.
+        """Stream the images an export writes as lists of plain `ExportRow` tuples, in image id order
+        (one list per window of `chunk_size` ids, empty windows skipped).
 
         Included: images whose review status is in `statuses`, plus unreviewed images predicted at
         `predictions_above` or more; restricted to `class_ids` (label, else decision class, else
         prediction) when given. Each row carries the latest decision and the latest prediction.
         """
-        q = (
-            select(
-                Image.id,
-                Image.rel_path,
-                Image.raw_path,
-                Image.review_status,
-                Image.label_class_id,
-                Decision.class_id,
-                Decision.action,
-                Decision.reviewer,
-                Decision.at,
-                Image.pred_run_id,
-                Image.pred_class_id,
-                Image.pred_score,
-                Image.pred_margin,
-                Run.model_id,
-                Prediction.topk,
-            )
+        cond = self._export_filter(statuses, predictions_above, class_ids)
+        cols = (
+            Image.id,
+            Image.rel_path,
+            Image.raw_path,
+            Image.review_status,
+            Image.label_class_id,
+            Decision.class_id,
+            Decision.action,
+            Decision.reviewer,
+            Decision.at,
+            Image.pred_run_id,
+            Image.pred_class_id,
+            Image.pred_score,
+            Image.pred_margin,
+            Run.model_id,
+            Prediction.topk,
+        )
+        base = (
+            select(*cols)
             .select_from(Image)
             .outerjoin(Decision, Decision.id == Image.last_decision_id)
             .outerjoin(Run, Run.id == Image.pred_run_id)
             .outerjoin(
                 Prediction, and_(Prediction.run_id == Image.pred_run_id, Prediction.image_id == Image.id)
             )
-            .where(self._export_filter(statuses, predictions_above, class_ids))
-            .order_by(Image.id)
-            .execution_options(yield_per=chunk_size)
+            .where(cond)
         )
+        # Id windows inside ONE read transaction: a consistent snapshot, rows in id order, and each
+        # query a bounded range scan (one big ORDER BY would sort every row before the first one).
         with self.session() as s:  # type: ignore[attr-defined]
-            for part in s.execute(q).partitions():
-                yield [ExportRow(*r) for r in part]
+            lo, hi = s.execute(select(func.min(Image.id), func.max(Image.id))).one()
+            if lo is None:
+                return
+            start = lo - 1
+            while start < hi:
+                stop = start + chunk_size
+                q = base.where(Image.id > start, Image.id <= stop).order_by(Image.id)
+                rows = [ExportRow(*r) for r in s.execute(q)]
+                if rows:
+                    yield rows
+                start = stop
 
     def explanation_data(self, keys: Sequence[tuple[int, int, int]]) -> dict[tuple[int, int, int], Any]:
-        """(run_id, image_id, class_id) -> explanation JSON, for the keys that have one (batched)."""
+        """(run_id, image_id, class_id) -> explanation JSON, for the keys that have one (batched).
+
+        Portable IN lists on each column (served by the unique index), exact keys filtered here,
+        and only the wanted rows' JSON decoded."""
         out: dict[tuple[int, int, int], Any] = {}
-        if not keys:
+        wanted = set(keys)
+        if not wanted:
             return out
-        cols = tuple_(Explanation.run_id, Explanation.image_id, Explanation.class_id)
+        t = Explanation.__table__.c
+        runs = sorted({k[0] for k in wanted})
+        class_ids = sorted({k[2] for k in wanted})
         with self.session() as s:  # type: ignore[attr-defined]
-            for part in _chunks(list(dict.fromkeys(keys)), 300):
-                q = select(
-                    Explanation.run_id, Explanation.image_id, Explanation.class_id, Explanation.data
-                ).where(cols.in_(list(part)))
-                for run_id, image_id, class_id, data in s.execute(q):
-                    out[(run_id, image_id, class_id)] = data
+            for part in _chunks(sorted({k[1] for k in wanted})):
+                q = select(t.run_id, t.image_id, t.class_id, type_coerce(t.data, Text)).where(
+                    t.run_id.in_(runs), t.image_id.in_(list(part)), t.class_id.in_(class_ids)
+                )
+                for run_id, image_id, class_id, raw in s.execute(q):
+                    key = (run_id, image_id, class_id)
+                    if key in wanted and raw is not None:
+                        out[key] = json.loads(raw) if isinstance(raw, str) else raw
         return out
 
     def class_names_in_order(self) -> list[tuple[int, str]]:

@@ -132,16 +132,20 @@ def top_attributes(data: Any, k: int = TOP_ATTRIBUTES) -> tuple[tuple[str, float
     if isinstance(data, Mapping) and "attributes" in data:
         data = data["attributes"]
     pairs: list[tuple[str, float]] = []
-    if isinstance(data, Mapping):
-        pairs = [(str(t), float(v)) for t, v in data.items() if isinstance(v, (int, float))]
-    elif isinstance(data, list):
+    if isinstance(data, list):
         for a in data:
             if isinstance(a, Mapping) and "text" in a:
                 v = a.get("share", a.get("mass"))
                 if isinstance(v, (int, float)):
                     pairs.append((str(a["text"]), float(v)))
-    pairs.sort(key=lambda p: -p[1])
+    elif isinstance(data, Mapping):
+        pairs = [(str(t), float(v)) for t, v in data.items() if isinstance(v, (int, float))]
+    pairs.sort(key=_by_share)
     return tuple(pairs[:k])
+
+
+def _by_share(pair: tuple[str, float]) -> float:
+    return -pair[1]
 
 
 class _Target:
@@ -309,6 +313,10 @@ def export(
         split_of = assign_splits(keyed, split_fracs, seed)
 
     target = _Target(out_dir, overwrite)
+    if os.path.commonpath([os.path.realpath(root), os.path.realpath(target.path.parent)]) == os.path.realpath(
+        root
+    ):
+        warnings.append(f"the export is inside the image root {root}: the next scan will see its images")
     files = _FileMap(target.tmp)
     skipped_missing: list[str] = []
     skipped_unlabelled = 0
