@@ -7,10 +7,12 @@ from -> to class pair) and writes nothing; `preview=False` writes the result as 
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from db.queries import ImageFilter
@@ -32,6 +34,7 @@ class RescoreResult:
     changed_ids: list[int] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)  # images with no cached features (run pre-label)
     nothing_to_do: bool = False
+    from_preview: bool = False  # a commit that reused the scores of the preview just before it
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
 
@@ -105,15 +108,19 @@ def rescore(
                 n_images=len(cached),
             )
         result.run_id = run_id
-    cfg = ctx.engine_cfg if not preview else replace(ctx.engine_cfg, explain_top=0)
     todo = [i for i in cached if i not in done]
+    key = _memo_key(project, ctx, todo, hashes)
+    remembered = None if preview else _last_preview.take(key)
+    chunks = remembered if remembered is not None else ctx.score_chunks(todo, hashes, cancel=cancel)
+    keep: list[tuple[list[int], Any]] | None = [] if preview else None
     moves: Counter[tuple[int | None, int | None]] = Counter()
     started = time.monotonic()
     t_store = 0.0
     try:
-        for n_done, (chunk, res) in _numbered(
-            ctx.score_chunks(todo, hashes, config=cfg, cancel=cancel)
-        ):
+        for n_done, (chunk, res) in _numbered(chunks):
+            check(cancel)
+            if keep is not None:
+                keep.append((chunk, res))
             top1 = [ctx.class_ids[c] for c in res.topk_idx[:, 0].tolist()]
             for iid, new in zip(chunk, top1):
                 old = before.get(iid)
@@ -141,6 +148,9 @@ def rescore(
         if run_id is not None:
             project.update_run(run_id, status="failed", message=f"{type(err).__name__}: {err}")
         raise
+    if keep is not None:
+        _last_preview.put(key, keep)
+    result.from_preview = remembered is not None
     result.changes = dict(moves)
     result.n_changed = len(result.changed_ids)
     total = time.perf_counter() - t0
@@ -160,6 +170,49 @@ def rescore(
         )
     yield Progress(len(todo), len(todo), result.message, stage="done")
     return result
+
+
+class _Memo:
+    """The last preview's engine results, so committing right after a preview does not score twice."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: str | None = None
+        self._value: list[tuple[list[int], Any]] | None = None
+
+    def put(self, key: str, value: list[tuple[list[int], Any]]) -> None:
+        with self._lock:
+            self._key, self._value = key, value
+
+    def take(self, key: str) -> list[tuple[list[int], Any]] | None:
+        with self._lock:
+            value = self._value if self._key == key else None
+            self._key, self._value = None, None
+            return value
+
+
+_last_preview = _Memo()
+
+
+def _memo_key(project: Any, ctx: ScoringContext, ids: list[int], hashes: dict[int, str | None]) -> str:
+    """Everything the scores depend on: project, model, config, classes and attributes, image features."""
+    h = hashlib.sha256()
+    h.update(
+        repr(
+            (
+                str(project.path),
+                ctx.model_id,
+                ctx.config_dict(),
+                ctx.engine_cfg.topk,
+                ctx.engine_cfg.explain_top,
+                ctx.attribute_set_version,
+                ctx.class_ids,
+            )
+        ).encode()
+    )
+    for i in ids:
+        h.update(f"{i}:{hashes.get(i)};".encode())
+    return h.hexdigest()
 
 
 def _numbered(chunks: Generator[tuple[list[int], Any], None, None]):

@@ -31,6 +31,7 @@ def test_disabling_a_class_changes_exactly_its_images(engine_project):
     assert sum(prev.changes.values()) == prev.n_changed == len(prev.changed_ids)
     assert len(project.runs()) == n_runs and project.current_top1() == top1  # a preview writes nothing
     done = drive(rescore(project, preview=False))
+    assert done.from_preview  # committing right after the preview reuses its scores
     assert set(done.changed_ids) == set(prev.changed_ids)
     run = project.run(done.run_id)
     assert (run.kind, run.parent_run_id, run.status) == ("rescore", prev.parent_run_id, "done")
@@ -57,6 +58,8 @@ def test_attribute_edit_only_moves_images_involving_the_edited_class(engine_proj
     expected = {ids[r] for r in range(len(ids)) if int(before[r].argmax()) != int(after[r].argmax())}
     assert set(prev.changed_ids) == expected
     assert all(edited in pair for pair in prev.changes)
+    project.add_attribute(edited, "has stripes")  # edited after the preview: the commit scores again
+    assert not drive(rescore(project, preview=False)).from_preview
 
 
 def test_rescore_never_reencodes(engine_project):
