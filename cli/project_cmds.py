@@ -71,7 +71,7 @@ def _scan(project: Project, args: argparse.Namespace) -> Any:
     from workflows.scan import scan_folder
 
     token = CancelToken()
-    gen = scan_folder(project, token, workers=args.workers, hash_all=args.hash)
+    gen = scan_folder(project, token, workers=args.workers, processes=args.processes, hash_all=args.hash)
     return run_with_progress(gen, "scanning", cancel=token, quiet=args.quiet)
 
 
@@ -110,6 +110,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     with open_project(args) as project:
+        if args.images:
+            moved = Path(args.images).expanduser()
+            if not moved.is_dir():
+                raise UserError(f"image folder {moved} does not exist or is not a folder")
+            project.set_setting("image_root", str(moved.resolve()))
+            print(f"image folder is now {moved.resolve()} (paths inside it, and their decisions, are kept)")
         res = _scan(project, args)
         _print_scan(res)
         c = project.counts()
@@ -169,6 +175,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hash", action="store_true", help="hash every file's bytes now (default: small files only)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="threads for header reads (default 0)")
+    p.add_argument("--processes", type=int, default=0, metavar="N",
+                   help="worker processes for header reads (big folders, idle cores; default 0)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -183,6 +191,7 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_init)
 
     p = subs.add_parser("scan", help="re-scan the image folder: added, changed and removed files")
+    p.add_argument("--images", metavar="DIR", help="the image folder moved here: point the project at it first")
     _scan_options(p)
     p.set_defaults(func=cmd_scan)
 

@@ -207,6 +207,9 @@ def scan_folder(
         batch = _Batch()
         for f in walk_images(root, result.skipped, exclude=[cache]):
             text, _raw = _db_path(f.rel)
+            if text in seen_paths:  # a literal "\xff" in one name vs a raw 0xff byte in another
+                result.skipped.append((text, "name clashes with another file once its bytes are escaped"))
+                continue
             seen_paths.add(text)
             result.seen += 1
             k = known.get(text)

@@ -187,3 +187,22 @@ def test_interrupted_scan_exits_130_and_keeps_a_sound_project(tmp_path, capsys, 
     monkeypatch.setattr(scan_mod, "scan_folder", real)
     assert main(["--project", str(tmp_path / "p.lazlabel"), "scan", "-q"]) == 0
     assert f"{60 - n} added" in capsys.readouterr().out
+
+
+def test_scan_follows_a_moved_image_folder_keeping_decisions(tmp_path, images, capsys):
+    from db import Project
+
+    proj = tmp_path / "p.lazlabel"
+    main(["init", str(proj), "--images", str(images), "-q"])
+    with Project.open(proj) as p:
+        first = p.page_images(limit=1)[0]
+    moved = tmp_path / "moved"
+    images.rename(moved)
+    capsys.readouterr()
+    assert main(["--project", str(proj), "scan", "-q"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["--project", str(proj), "scan", "-q", "--images", str(moved)]) == 0
+    assert "0 added, 0 changed, 0 newly missing" in capsys.readouterr().out
+    with Project.open(proj) as p:
+        assert p.image_root == moved.resolve()
+        assert p.image(first.id).rel_path == first.rel_path and p.image_path(first.id).is_file()

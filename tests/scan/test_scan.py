@@ -125,6 +125,17 @@ def test_odd_names_links_hidden_files_and_own_cache(tmp_path):
         proj.close()
 
 
+def test_escaped_name_clash_is_skipped_not_fatal(project):
+    root = project.image_root
+    save(root / "caf\\xe9.png", noise((4, 4)), "PNG")  # a literal backslash sequence, valid UTF-8
+    with open(os.fsencode(str(root)) + b"/caf\xe9.png", "wb") as f:  # the raw byte 0xe9
+        f.write((root / "caf\\xe9.png").read_bytes())
+    save(root / "z.png", noise((4, 4)), "PNG")
+    res = _scan(project)
+    assert project.count_images() == 2 and res.seen == 2
+    assert any("clashes" in why for _p, why in res.skipped)
+
+
 def test_rescan_detects_added_removed_changed_and_keeps_decisions(project):
     root = project.image_root
     for name in ["keep.png", "change.png", "remove.png", "other.png"]:
@@ -285,12 +296,12 @@ def test_hash_all_hashes_large_files_during_scan(project):
     assert _rows(project)["big.png"].content_hash == hash_file(project.image_root / "big.png")
 
 
-def test_thread_pool_gives_the_same_records(tmp_path):
+def test_thread_and_process_pools_give_the_same_records(tmp_path):
     make_corpus(tmp_path / "imgs")
     out = []
-    for workers in (0, 3):
-        with Project.create(tmp_path / f"w{workers}.lazlabel", tmp_path / "imgs") as proj:
-            _scan(proj, workers=workers, batch_size=7)
+    for i, kw in enumerate([{}, {"workers": 3}, {"processes": 2}]):
+        with Project.create(tmp_path / f"w{i}.lazlabel", tmp_path / "imgs") as proj:
+            _scan(proj, batch_size=7, **kw)
             out.append({k: (r.status, r.error, r.width, r.height, r.mode, r.content_hash)
                         for k, r in _rows(proj).items()})
-    assert out[0] == out[1]
+    assert out[0] == out[1] == out[2]
