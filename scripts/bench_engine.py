@@ -1,0 +1,281 @@
+#!/usr/bin/env python
+"""Engine benchmarks (CPU unless a GPU is present). Ratios are measured within one run.
+
+  rescore : re-score N cached images × C classes × ~7 attributes × 90 regions (random unit
+            features, D=512) from a real FeatureCache, vs the plain published-style per-class
+            loop (timed on a sample, extrapolated); identical argmax on the sample; peak memory.
+  e2e     : ViT-B-32 (random init) end to end in faithful mode vs the image encoder alone on the
+            same views; images/s for random (faithful), grid and dense views.
+  views   : batched tensor crop+resize vs 90 PIL resizes: time and closeness.
+
+    .venv/bin/python scripts/bench_engine.py rescore [--images 10000 --classes 200]
+    .venv/bin/python scripts/bench_engine.py e2e [--images 6]
+    .venv/bin/python scripts/bench_engine.py views
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine import sinkhorn_cpu  # noqa: E402
+from engine.alignment import lazsl_scores  # noqa: E402
+from engine.cache import FeatureCache  # noqa: E402
+from engine.pipeline import TextBank, score_with_texts  # noqa: E402
+from engine.types import ClassSpec, EngineConfig  # noqa: E402
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _emit(**kw) -> None:
+    print(json.dumps(kw), flush=True)
+
+
+# ----------------------------------------------------------------------------- rescore
+
+
+def _attr_problem(C: int, D: int, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.randint(5, 10, (C,), generator=g)  # 5..9, mean ~7
+    owner = torch.repeat_interleave(torch.arange(C), counts)
+    feats = F.normalize(torch.randn(len(owner), D, generator=g), dim=-1)
+    classes = [ClassSpec(f"class{c}", tuple(f"attr{j}" for j in range(int(n)))) for c, n in enumerate(counts)]
+    return classes, TextBank([f"s{i}" for i in range(len(owner))], owner, feats,
+                             (torch.cumsum(counts, 0) - counts).tolist())
+
+
+def _fill_cache(root: Path, n: int, N: int, D: int, chunk: int = 500) -> list[str]:
+    cache = FeatureCache(root, "bench-random-unit", f"n{N}")
+    hashes = [f"img{i:07d}" for i in range(n)]
+    todo = set(cache.missing(hashes))
+    for s in range(0, n, chunk):
+        hs = hashes[s:s + chunk]
+        if not todo.intersection(hs):
+            continue
+        g = torch.Generator().manual_seed(1000 + s)
+        P0 = F.normalize(torch.randn(len(hs), D, generator=g), dim=-1)
+        R = F.normalize(torch.randn(len(hs), N, D, generator=g), dim=-1)
+        boxes = torch.rand(len(hs), N, 4, generator=g).sort(-1).values * 500
+        cache.put_batch(hs, P0, R, boxes, image_sizes=[(500, 500)] * len(hs))
+    return hashes
+
+
+def published_loop_one(p0, regions, attrs, alpha=0.8, eps=0.1, tol=1e-2, max_iter=100) -> float:
+    """One image × one class the way the published code does it: float32, a host sync per iteration."""
+    g = regions @ p0
+    P = regions[g >= g.mean()]
+    S = alpha * (P @ attrs.T) + (1 - alpha) * (p0 @ attrs.T)[None]
+    K = torch.exp(-(1 - S) / eps)
+    a = torch.full((P.shape[0],), 1.0 / P.shape[0])
+    b = torch.full((attrs.shape[0],), 1.0 / attrs.shape[0])
+    r, c = torch.ones_like(a), torch.ones_like(b)
+    for _ in range(max_iter):
+        r_prev = r
+        r = a / (K @ c)
+        c = b / (K.T @ r)
+        if (r - r_prev).abs().mean().item() < tol:
+            break
+    return float(((r[:, None] * K * c[None]) * S).sum().item())
+
+
+def _rescore_child(args) -> None:
+    """Runs in a fresh process so ru_maxrss is the re-score's own peak."""
+    classes, texts = _attr_problem(args.classes, args.dim)
+    cache = FeatureCache(Path(args.cache), "bench-random-unit", f"n{args.regions}")
+    hashes = [f"img{i:07d}" for i in range(args.images)]
+    base_rss = _rss_mb()
+    # warm-up: numba compile (cached on disk after the first run) and BLAS threads, on 8 images
+    score_with_texts(cache, hashes[:8], classes, texts, EngineConfig(explain_top=0))
+    out = {}
+    for label, cfg in (("scores_only", EngineConfig(explain_top=0)),
+                       ("with_explanations", EngineConfig(explain_top=2))):
+        t = time.perf_counter()
+        res = score_with_texts(cache, hashes, classes, texts, cfg)
+        out[label] = time.perf_counter() - t
+    top1 = res.topk_idx[:, 0]
+    # alignment alone on in-memory features (no cache read), both backends, on a slice
+    g, r, _ = cache.get(hashes[: args.slice])
+    for be in (["numba"] if sinkhorn_cpu.AVAILABLE else []) + ["torch"]:
+        t = time.perf_counter()
+        lazsl_scores(g, r, texts.feats, texts.owner, n_classes=len(classes), backend=be)
+        out[f"align_{be}_per_image_ms"] = (time.perf_counter() - t) / args.slice * 1000
+    # prefilter agreement (random features are the worst case for dclip as a filter)
+    t = time.perf_counter()
+    pre = score_with_texts(cache, hashes[: args.slice], classes, texts, EngineConfig(explain_top=0, prefilter_k=20))
+    out["prefilter20_per_image_ms"] = (time.perf_counter() - t) / args.slice * 1000
+    out["prefilter20_top1_agreement"] = float((pre.topk_idx[:, 0] == top1[: args.slice]).float().mean())
+    out["peak_rss_mb"] = _rss_mb()
+    out["rss_before_mb"] = base_rss
+    torch.save({"top1": top1, "top5": res.topk_scores}, Path(args.cache) / "top1.pt")
+    print("CHILD " + json.dumps(out), flush=True)
+
+
+def bench_rescore(args) -> None:
+    tmp = Path(args.cache or tempfile.mkdtemp(prefix="lazlabel-bench-"))
+    t = time.perf_counter()
+    hashes = _fill_cache(tmp, args.images, args.regions, args.dim)
+    _emit(stage="cache filled", images=len(hashes), seconds=round(time.perf_counter() - t, 1), dir=str(tmp))
+    cmd = [sys.executable, __file__, "_rescore_child", "--cache", str(tmp), "--images", str(args.images),
+           "--classes", str(args.classes), "--regions", str(args.regions), "--dim", str(args.dim),
+           "--slice", str(args.slice)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    child = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("CHILD "))[6:])
+    top1 = torch.load(tmp / "top1.pt")["top1"]
+    # the plain loop on a sample of images, extrapolated
+    classes, texts = _attr_problem(args.classes, args.dim)
+    cache = FeatureCache(tmp, "bench-random-unit", f"n{args.regions}")
+    sample = hashes[: args.sample]
+    g, r, _ = cache.get(sample)
+    rows = [(texts.owner == c).nonzero().flatten() for c in range(len(classes))]
+    t = time.perf_counter()
+    loop = torch.tensor([[published_loop_one(g[i], r[i], texts.feats[rows[c]]) for c in range(len(classes))]
+                         for i in range(len(sample))])
+    loop_per_image = (time.perf_counter() - t) / len(sample)
+    same = bool(torch.equal(loop.argmax(1), top1[: len(sample)]))
+    loop_total = loop_per_image * args.images
+    _emit(bench="rescore", images=args.images, classes=args.classes, attributes=int(texts.feats.shape[0]),
+          regions=args.regions, dim=args.dim, threads=torch.get_num_threads(), numba=sinkhorn_cpu.AVAILABLE,
+          rescore_s=round(child["scores_only"], 2), rescore_with_explanations_s=round(child["with_explanations"], 2),
+          plain_loop_extrapolated_s=round(loop_total, 1), speedup=round(loop_total / child["scores_only"], 1),
+          identical_argmax_on_sample=same, sample=len(sample),
+          align_ms_per_image={k: round(v, 2) for k, v in child.items() if k.startswith("align_")},
+          prefilter20_ms_per_image=round(child["prefilter20_per_image_ms"], 2),
+          prefilter20_top1_agreement_random_features=child["prefilter20_top1_agreement"],
+          peak_rss_mb=round(child["peak_rss_mb"]), load_avg=os.getloadavg()[0])
+
+
+# ----------------------------------------------------------------------------- e2e
+
+
+def _synthetic_images(d: Path, n: int, size=(640, 480)) -> list:
+    from PIL import Image
+
+    from engine.pipeline import ImageItem
+
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(n):
+        small = rng.integers(0, 255, (size[1] // 16, size[0] // 16, 3), dtype=np.uint8)
+        p = d / f"img{i}.jpg"
+        Image.fromarray(small).resize(size, Image.BICUBIC).save(p, quality=90)
+        items.append(ImageItem(i, p, f"synthetic-{i}"))
+    return items
+
+
+def bench_e2e(args) -> None:
+    from engine.imageio import open_rgb
+    from engine.models import load_model
+    from engine.pipeline import ENCODE_VIEWS_PER_PASS, prelabel
+    from engine.types import ViewConfig
+    from engine.views import make_views
+
+    model = load_model(args.model, device="cpu")
+    tmp = Path(tempfile.mkdtemp(prefix="lazlabel-e2e-"))
+    items = _synthetic_images(tmp / "img", args.images)
+    classes = [ClassSpec(f"class{c}", tuple(f"has feature {c}-{j}" for j in range(7))) for c in range(args.classes)]
+    cfg = EngineConfig(batch_size=args.batch)
+    t = time.perf_counter()
+    from engine.pipeline import text_bank
+
+    text_bank(model, classes, cfg)  # warm the text cache: a once-per-attribute-set cost
+    text_s = time.perf_counter() - t
+    vc = ViewConfig()
+    # encoder alone on the very same views
+    views = [make_views(open_rgb(it.path), it.content_hash, vc, model.image_size, model.mean, model.std)[0]
+             for it in items]
+    model.encode_images(views[0][:8])  # warm-up
+    enc = 0.0
+    for s in range(0, len(views), args.batch):
+        x = torch.cat(views[s:s + args.batch])
+        t = time.perf_counter()
+        for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS):
+            model.encode_images(x[i:i + ENCODE_VIEWS_PER_PASS])
+        enc += time.perf_counter() - t
+    results = {}
+    for mode in ("random", "grid", "dense"):
+        cache = FeatureCache(tmp / f"cache-{mode}", model.model_id, ViewConfig(mode=mode).key())
+        t = time.perf_counter()
+        out = list(prelabel(model, items, classes, cfg, ViewConfig(mode=mode), cache))
+        dt = time.perf_counter() - t
+        assert sum(len(b.items) for b in out) == len(items)
+        results[mode] = dt
+    _emit(bench="e2e", model=args.model, images=args.images, classes=args.classes, views_per_image=91,
+          threads=torch.get_num_threads(), encoder_alone_s=round(enc, 2), faithful_total_s=round(results["random"], 2),
+          ratio_total_over_encoder=round(results["random"] / enc, 3),
+          images_per_s={m: round(args.images / v, 3) for m, v in results.items()},
+          text_encoding_once_s=round(text_s, 2), load_avg=os.getloadavg()[0])
+
+
+# ----------------------------------------------------------------------------- views
+
+
+def bench_views(args) -> None:
+    from engine.models import load_model
+    from engine.types import ViewConfig
+    from engine.views import _normalise, crops_pil, crops_tensor, random_boxes
+
+    tmp = Path(tempfile.mkdtemp(prefix="lazlabel-views-"))
+    items = _synthetic_images(tmp, 4, size=(1024, 768))
+    from engine.imageio import open_rgb
+
+    model = load_model(args.model, device="cpu")
+    tp = tt = 0.0
+    diffs, coss = [], []
+    for it in items:
+        img = open_rgb(it.path)
+        boxes = random_boxes(img.width, img.height, it.content_hash, ViewConfig())
+        t = time.perf_counter()
+        a = crops_pil(img, boxes, 224)
+        tp += time.perf_counter() - t
+        t = time.perf_counter()
+        b = crops_tensor(img, boxes, 224)
+        tt += time.perf_counter() - t
+        diffs.append(float((a - b).abs().mean()))
+        fa = model.encode_images(_normalise(a, model.mean, model.std))
+        fb = model.encode_images(_normalise(b, model.mean, model.std))
+        coss.append(float((fa * fb).sum(-1).min()))
+    _emit(bench="views", image="1024x768", crops=90, pil_ms_per_image=round(tp / len(items) * 1000, 1),
+          tensor_ms_per_image=round(tt / len(items) * 1000, 1), mean_abs_pixel_diff_of_255=round(float(np.mean(diffs)), 2),
+          min_feature_cosine=round(min(coss), 4), model=args.model, load_avg=os.getloadavg()[0])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["rescore", "e2e", "views", "_rescore_child"])
+    ap.add_argument("--images", type=int, default=None)
+    ap.add_argument("--classes", type=int, default=None)
+    ap.add_argument("--regions", type=int, default=90)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--sample", type=int, default=20, help="images timed with the plain loop")
+    ap.add_argument("--slice", type=int, default=500, help="images for per-backend/prefilter timings")
+    ap.add_argument("--cache", default=None, help="reuse this directory for the rescore feature cache")
+    ap.add_argument("--model", default="random:ViT-B-32")
+    ap.add_argument("--batch", type=int, default=2)
+    args = ap.parse_args(argv)
+    defaults = {"rescore": (10000, 200), "_rescore_child": (10000, 200), "e2e": (6, 20), "views": (4, 0)}
+    di, dc = defaults[args.what]
+    args.images = args.images or di
+    args.classes = args.classes or dc
+    {"rescore": bench_rescore, "e2e": bench_e2e, "views": bench_views, "_rescore_child": _rescore_child}[args.what](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
