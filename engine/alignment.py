@@ -105,7 +105,7 @@ def clip_scores(global_feats: torch.Tensor, class_text_feats: torch.Tensor,
 def region_weights(global_feats: torch.Tensor, region_feats: torch.Tensor, gamma: float = 0.0,
                    region_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Kept-region mask [B,N] (bool) and marginal a [B,N] (uniform on kept regions, 0 elsewhere)."""
-    g = torch.einsum("bnd,bd->bn", region_feats.float(), global_feats.float())
+    g = torch.matmul(region_feats.float(), global_feats.float().unsqueeze(-1)).squeeze(-1)
     valid = torch.ones_like(g, dtype=torch.bool) if region_mask is None else region_mask.to(g.device).bool()
     nv = valid.sum(1)
     mean = (g * valid).sum(1) / nv.clamp_min(1)

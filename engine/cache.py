@@ -158,22 +158,28 @@ class FeatureCache:
         D = next(iter(shards.values()))["g"].shape[1] if shards else 0
         N = max((s["r"].shape[1] for s in shards.values()), default=0)
         B = len(hashes)
-        g = np.zeros((B, D), np.float32)
-        r = np.zeros((B, N, D), np.float32)
-        b = np.zeros((B, N, 4), np.float32)
-        mask = np.zeros((B, N), bool)
+        g = torch.zeros(B, D)
+        r = torch.zeros(B, N, D)
+        b = torch.zeros(B, N, 4)
+        mask = torch.zeros(B, N, dtype=torch.bool)
         for sid, positions in groups.items():
             s = shards[sid]
             rows = np.asarray([where[p][1] for p in positions])
-            order = np.argsort(rows, kind="stable")  # sequential reads inside a memory map
-            rows_s, pos_s = rows[order], np.asarray(positions)[order]
+            pos = torch.as_tensor(positions)
             n = s["r"].shape[1]
-            g[pos_s] = s["g"][rows_s]
-            r[pos_s, :n] = s["r"][rows_s]
-            b[pos_s, :n] = s["b"][rows_s]
-            mask[pos_s, :n] = True
-        out = (torch.from_numpy(g), torch.from_numpy(r), torch.from_numpy(b))
-        return (*out, torch.from_numpy(mask)) if with_mask else out
+            if len(rows) and rows[-1] - rows[0] + 1 == len(rows) and (np.diff(rows) == 1).all():
+                sl = slice(int(rows[0]), int(rows[-1]) + 1)  # the common case: a run of rows, no fancy indexing
+                parts = (s["g"][sl], s["r"][sl], s["b"][sl])
+            else:
+                order = np.argsort(rows, kind="stable")  # sequential reads inside a memory map
+                rows, pos = rows[order], pos[torch.as_tensor(order)]
+                parts = (s["g"][rows], s["r"][rows], s["b"][rows])
+            gg, rr, bb = (torch.from_numpy(np.array(x)) for x in parts)  # one fp16 copy out of the map
+            g[pos] = gg.float()  # fp16 → fp32 in torch (vectorised)
+            r[pos, :n] = rr.float()
+            b[pos, :n] = bb.float()
+            mask[pos, :n] = True
+        return (g, r, b, mask) if with_mask else (g, r, b)
 
     def sizes(self, hashes: Sequence[str]) -> list[tuple[int, int]]:
         """Original (W,H) of each cached image; (0,0) where the writer did not record it."""
