@@ -163,10 +163,13 @@ def _first_line(err: BaseException) -> str:
 
 
 def _scratch_at_head(tmp: Path) -> Engine:
+    """A scratch database built by running the revision chain (not models.py: that is what
+    autogenerate and `check` compare against)."""
     from db.engine_setup import make_engine
 
     engine = make_engine(tmp / "scratch.lazlabel")
-    upgrade_to_head(engine)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
     return engine
 
 

@@ -62,6 +62,7 @@ class Image(Base):
         Index("ix_image_status_issue_score", "status", "issue_score"),
         # the review queue walked in index order at any depth: unreviewed by confidence / by name
         Index("ix_image_status_review_pred_score", "status", "review_status", "pred_score"),
+        Index("ix_image_status_review_pred_margin", "status", "review_status", "pred_margin"),
         Index("ix_image_status_review_rel_path", "status", "review_status", "rel_path"),
         # covering index of every filter/sort key but the path: sorts on expressions (class,
         # disagreement, random, recent) sort ids from this narrow index instead of table rows

@@ -182,14 +182,16 @@ class ImagesMixin:
         disagreements, errors_by_reason {reason: n}. Missing files count in `total`.
         """
         with self.session() as s:
-            by_status = dict(s.execute(select(Image.status, func.count()).group_by(Image.status)).all())
-            by_review = dict(
-                s.execute(
-                    select(Image.review_status, func.count())
-                    .where(Image.status != "missing")
-                    .group_by(Image.review_status)
-                ).all()
+            # one pass over the narrow (status, review_status, ...) covering index
+            by_status: dict[str, int] = {}
+            by_review: dict[str, int] = {}
+            grouped = select(Image.status, Image.review_status, func.count()).group_by(
+                Image.status, Image.review_status
             )
+            for status, review, n in _core(s).execute(grouped):
+                by_status[status] = by_status.get(status, 0) + n
+                if status != "missing":
+                    by_review[review] = by_review.get(review, 0) + n
             predicted = s.scalar(select(func.count()).where(Image.pred_score.is_not(None))) or 0
             disagreements = s.scalar(
                 select(func.count()).select_from(Image).where(*ImageFilter(disagrees=True).clauses())
