@@ -159,7 +159,8 @@ def run_audit(
     t0 = time.perf_counter()
     ctx = ScoringContext.from_project(project, settings)
     labelled = project.imported_label_ids()  # image id -> class id (active classes only)
-    labelled = {i: c for i, c in labelled.items() if c in ctx.class_index}
+    index = ctx.class_index
+    labelled = {i: c for i, c in labelled.items() if c in index}
     if not labelled:
         raise UserError("no imported labels of active classes to audit (import labels first)")
     yield Progress(0, len(labelled), "scoring labelled images", stage="score")
@@ -171,7 +172,7 @@ def run_audit(
             f"none of the {len(ids)} labelled images has cached features for {ctx.model_id}; run pre-label first"
         )
     t_score = time.perf_counter()
-    labels = torch.tensor([ctx.class_index[labelled[i]] for i in scored_ids], dtype=torch.long)
+    labels = torch.tensor([index[labelled[i]] for i in scored_ids], dtype=torch.long)
     temp = float(temperature) if temperature is not None else calibrate_temperature(all_scores, labels)
     probs = torch.softmax(all_scores.double() / temp, dim=1)
     issues = find_label_issues(probs, labels, ranking=ranking)
