@@ -19,6 +19,10 @@ from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from workflows.fastheaders import read_header
+
+FAST_HEADERS = True  # False: every header through Pillow (the tests compare both paths)
+
 # --- which files are images ---------------------------------------------------------------------
 
 # extension (lower case, with dot) -> the format Pillow should find inside
@@ -230,6 +234,26 @@ def _probe_open(f: BinaryIO, size: int) -> Probe:
     return Probe("ok", None, w, h, fmt, mode)
 
 
+# format -> truncation test on the bytes of a whole file in memory (fast path only)
+_TAIL_OK: dict[str, Callable[[bytes], bool]] = {
+    "PNG": lambda data: b"IEND" in data[-4096:],
+    "JPEG": lambda data: b"\xff\xd9" in data[-TAIL:],
+}
+
+
+def _probe_fast(data: bytes) -> Probe | None:
+    """The common case without Pillow: a well-formed small PNG/JPEG. None: ask Pillow."""
+    if not FAST_HEADERS:
+        return None
+    h = read_header(data)
+    if h is None or h.width * h.height > (Image.MAX_IMAGE_PIXELS or 1 << 62):
+        return None  # Pillow's path words the bomb reasons
+    if not _TAIL_OK[h.format](data):
+        return None  # possibly truncated: Pillow's path decides and says why
+    w, ht = (h.height, h.width) if h.orientation in _SWAPS_AXES else (h.width, h.height)
+    return Probe("ok", None, w, ht, h.format, h.mode)
+
+
 def probe(path: str | os.PathLike[str] | bytes, size: int | None = None) -> Probe:
     """Header facts of one file, or the reason it is not a usable image."""
     try:
@@ -242,7 +266,7 @@ def probe(path: str | os.PathLike[str] | bytes, size: int | None = None) -> Prob
                 data = f.read()
                 if not data:
                     return _error("zero-byte file")
-                res = _probe_open(io.BytesIO(data), len(data))
+                res = _probe_fast(data) or _probe_open(io.BytesIO(data), len(data))
                 return Probe(res.status, res.error, res.width, res.height, res.format, res.mode, hash_bytes(data))
             return _probe_open(f, size)
     except PermissionError:
