@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 
 from db.models import Decision, Explanation, Image, ImportedLabel, LabelClass, LabelIssue, Run
 
+_IN_CHUNK = 5000
 REVIEWABLE_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative")
 # the actions after which an image carries no class label (the decision's class_id, if any,
 # names the class it is NOT)
@@ -137,7 +138,10 @@ class ReviewMixin:
         reviewer: str,
         note: str | None,
     ) -> list[int]:
-        imgs = {img.id: img for img in s.scalars(select(Image).where(Image.id.in_(ids)))}
+        imgs: dict[int, Image] = {}
+        for start in range(0, len(ids), _IN_CHUNK):  # far below every backend's parameter limit
+            chunk = ids[start : start + _IN_CHUNK]
+            imgs.update((img.id, img) for img in s.scalars(select(Image).where(Image.id.in_(chunk))))
         missing = [i for i in ids if i not in imgs]
         if missing:
             raise ReviewError(f"{len(missing)} image(s) not in the project (e.g. id {missing[0]})")
