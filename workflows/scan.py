@@ -30,6 +30,7 @@ from workflows.imagefiles import IMAGE_EXTENSIONS, Probe, hash_file, probe
 from workflows.progress import CancelToken, Progress, check
 
 DEFAULT_BATCH = 1000
+_NOT_AGAIN = "already scanned (symlink loop or second link to a folder)"
 
 
 @dataclass
@@ -109,7 +110,7 @@ def walk_images(root: Path, skipped: list[tuple[str, str]], exclude: Sequence[Pa
                     continue
                 key = (dst.st_dev, dst.st_ino)
                 if key in visited:
-                    skipped.append((erel, "already scanned (symlink loop or second link to a folder)"))
+                    skipped.append((erel, _NOT_AGAIN))
                     continue
                 visited.add(key)
                 subdirs.append((e.path, erel))
@@ -233,9 +234,16 @@ def scan_folder(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    gone = [k.id for path, k in known.items() if path not in seen_paths and k.status != "missing"]
+    # files under a folder we could not read are not "gone": leave their rows as they are
+    unreadable = tuple(f"{p}/" for p, why in result.skipped if not why.startswith(_NOT_AGAIN) and p != ".")
+    gone = [
+        k.id
+        for path, k in known.items()
+        if path not in seen_paths and k.status != "missing" and not path.startswith(unreadable or ("\0",))
+    ]
     result.missing = project.mark_missing(gone) if gone else 0
-    project.analyze()
+    if result.added or result.changed or result.refreshed or result.missing:
+        project.analyze()  # row counts moved: refresh the planner's statistics
     result.elapsed_s = time.monotonic() - started
     yield Progress(result.seen, result.seen, "done", "scan", started, {"errors": result.errors})
     return result

@@ -263,8 +263,24 @@ def test_unreadable_file_and_folder_are_recorded_not_fatal(tmp_path):
         assert rows["locked.png"].error == "permission denied"
         assert rows["fine.png"].status == "ok"
         assert "closed/inside.png" not in rows
+    # the folder becomes unreadable after its files were scanned: they are not "missing"
+    (root / "closed").chmod(0o755)
+    with Project.open(proj_path) as proj:
         res = _scan(proj)  # readable again now: picked up, and the locked file re-read
         assert res.added == 1 and _rows(proj)["locked.png"].status == "ok"
+        assert _rows(proj)["closed/inside.png"].status == "ok"
+    (root / "closed").chmod(0)
+    try:
+        out = subprocess.run(
+            [*prefix, sys.executable, "-m", "tests.scan.scan_child", str(proj_path)],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        (root / "closed").chmod(0o755)
+    assert out.returncode == 0, out.stderr
+    with Project.open(proj_path) as proj:
+        assert _rows(proj)["closed/inside.png"].status == "ok"
+        assert proj.counts()["missing"] == 0
 
 
 def test_large_files_hashed_lazily_and_only_if_unchanged(project):
