@@ -117,7 +117,7 @@ def crops_pil(img: Image.Image, boxes: Boxes, image_size: int) -> torch.Tensor:
 
 def crops_tensor(img: Image.Image, boxes: Boxes, image_size: int) -> torch.Tensor:
     """Batched crop path: one antialiased bicubic pre-scale of the whole image so the smallest box
-    is ~S pixels, then one `roi_align` for all boxes (area-averaged bilinear) → [N,3,S,S] in [0,255]."""
+    is ~S pixels (so at most a 1.5x downscale is left), then one bilinear `roi_align` for all boxes → [N,3,S,S] in [0,255]."""
     if len(boxes) == 0:
         return torch.zeros(0, 3, image_size, image_size)
     x = _pil_to_tensor(img).float().unsqueeze(0)
@@ -132,7 +132,7 @@ def crops_tensor(img: Image.Image, boxes: Boxes, image_size: int) -> torch.Tenso
     else:
         sx = sy = 1.0
     rois = torch.cat([torch.zeros(len(b), 1), b * torch.tensor([sx, sy, sx, sy])], dim=1)
-    out = roi_align(x, rois, output_size=(image_size, image_size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+    out = roi_align(x, rois, output_size=(image_size, image_size), spatial_scale=1.0, sampling_ratio=1, aligned=True)
     return out.clamp_(0.0, 255.0)
 
 
