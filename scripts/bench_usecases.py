@@ -75,39 +75,45 @@ def _bench_prelabel(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
 
         def engine_alone(rep: int = rep, items: list = items, ctx: Any = ctx) -> None:
             cache = FeatureCache(tmp / f"engine{rep}", ctx.model_id, ctx.view_cfg.key())
-            t = time.perf_counter()
-            n = sum(
-                len(b.items)
-                for b in engine_prelabel(ctx.model, items, ctx.classes, ctx.engine_cfg, ctx.view_cfg, cache)
-            )
-            engine_times.append(time.perf_counter() - t)
-            assert n == args.images
+            batches = engine_prelabel(ctx.model, items, ctx.classes, ctx.engine_cfg, ctx.view_cfg, cache)
+            assert sum(len(b.items) for b in batches) == args.images
 
         def use_case(proj: Any = proj) -> None:
-            t = time.perf_counter()
             summary = drive(run_prelabel(proj))
-            usecase_times.append(time.perf_counter() - t)
             breakdown.append(summary.timings)
             assert summary.n_scored == args.images, summary
 
-        for fn in (engine_alone, use_case) if rep % 2 == 0 else (use_case, engine_alone):
+        order = [("engine", engine_alone), ("use case", use_case)]
+        for name, fn in order if rep % 2 == 0 else order[::-1]:
+            w, c = time.perf_counter(), time.process_time()
             fn()
+            (engine_times if name == "engine" else usecase_times).append(
+                (time.perf_counter() - w, time.process_time() - c)
+            )
         proj.close()
-    e, u = min(engine_times), min(usecase_times)
+    ew, uw = min(w for w, _ in engine_times), min(w for w, _ in usecase_times)
+    ec, uc = min(c for _, c in engine_times), min(c for _, c in usecase_times)
     out = {
         "images": args.images,
-        "engine_s": e,
-        "usecase_s": u,
-        "engine_img_s": args.images / e,
-        "usecase_img_s": args.images / u,
-        "overhead_pct": 100 * (u - e) / e,
+        "engine_wall_s": ew,
+        "usecase_wall_s": uw,
+        "engine_cpu_s": ec,
+        "usecase_cpu_s": uc,
+        "overhead_wall_pct": 100 * (uw - ew) / ew,
+        "overhead_cpu_pct": 100 * (uc - ec) / ec,
     }
     print(
         f"prelabel {args.images} images {args.size}px, {len(_classes(args.classes))} classes, "
-        f"{args.crops} crops, model {settings.model}: engine {out['engine_img_s']:.2f} img/s, "
-        f"use case {out['usecase_img_s']:.2f} img/s, overhead {out['overhead_pct']:+.1f}% "
-        f"(best of {args.repeat}: engine {e:.2f}s, use case {u:.2f}s)"
+        f"{args.crops} crops, model {settings.model}, best of {args.repeat}:\n"
+        f"  engine alone: {args.images / ew:.2f} img/s (wall {ew:.2f}s, CPU {ec:.2f}s)\n"
+        f"  use case:     {args.images / uw:.2f} img/s (wall {uw:.2f}s, CPU {uc:.2f}s)\n"
+        f"  use-case overhead: wall {out['overhead_wall_pct']:+.1f}%, CPU {out['overhead_cpu_pct']:+.1f}%"
     )
+    for (w1, c1), (w2, c2), b in zip(engine_times, usecase_times, breakdown):
+        print(
+            f"  rep: engine {w1:.2f}s wall/{c1:.2f}s CPU; use case {w2:.2f}s wall/{c2:.2f}s CPU "
+            f"(inside: engine {b['engine_s']:.2f}s, store writes {b['store_s']:.2f}s)"
+        )
     return out
 
 
