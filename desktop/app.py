@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,43 @@ def install_excepthook(ctx) -> None:
     sys.excepthook = hook
 
 
+# The first pre-label would otherwise pay, mid-run, for importing torch/open_clip and for numba
+# loading its compiled OT kernel: seconds during which the worker holds the GIL in long stretches
+# and the GUI stutters. The app pays it in a background thread right after start-up instead.
+WARM_UP_MODULES = ("workflows.prelabel", "workflows.rescore", "workflows.attributes")
+
+
+def _warm_numba_kernel() -> None:
+    """One 1×1 call of the engine's numba Sinkhorn kernel (loads it from numba's cache)."""
+    import numpy as np
+
+    from engine import sinkhorn_cpu
+
+    if getattr(sinkhorn_cpu, "AVAILABLE", False):
+        one, zero = np.ones(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        m = np.ones((1, 1), dtype=np.float32)
+        sinkhorn_cpu.solve_scores(m, m, zero, one, np.array([0, 1]), zero, one, 1e-2, 5)
+
+
+WARM_UP_CALLS = (_warm_numba_kernel,)
+
+
+def warm_up_imports() -> None:
+    """Import the heavy use-case modules and prime lazy kernels (any thread; errors only logged)."""
+    import importlib
+
+    for name in WARM_UP_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # noqa: BLE001 - a missing optional piece shows up when used
+            log.info("warm-up import of %s failed: %s", name, err)
+    for fn in WARM_UP_CALLS:
+        try:
+            fn()
+        except Exception as err:  # noqa: BLE001
+            log.info("warm-up %s failed: %s", fn.__name__, err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.debug)
@@ -75,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow()
     install_excepthook(window.ctx)
     window.show()
+    threading.Thread(target=warm_up_imports, name="warm-up", daemon=True).start()
     if args.project:
         window.actions.open_path(Path(args.project))
     elif args.demo:

@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.counts = CountsLabel(self.ctx)
-        self.statusBar().addWidget(self.counts, 1)
+        self.statusBar().addPermanentWidget(self.counts)
         self.task_bar = TaskProgressBar(self.ctx)
         self.statusBar().addPermanentWidget(self.task_bar)
         self.ctx.status_message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))

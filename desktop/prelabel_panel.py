@@ -74,6 +74,7 @@ class PrelabelPanel(QWidget):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
+        self.bar.hide()  # shown while a run is going and after it
         self.detail = QLabel("Ready.")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -145,6 +146,7 @@ class PrelabelPanel(QWidget):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.bar.setRange(0, 0)
+        self.bar.show()
         self.detail.setText("Starting…")
         self.refresh()
         return self.worker

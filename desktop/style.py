@@ -66,10 +66,8 @@ QPushButton:disabled {{ color: #a0a6b3; }}
 QPushButton#primary {{ background: {ACCENT}; color: white; border-color: {ACCENT}; font-weight: 600; }}
 QPushButton#primary:hover {{ background: {ACCENT_DARK}; }}
 QPushButton#primary:disabled {{ background: #9db7e8; border-color: #9db7e8; }}
-QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{
-    padding: 3px 6px; border: 1px solid {BORDER}; border-radius: 4px; background: {BASE};
-}}
-QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus {{ border-color: {ACCENT}; }}
+QLineEdit {{ padding: 3px 6px; border: 1px solid {BORDER}; border-radius: 4px; background: {BASE}; }}
+QLineEdit:focus {{ border-color: {ACCENT}; }}
 QListView#grid {{ background: {BASE}; border: 1px solid {BORDER}; border-radius: 4px; }}
 QProgressBar {{ border: 1px solid {BORDER}; border-radius: 4px; background: {BASE}; text-align: center; height: 16px; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}

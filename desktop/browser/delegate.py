@@ -89,8 +89,9 @@ class TileDelegate(QStyledItemDelegate):
         fm = QFontMetrics(self._bold)
         score = f"{row.pred_score:.2f}" if row.pred_score is not None and row.review_status == "unreviewed" else ""
         score_w = QFontMetrics(self._small).horizontalAdvance(score) + 4 if score else 0
-        p.setPen(QColor(style.TEXT if cls else style.MUTED))
-        line1 = cls or ("no prediction" if row.status == "ok" else "")
+        rejected = row.review_status in ("rejected", "confirmed_negative") and row.label_class_id is None
+        p.setPen(QColor(style.STATUS_COLORS["rejected"] if rejected else (style.TEXT if cls else style.MUTED)))
+        line1 = f"not {cls}" if rejected and cls else (cls or ("no prediction" if row.status == "ok" else ""))
         p.drawText(
             QRect(text_x, y1, text_w - score_w, fm.height()),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

@@ -56,9 +56,7 @@ class BrowserView(QWidget):
         for key, (label, _kw) in STATUS_FILTERS.items():
             self.status_box.addItem(label, key)
         self.class_box = QComboBox()
-        self.class_box.setMinimumWidth(150)
         self.imported_box = QComboBox()
-        self.imported_box.setMinimumWidth(150)
         self.sort_box = QComboBox()
         for key, label in sort_choices():
             self.sort_box.addItem(label, key)
@@ -74,6 +72,9 @@ class BrowserView(QWidget):
         self.prelabel_button.setToolTip("Run the engine on all, selected or unlabelled images (Ctrl+R)")
         self.prelabel_button.clicked.connect(self._prelabel)
 
+        for box in (self.status_box, self.class_box, self.imported_box, self.sort_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
         bar = QHBoxLayout()
         for label, w in (("Show", self.status_box), ("Class", self.class_box), ("Imported", self.imported_box), ("Sort", self.sort_box)):
             lab = QLabel(label)

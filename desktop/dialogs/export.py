@@ -183,6 +183,7 @@ class ExportDialog(QDialog):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
+        self.bar.hide()  # shown while a run is going and after it
         self.progress_label = QLabel()
         self.progress_label.setObjectName("muted")
         self.result = QTextBrowser()
@@ -331,6 +332,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.bar.setRange(0, 0)
+        self.bar.show()
         self.progress_label.setText("Starting…")
         return self.worker
 

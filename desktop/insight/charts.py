@@ -179,7 +179,7 @@ class GroupedBarChart(_Chart):
         label_w = min(body.width() * 0.35, max(fm.horizontalAdvance(c) for c in self.categories) + 10)
         plot = body.adjusted(label_w, legend_h, -40, 0)
         vmax = max(max(v) for _n, v in self.series) or 1
-        row_h = plot.height() / len(self.categories)
+        row_h = min(plot.height() / len(self.categories), 44.0)
         bar_h = max(2.0, min(10.0, (row_h - 4) / len(self.series)))
         for i, cat in enumerate(self.categories):
             y0 = plot.top() + i * row_h
@@ -243,8 +243,11 @@ class HeatmapChart(_Chart):
         vmax = max(max(r) for r in self.matrix) or 1
         accent = QColor(style.ACCENT)
         p.setPen(QColor(style.MUTED))
-        p.drawText(QRectF(origin.x(), body.top(), side, fm.height()), Qt.AlignmentFlag.AlignHCenter, f"{self.col_title} →")
-        p.drawText(QRectF(body.left(), body.top(), label_w, fm.height()), Qt.AlignmentFlag.AlignLeft, f"↓ {self.row_title}")
+        p.drawText(
+            QRectF(body.left(), body.top(), body.width(), fm.height()),
+            Qt.AlignmentFlag.AlignLeft,
+            f"rows: {self.row_title} label  ·  columns: {self.col_title} label  ·  blue = agree, red = disagree",
+        )
         for j, lab in enumerate(self.labels):  # column heads
             p.setPen(QColor(style.TEXT))
             p.drawText(
