@@ -164,8 +164,16 @@ class _Target:
                     raise UserError(f"{self.path} holds an earlier export (pass overwrite to replace it)")
                 self.replace_old = True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{secrets.token_hex(4)}")
+        self._remove_stale()
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
         self.tmp.mkdir()
+
+    def _remove_stale(self) -> None:
+        """Temporary folders left by a killed export to this target (their process is gone)."""
+        for d in self.path.parent.glob(f".{self.path.name}.tmp-*"):
+            pid = d.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+            if pid.isdigit() and d.is_dir() and not d.is_symlink() and not _alive(int(pid)):
+                shutil.rmtree(d, ignore_errors=True)
 
     def commit(self) -> None:
         """Rename the finished temporary directory into place (replacing an earlier export if asked)."""
@@ -186,6 +194,18 @@ class _Target:
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":  # on Windows os.kill(pid, 0) is not a probe
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours
+    return True
 
 
 class _FileMap:

@@ -315,18 +315,21 @@ class ExporterBase:
     def place_image(self, sample: ExportSample, *dir_parts: str) -> str:
         """Copy/link the sample's image into out_dir/dir_parts under a unique name; return its rel path."""
         src = sample.src_path
-        if not os.path.isfile(src):
+        mode = self.opts.get("mode", "copy")
+        if mode == "symlink" and not os.path.isfile(src):  # copy and link fail on their own
             raise MissingSourceError(f"source image missing: {sample.rel_path}")
         dir_rel = self.ensure_dir(*dir_parts)
         fname = self.unique_name(dir_rel, sample)
         dst = os.path.join(self.out_dir, dir_rel, check_component(fname))
-        mode = self.opts.get("mode", "copy")
         try:
             PLACERS[mode](src, dst)
         except _LinkRefused:
             self._link_fallbacks += 1
             _copy(src, dst)
-        except FileNotFoundError as err:
+        except (FileNotFoundError, IsADirectoryError) as err:
+            if os.path.lexists(dst) or not os.path.isdir(os.path.dirname(dst)):
+                raise  # our side failed, not the source
+            self._taken[dir_rel].discard(fname[: len(fname) - len(PurePosixPath(fname).suffix)].casefold())
             raise MissingSourceError(f"source image missing: {sample.rel_path}") from err
         self.summary.n_files += 1
         return f"{dir_rel}/{fname}"

@@ -90,10 +90,11 @@ def test_hostile_names_never_escape_the_target(hostile_world, tmp_path):
     )
 
 
-def test_missing_source_is_skipped_and_reported(world, tmp_path):
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink"])
+def test_missing_source_is_skipped_and_reported(world, tmp_path, mode):
     gone = next(iter(world.expected))
     (world.root / gone).unlink()
-    s = run_export(world.project, "imagefolder", tmp_path / "out")
+    s = run_export(world.project, "imagefolder", tmp_path / "out", mode=mode)
     assert s.n_samples == len(world.expected) - 1
     assert any("missing" in w and gone in w for w in s.warnings)
     assert manifest(tmp_path / "out")["skipped_missing"] == [gone]
@@ -122,3 +123,18 @@ def test_unknown_format_and_empty_project(project, tmp_path):
         run_export(project, "zip", tmp_path / "o")
     with pytest.raises(UserError, match="nothing to export"):
         run_export(project, "csv", tmp_path / "o")
+
+
+def test_temp_dirs_of_killed_exports_are_cleaned_up(world, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f".out.tmp-{int(dead.stdout)}-abcd"
+    live = tmp_path / f".out.tmp-{os.getppid()}-beef"  # a process that is still running
+    for d in (stale, live):
+        (d / "train").mkdir(parents=True)
+    run_export(world.project, "csv", tmp_path / "out")
+    assert not stale.exists() and live.exists()
