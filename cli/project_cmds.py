@@ -143,7 +143,9 @@ def status_data(project: Project, path: Path, errors_limit: int) -> dict[str, An
 def _print_status(project: Project, path: Path, errors_limit: int) -> None:
     d = status_data(project, path, errors_limit)
     print(f"project      {d['project']}")
-    print(f"images in    {d['image_root']}")
+    gone = d["image_root"] and not Path(d["image_root"]).is_dir()
+    note = "  (NOT FOUND: moved? point the project at it with `lazlabel scan --images DIR`)" if gone else ""
+    print(f"images in    {d['image_root']}{note}")
     print(f"total        {d['total']:,}")
     print(f"readable     {d['ok']:,}")
     print(f"unreadable   {d['error']:,}")

@@ -133,6 +133,17 @@ def time_page(proj: Project, sort: str, flt: ImageFilter, offset: int, reps: int
     return statistics.median(walls), statistics.median(cpus), n
 
 
+def time_queries(proj: Project) -> None:
+    """Page of 200 at the top and in the middle of each result list, then whole id lists."""
+    print(f"\npage of 200 (median of 5), {proj.count_images():,} images, load average {os.getloadavg()[0]:.1f}:")
+    print(f"{'sort':13s} {'filter':52s} {'matches':>8s} {'first page wall/cpu':>20s} {'middle page wall/cpu':>22s}")
+    for sort, flt in QUERIES:
+        n = proj.count_images(flt)
+        w1, c1, _ = time_page(proj, sort, flt, 0)
+        w2, c2, _ = time_page(proj, sort, flt, max(0, n // 2 - 100))
+        print(f"{sort:13s} {_describe(flt):52s} {n:8,d} {w1:9.1f} / {c1:6.1f} ms {w2:10.1f} / {c2:6.1f} ms")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
@@ -141,7 +152,13 @@ def main() -> int:
     ap.add_argument("--processes", type=int, nargs="+", default=[], help="header-read processes to compare")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--keep", type=Path, default=None, help="copy the last project file here for inspection")
+    ap.add_argument("--queries-only", type=Path, default=None, metavar="PROJECT",
+                    help="only time the queries on an existing project (e.g. one saved with --keep)")
     args = ap.parse_args()
+    if args.queries_only:
+        with Project.open(args.queries_only) as proj:
+            time_queries(proj)
+        return 0
 
     root = args.images or Path(tempfile.gettempdir()) / f"lazlabel-bench-{args.n}"
     make_images(root, args.n)
@@ -169,13 +186,7 @@ def main() -> int:
         print(f"peak RSS {rss_mb:.0f} MB")
         assert proj is not None
         fill_labels(proj)
-        deep = args.n // 2
-        print(f"\npage of 200 (median of 5), {proj.count_images():,} images, load average {os.getloadavg()[0]:.1f}:")
-        print(f"{'sort':13s} {'filter':52s} {'first page wall/cpu':>20s} {'offset ' + format(deep, ',') + ' wall/cpu':>24s}")
-        for sort, flt in QUERIES:
-            w1, c1, n1 = time_page(proj, sort, flt, 0)
-            w2, c2, _ = time_page(proj, sort, flt, deep)
-            print(f"{sort:13s} {_describe(flt):52s} {w1:8.1f} / {c1:6.1f} ms {w2:10.1f} / {c2:6.1f} ms  ({n1} rows)")
+        time_queries(proj)
         print("\nall ids in order (image_ids, what the desktop grid loads):")
         for sort, flt in [("name", ImageFilter(status="ok")), ("confidence", ImageFilter(status="ok")),
                           ("class", ImageFilter(status="ok")), ("random", ImageFilter(status="ok"))]:

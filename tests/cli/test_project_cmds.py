@@ -201,6 +201,8 @@ def test_scan_follows_a_moved_image_folder_keeping_decisions(tmp_path, images, c
     capsys.readouterr()
     assert main(["--project", str(proj), "scan", "-q"]) == 1
     assert "does not exist" in capsys.readouterr().err
+    assert main(["--project", str(proj), "status"]) == 0
+    assert "NOT FOUND" in capsys.readouterr().out
     assert main(["--project", str(proj), "scan", "-q", "--images", str(moved)]) == 0
     assert "0 added, 0 changed, 0 newly missing" in capsys.readouterr().out
     with Project.open(proj) as p:
