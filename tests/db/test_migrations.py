@@ -144,3 +144,11 @@ def test_open_errors_name_the_problem(tmp_path):
         Project.open(tmp_path)
     with pytest.raises(ProjectError, match="does not exist"):
         Project.create(tmp_path / "no" / "such" / "p.lazlabel", tmp_path)
+
+
+def test_developer_commands(capsys):
+    from db.migrate import main as migrate_main
+
+    assert migrate_main(["heads"]) == 0
+    assert capsys.readouterr().out.strip() == head_revision()
+    assert migrate_main(["check"]) == 0  # the chain builds exactly models.py
