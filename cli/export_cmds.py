@@ -9,49 +9,32 @@ from pathlib import Path
 from typing import Any
 
 from workflows.errors import UserError
+from workflows.progress import CancelToken
 
 
 def _open_project(args: argparse.Namespace) -> Any:
-    from db import PROJECT_SUFFIX, Project
+    from cli.project_cmds import open_project
 
-    if args.project:
-        return Project.open(args.project)
-    found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
-    if len(found) != 1:
-        what = "no" if not found else "several"
-        raise UserError(f"{what} *{PROJECT_SUFFIX} files in {Path.cwd()}: name one with --project PATH")
-    return Project.open(found[0])
+    return open_project(args)
 
 
-def _drive(gen: Generator, label: str) -> Any:
-    """Run a use case with the shared progress bar (a plain stderr line as fallback); closing the
-    generator on any exit lets the use case clean up (an export removes its temporary folder)."""
-    from workflows.progress import Cancelled, drive
+def _nothing_kept(gen: Generator) -> Generator:
+    """A cancelled export keeps nothing: say so (not "finished batches are saved") and interrupt."""
+    from workflows.progress import Cancelled
 
     try:
-        try:
-            from cli.progress import run_with_progress
-        except ImportError:
-            run_with_progress = None
-        if run_with_progress is not None:
-            return run_with_progress(gen, label)
-        tty = sys.stderr.isatty()
-
-        def show(p: Any) -> None:
-            if tty:
-                frac = f" {100 * p.fraction:5.1f}%" if p.fraction is not None else ""
-                sys.stderr.write(f"\r{label}:{frac} {p.done}/{p.total or '?'} {p.message[:60]:<60}")
-                sys.stderr.flush()
-
-        try:
-            return drive(gen, show)
-        finally:
-            if tty:
-                sys.stderr.write("\n")
+        return (yield from gen)
     except Cancelled as err:
-        raise UserError(str(err) or "cancelled") from err
-    finally:
-        gen.close()
+        print(f"\nlazlabel: {err or 'cancelled'}", file=sys.stderr)
+        raise KeyboardInterrupt from None
+
+
+def _drive(gen: Generator, label: str, cancel: Any = None) -> Any:
+    """Run a use case with the shared progress bar; the first Ctrl+C cancels cleanly, and the
+    generator is closed on every exit so the export removes its temporary folder."""
+    from cli.progress import run_with_progress
+
+    return run_with_progress(_nothing_kept(gen), label, cancel=cancel)
 
 
 def _kv(text: str) -> tuple[str, str]:
@@ -77,6 +60,7 @@ def _export(args: argparse.Namespace) -> int:
         raise UserError("usage: lazlabel export FORMAT OUT [options] (formats: lazlabel export --list)")
     splits = wf.parse_splits(args.split) if args.split else None
     project = _open_project(args)
+    cancel = CancelToken()
     try:
         gen = wf.export(
             project,
@@ -90,8 +74,9 @@ def _export(args: argparse.Namespace) -> int:
             classes=args.classes,
             options=dict(args.option or []),
             overwrite=args.overwrite,
+            cancel=cancel,
         )
-        summary = _drive(gen, f"export {args.format}")
+        summary = _drive(gen, f"export {args.format}", cancel)
     finally:
         project.close()
     parts = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_split.items()))

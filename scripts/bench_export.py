@@ -5,7 +5,8 @@ with predictions and explanations, one decision per image), then runs each expor
 process and reports its wall time and peak resident memory (ru_maxrss, interpreter included).
 
     .venv/bin/python scripts/bench_export.py                 # 100,000 images, 20 classes
-    .venv/bin/python scripts/bench_export.py -n 20000 --formats csv
+    .venv/bin/python scripts/bench_export.py -n 20000 --formats csv,jsonl,hf-imagefolder:symlink
+Also imports the csv/jsonl exports back (all 100,000 labels must match their images).
 Goal (issue #7): < 30 s and < 500 MB for 100,000 images, each format.
 """
 
@@ -156,6 +157,49 @@ def export_once(proj_path: Path, fmt: str, out: Path, mode: str) -> dict:
     }
 
 
+def import_once(proj_path: Path, fmt: str, path: Path, _mode: str) -> dict:
+    """Import an export's labels back in this process: seconds and peak RSS."""
+    from db import Project
+    from workflows.import_labels import import_labels
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    with Project.open(proj_path) as project:
+        r = import_labels(project, fmt, path)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert not r.unmatched, r.unmatched[:3]
+    return {
+        "format": f"import {fmt}",
+        "mode": "-",
+        "n": r.n_imported,
+        "files": 0,
+        "seconds": round(secs, 2),
+        "cpu_seconds": round(cpu, 2),
+        "peak_mb": round(_peak_rss_kb() / 1024, 1),
+    }
+
+
+# what a child process runs, by job name; and the exports that import back, with their label file
+CHILD_JOBS = {"export": export_once, "import": import_once}
+IMPORT_BACK = {"csv": "labels.csv", "jsonl": "labels.jsonl"}
+
+
+def _child(job: str, proj: Path, fmt: str, path: Path, mode: str) -> dict:
+    r = subprocess.run(
+        [sys.executable, __file__, "--_child", job, str(proj), fmt, str(path), mode],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        raise SystemExit(f"{job} {fmt} failed:\n{r.stderr}")
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    print(
+        f"{res['format']:<12} {res['mode']:<9} {res['n']:>8,} images  {res['files']:>8,} files  "
+        f"{res['seconds']:>6.2f} s (cpu {res['cpu_seconds']:.2f} s)  peak {res['peak_mb']:>6.1f} MB",
+        flush=True,
+    )
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=100_000)
@@ -163,11 +207,14 @@ def main() -> int:
     ap.add_argument("--formats", default="imagefolder:hardlink,csv", help="FORMAT[:MODE],...")
     ap.add_argument("--no-explanations", action="store_true")
     ap.add_argument("--workdir", help="scratch folder (default: a new one under /tmp, removed after)")
-    ap.add_argument("--_child", nargs=4, metavar=("PROJECT", "FORMAT", "OUT", "MODE"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-import", action="store_true", help="skip importing the csv/jsonl export back")
+    ap.add_argument(
+        "--_child", nargs=5, metavar=("JOB", "PROJECT", "FORMAT", "PATH", "MODE"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args._child:
-        proj, fmt, out, mode = args._child
-        print(json.dumps(export_once(Path(proj), fmt, Path(out), mode)))
+        job, proj, fmt, path, mode = args._child
+        print(json.dumps(CHILD_JOBS[job](Path(proj), fmt, Path(path), mode)))
         return 0
     work = Path(args.workdir or tempfile.mkdtemp(prefix="lazlabel-bench-export-", dir="/tmp"))
     try:
@@ -176,18 +223,9 @@ def main() -> int:
         for spec in args.formats.split(","):
             fmt, _, mode = spec.partition(":")
             out = work / f"out-{fmt}-{mode or 'copy'}"
-            r = subprocess.run(
-                [sys.executable, __file__, "--_child", str(proj), fmt, str(out), mode or "copy"],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            res = json.loads(r.stdout.strip().splitlines()[-1])
-            results.append(res)
-            print(
-                f"{res['format']:<12} {res['mode']:<9} {res['n']:>8,} images  {res['files']:>8,} files  "
-                f"{res['seconds']:>6.2f} s (cpu {res['cpu_seconds']:.2f} s)  peak {res['peak_mb']:>6.1f} MB"
-            )
+            results.append(_child("export", proj, fmt, out, mode or "copy"))
+            if fmt in IMPORT_BACK and not args.no_import:
+                results.append(_child("import", proj, fmt, out / IMPORT_BACK[fmt], "-"))
             shutil.rmtree(out, ignore_errors=True)
         print(json.dumps({"n": args.n, "results": results}))
     finally:

@@ -79,3 +79,21 @@ def test_import_reports_unmatched_paths(world, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "1 unmatched" in captured.out and "ghost.png" in captured.err
     assert listing.read_text(encoding="utf-8") == "ghost.png\n"
+
+
+def test_cancelled_export_says_nothing_was_kept(world, tmp_path, capsys):
+    import pytest
+
+    from cli.export_cmds import _drive
+    from workflows.export import export
+    from workflows.progress import CancelToken
+
+    cancel = CancelToken()
+    cancel.cancel()  # as the first Ctrl+C does
+    gen = export(world.project, "imagefolder", tmp_path / "out", cancel=cancel)
+    with pytest.raises(KeyboardInterrupt):
+        _drive(gen, "export", cancel)
+    assert "export cancelled; nothing was written" in capsys.readouterr().err
+    assert (
+        not [n for n in tmp_path.iterdir() if n.name.startswith(".out")] and not (tmp_path / "out").exists()
+    )
