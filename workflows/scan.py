@@ -30,6 +30,7 @@ from workflows.imagefiles import IMAGE_EXTENSIONS, Probe, hash_file, probe
 from workflows.progress import CancelToken, Progress, check
 
 DEFAULT_BATCH = 1000
+COUNT_EVERY = 10_000
 _NOT_AGAIN = "already scanned (symlink loop or second link to a folder)"
 
 
@@ -71,8 +72,13 @@ def _db_path(rel: str) -> tuple[str, bytes | None]:
         return raw.decode("utf-8", "backslashreplace"), raw
 
 
-def walk_images(root: Path, skipped: list[tuple[str, str]], exclude: Sequence[Path] = ()) -> Iterator[FoundFile]:
-    """Image files under `root`, depth first in name order; loops and unreadable folders go to `skipped`."""
+def walk_images(
+    root: Path, skipped: list[tuple[str, str]], exclude: Sequence[Path] = (), *, with_stat: bool = True
+) -> Iterator[FoundFile]:
+    """Image files under `root`, depth first in name order; loops and unreadable folders go to `skipped`.
+
+    with_stat=False: names only (size and mtime 0), for a quick count before the real pass.
+    """
     visited: set[tuple[int, int]] = set()
     for ex in exclude:
         try:
@@ -116,6 +122,9 @@ def walk_images(root: Path, skipped: list[tuple[str, str]], exclude: Sequence[Pa
                 subdirs.append((e.path, erel))
                 continue
             if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
+                continue
+            if not with_stat:
+                yield FoundFile(erel, e.path, 0, 0)
                 continue
             try:
                 fst = e.stat()
@@ -197,12 +206,19 @@ def scan_folder(
     root = Path(project.image_root)
     if not root.is_dir():
         raise UserError(f"image folder {root} does not exist or is not a folder (was it moved?)")
-    started = time.monotonic()
+    t0 = started = time.monotonic()
     result = ScanResult(root=root)
     known = project.scan_snapshot()
-    total_hint = len(known) or None
-    seen_paths: set[str] = set()
     cache = project.path.with_name(project.path.name + ".cache")
+    # a names-only pass first (no stat, no reads: fast) so progress has a total and an ETA
+    total_hint = 0
+    for _ in walk_images(root, [], exclude=[cache], with_stat=False):
+        total_hint += 1
+        if total_hint % COUNT_EVERY == 0:
+            yield Progress(total_hint, None, "counting files", "count", started)
+            check(cancel)
+    started = time.monotonic()
+    seen_paths: set[str] = set()
     pool = _executor(workers, processes)
     try:
         batch = _Batch()
@@ -244,7 +260,7 @@ def scan_folder(
     result.missing = project.mark_missing(gone) if gone else 0
     if result.added or result.changed or result.refreshed or result.missing:
         project.analyze()  # row counts moved: refresh the planner's statistics
-    result.elapsed_s = time.monotonic() - started
+    result.elapsed_s = time.monotonic() - t0
     yield Progress(result.seen, result.seen, "done", "scan", started, {"errors": result.errors})
     return result
 

@@ -186,7 +186,8 @@ def test_cancel_between_batches_keeps_finished_batches_and_rescan_completes(proj
     _small_pngs(project.image_root, 120)
     token = CancelToken()
     gen = scan_folder(project, token, batch_size=25)
-    next(gen)  # first batch written
+    first = next(gen)  # first batch written
+    assert (first.done, first.total) == (25, 120)  # counted up front: a real bar and an ETA
     token.cancel()
     with pytest.raises(Cancelled):
         drive(gen)
