@@ -34,7 +34,7 @@ import torch
 from engine import sinkhorn_cpu
 
 #: Elements per [b, C, N, M] work tensor; bounds chunk memory (about 4 such tensors live at once).
-DEFAULT_CHUNK_ELEMENTS = 6_000_000
+DEFAULT_CHUNK_ELEMENTS = 2_000_000
 #: Above this value of (1 - min S) / eps, exp() would underflow float32; the chunk runs in float64.
 _F32_EXP_LIMIT = 80.0
 CHECK_EVERY = 4
@@ -194,12 +194,21 @@ OT_SOLVERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None, tor
 }
 
 
-def _kernel(S: torch.Tensor, eps: float) -> torch.Tensor:
-    """K = exp(-(1 - S)/eps), in float64 when float32 would underflow (tiny eps)."""
-    worst = float((1.0 - S.min()) / eps) if S.numel() else 0.0
+def _kernel_from_scaled(S_eps: torch.Tensor, eps: float) -> torch.Tensor:
+    """K = exp(S/eps - 1/eps) from S/eps, float64 when float32 could underflow (as `_kernel`)."""
+    worst = 2.0 / eps if 2.0 / eps <= _F32_EXP_LIMIT or not S_eps.numel() else float(1.0 / eps - S_eps.min())
     dt = torch.float64 if worst > _F32_EXP_LIMIT else torch.float32
-    K = S.to(dt, copy=True)
-    return K.sub_(1.0).mul_(1.0 / eps).exp_()
+    return torch.sub(S_eps.to(dt), 1.0 / eps).exp_()
+
+
+def _kernel(S: torch.Tensor, eps: float) -> torch.Tensor:
+    """K = exp(-(1 - S)/eps), in float64 when float32 could underflow (tiny eps).
+
+    S of unit vectors is >= -1, so for eps >= 2/80 float32 is always safe and S.min() is skipped.
+    """
+    worst = 2.0 / eps if 2.0 / eps <= _F32_EXP_LIMIT or not S.numel() else float((1.0 - S.min()) / eps)
+    dt = torch.float64 if worst > _F32_EXP_LIMIT else torch.float32
+    return torch.sub(S.to(dt), 1.0).div_(eps).exp_()
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -403,10 +412,10 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
     n_kept_all = kept.sum(1)
     if classes is None:
         order = torch.cat(list(rows)) if rows else torch.zeros(0, dtype=torch.long)
-        Tsorted = Tt[order].contiguous()
+        Tscaled = Tt[order] / eps  # fold 1/eps into the matmul: it yields S/eps directly
         starts = (torch.cumsum(counts, 0) - counts).numpy()
         live = (counts > 0).nonzero().flatten().numpy()
-        per_image = Tsorted.shape[0]
+        per_image = Tscaled.shape[0]
         avg_rows = max(float(n_kept_all.float().mean()), 1.0)
     else:
         pad = _padded_rows(rows)
@@ -418,31 +427,34 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
         b = e - s
         nk = n_kept_all[s:e]
         if classes is None:
-            Q = R0[s:e][kept[s:e]]  # [sum kept, D], image by image, regions in original order
-            Q.mul_(alpha).add_((1.0 - alpha) * P0[s:e].repeat_interleave(nk, dim=0))
-            ST = Tsorted @ Q.T  # [A, sum kept]
+            km = kept[s:e]
+            img_idx = torch.arange(b).unsqueeze(1).expand(b, N)[km]  # image of each kept region
+            # q_i = alpha p_i + (1-alpha) p_0 for kept regions, stacked image by image (original order)
+            Q = torch.lerp(P0[s:e].index_select(0, img_idx), R0[s:e][km], alpha)
+            ST = Tscaled @ Q.T  # S/eps, [A, sum kept]: the one big matmul
             reg_base = (torch.cumsum(nk, 0) - nk).numpy()
             cls = np.tile(live, b)
             attr_base, ln = starts[cls], counts_np[cls]
             per = len(live)
         else:
             idx = _compact(kept[s:e])
-            Q = R0[s:e].gather(1, idx.unsqueeze(-1).expand(-1, -1, D))
-            Q.mul_(alpha).add_((1.0 - alpha) * P0[s:e].unsqueeze(1))
+            Rc = R0[s:e].gather(1, idx.unsqueeze(-1).expand(-1, -1, D))
+            Q = torch.lerp(P0[s:e].unsqueeze(1).expand_as(Rc), Rc, alpha)
             cand = classes[s:e]
             per, mmax = cand.shape[1], pad.shape[1]
-            Tf = Tt[pad[cand].clamp_min(0)].reshape(b, per * mmax, D)
+            Tf = Tt[pad[cand].clamp_min(0)].reshape(b, per * mmax, D) / eps
             nrow = Q.shape[1]
-            ST = torch.matmul(Tf, Q.transpose(1, 2)).reshape(b * per * mmax, nrow)  # image blocks
+            ST = torch.matmul(Tf, Q.transpose(1, 2)).reshape(b * per * mmax, nrow)  # S/eps, image blocks
             reg_base = np.zeros(b, dtype=np.int64)
             cls = cand.reshape(-1).numpy()
             attr_base = np.repeat(np.arange(b) * per * mmax, per) + np.tile(np.arange(per) * mmax, b)
             ln = counts_np[cls]
-        KT = _kernel(ST, eps)
+        KT = _kernel_from_scaled(ST, eps)
+        ST = ST.to(KT.dtype)
         img_ptr = np.arange(b + 1) * per
-        sc, it = sinkhorn_cpu.solve_scores(KT.numpy(), ST.to(KT.dtype).numpy(), reg_base, nk.numpy(), img_ptr,
+        sc, it = sinkhorn_cpu.solve_scores(KT.numpy(), ST.numpy(), reg_base, nk.numpy(), img_ptr,
                                            attr_base, ln, params["tol"], params["max_iter"])
-        sc_t = torch.from_numpy(sc).float()
+        sc_t = torch.from_numpy(sc * eps).float()  # the kernel summed T * (S/eps)
         sc_t = torch.where(torch.from_numpy(ln) == 0, torch.full_like(sc_t, float("-inf")), sc_t)
         rows_i = torch.from_numpy(np.repeat(np.arange(b), per)) + s
         cols_c = torch.from_numpy(cls)

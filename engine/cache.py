@@ -158,9 +158,11 @@ class FeatureCache:
         D = next(iter(shards.values()))["g"].shape[1] if shards else 0
         N = max((s["r"].shape[1] for s in shards.values()), default=0)
         B = len(hashes)
-        g = torch.zeros(B, D)
-        r = torch.zeros(B, N, D)
-        b = torch.zeros(B, N, 4)
+        full = all(s["r"].shape[1] == N for s in shards.values())  # every row written: no zero fill
+        alloc = torch.empty if full else torch.zeros
+        g = torch.empty(B, D)
+        r = alloc(B, N, D)
+        b = alloc(B, N, 4)
         mask = torch.zeros(B, N, dtype=torch.bool)
         for sid, positions in groups.items():
             s = shards[sid]
@@ -175,9 +177,15 @@ class FeatureCache:
                 rows, pos = rows[order], pos[torch.as_tensor(order)]
                 parts = (s["g"][rows], s["r"][rows], s["b"][rows])
             gg, rr, bb = (torch.from_numpy(np.array(x)) for x in parts)  # one fp16 copy out of the map
-            g[pos] = gg.float()  # fp16 → fp32 in torch (vectorised)
-            r[pos, :n] = rr.float()
-            b[pos, :n] = bb.float()
+            if len(pos) and int(pos[-1]) - int(pos[0]) + 1 == len(pos) and bool((pos.diff() == 1).all()):
+                dst = slice(int(pos[0]), int(pos[-1]) + 1)  # in-place fp16 → fp32, no temporary
+                g[dst].copy_(gg)
+                r[dst, :n].copy_(rr)
+                b[dst, :n].copy_(bb)
+            else:
+                g[pos] = gg.float()
+                r[pos, :n] = rr.float()
+                b[pos, :n] = bb.float()
             mask[pos, :n] = True
         return (g, r, b, mask) if with_mask else (g, r, b)
 

@@ -29,7 +29,7 @@ from engine.views import make_views
 #: Views per forward pass of the image encoder (bounds activation memory).
 ENCODE_VIEWS_PER_PASS = 256
 #: Images per scoring chunk read back from the cache.
-SCORE_CHUNK = 1024
+SCORE_CHUNK = 512
 
 
 @dataclass(frozen=True)
