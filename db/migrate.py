@@ -29,7 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -145,6 +145,10 @@ def upgrade_to_head(engine: Engine) -> None:
                 bad = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if bad:
                     raise _project_error(f"{where}: migration left {len(bad)} broken references; not applied")
+    except OperationalError as err:
+        if "locked" in str(err) or "busy" in str(err):
+            raise _project_error(f"{where} is busy (another program is writing to it); try again") from err
+        raise
     finally:
         mig.dispose()
 

@@ -152,3 +152,31 @@ def test_developer_commands(capsys):
     assert migrate_main(["heads"]) == 0
     assert capsys.readouterr().out.strip() == head_revision()
     assert migrate_main(["check"]) == 0  # the chain builds exactly models.py
+
+
+def test_upgrade_while_another_writer_holds_the_file_is_a_clear_error(tmp_path, monkeypatch):
+    from sqlalchemy import event
+
+    import db.migrate as migrate
+
+    path = tmp_path / "busy.lazlabel"
+    _make_at_first_revision(path).dispose()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO setting (key, value) VALUES ('k', '1')")
+    real = migrate._migration_engine
+
+    def impatient(engine):  # the real 10 s busy timeout, shortened for the test
+        mig = real(engine)
+        event.listen(mig, "connect", lambda dbapi, _rec: dbapi.execute("PRAGMA busy_timeout=100"))
+        return mig
+
+    monkeypatch.setattr(migrate, "_migration_engine", impatient)
+    with pytest.raises(ProjectError, match="busy"):
+        Project.open(path)
+    writer.execute("COMMIT")
+    writer.close()
+    monkeypatch.undo()
+    with Project.open(path) as proj:  # nothing was half-applied: the upgrade now runs whole
+        assert current_revision(proj.engine) == head_revision()
+        assert proj.get_setting("k") == 1
