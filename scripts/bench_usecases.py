@@ -191,7 +191,11 @@ def _bench_audit(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     res = drive(run_audit(proj))
     dt = time.perf_counter() - t
     flipped = {i for i, f in zip(world["ids"], world["flipped"].tolist()) if f}
-    acc = float((world["true"] == world["given"]).float().mean())
+    from workflows.scoring import ScoringContext
+
+    ctx = ScoringContext.from_project(proj)
+    _ids, scores, _missing = drive(ctx.score_all(proj, world["ids"]))
+    acc = float((scores.argmax(1) == world["true"]).float().mean())  # zero-shot top-1 vs the truth
     rows = audit_report(proj, None)
     flagged = {r.image_id for r in rows if r.flagged}
     tp = len(flagged & flipped)
@@ -209,7 +213,8 @@ def _bench_audit(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     print(
         f"audit {args.audit_images} images, {args.audit_classes} classes, {len(flipped)} flipped: "
         f"flagged {len(flagged)}, precision {out['precision']:.3f}, recall {out['recall']:.3f}, "
-        f"top-100 precision {out['top100_precision']:.2f}, T={res.temperature:.4g}, {dt:.1f}s"
+        f"top-100 precision {out['top100_precision']:.2f}, T={res.temperature:.4g}, {dt:.1f}s "
+        f"(zero-shot top-1 accuracy on the true labels {acc:.3f})"
     )
     proj.close()
     return out

@@ -20,7 +20,7 @@ import torch
 
 from db.store_review import AuditRow, LabelIssueWrite
 from workflows.errors import UserError
-from workflows.progress import CancelToken, Progress, check
+from workflows.progress import Cancelled, CancelToken, Progress, check
 
 __all__ = [
     "AuditResult",
@@ -184,27 +184,26 @@ def run_audit(
         attribute_set_version=ctx.attribute_set_version,
         n_images=len(ids),
     )
-    flagged_pos = issues.flagged.nonzero()[:, 0].tolist()
-    pairs = {
-        scored_ids[p]: (ctx.class_ids[int(issues.suggested[p])], ctx.class_ids[int(labels[p])])
-        for p in flagged_pos
-    }
-    expl = yield from ctx.explain_pairs(project, pairs, cancel=cancel, stage="explain")
-    rows = [
-        LabelIssueWrite(
-            image_id=iid,
-            given_class_id=ctx.class_ids[int(labels[p])],
-            suggested_class_id=ctx.class_ids[int(issues.suggested[p])],
-            p_given=float(issues.p_given[p]),
-            issue_score=float(issues.issue_score[p]),
-            flagged=bool(issues.flagged[p]),
-            explanations=expl.get(iid),
+    try:
+        cids = ctx.class_ids
+        given = [cids[c] for c in labels.tolist()]
+        suggested = [cids[c] for c in issues.suggested.tolist()]
+        flags, p_given, scores = issues.flagged.tolist(), issues.p_given.tolist(), issues.issue_score.tolist()
+        pairs = {iid: (suggested[p], given[p]) for p, iid in enumerate(scored_ids) if flags[p]}
+        expl = yield from ctx.explain_pairs(project, pairs, cancel=cancel, stage="explain")
+        rows = [
+            LabelIssueWrite(iid, given[p], suggested[p], p_given[p], scores[p], flags[p], expl.get(iid))
+            for p, iid in enumerate(scored_ids)
+        ]
+        project.write_label_issues(run_id, rows)
+    except BaseException as err:
+        stopped = isinstance(err, (Cancelled, GeneratorExit, KeyboardInterrupt))
+        project.update_run(
+            run_id, status="cancelled" if stopped else "failed", message=f"{type(err).__name__}: {err}"
         )
-        for p, iid in enumerate(scored_ids)
-    ]
-    project.write_label_issues(run_id, rows)
+        raise
     timings = {"score_s": t_score - t0, "total_s": time.perf_counter() - t0}
-    n_flagged = int(issues.flagged.sum())
+    n_flagged = sum(flags)
     msg = f"{n_flagged} of {len(scored_ids)} labelled images flagged (T={temp:.4g})"
     if missing:
         msg += f"; {len(missing)} without cached features skipped (run pre-label)"

@@ -120,7 +120,7 @@ def run_prelabel(
     )
     try:
         yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0)
-    except Cancelled:
+    except (Cancelled, GeneratorExit, KeyboardInterrupt):  # stopped by the user or the caller
         project.update_run(
             run_id,
             status="cancelled",

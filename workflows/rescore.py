@@ -140,7 +140,7 @@ def rescore(
                 started=started,
             )
         check(cancel)
-    except Cancelled:
+    except (Cancelled, GeneratorExit, KeyboardInterrupt):  # stopped by the user or the caller
         if run_id is not None:
             project.update_run(run_id, status="cancelled", message="cancelled; run re-score again to resume")
         raise

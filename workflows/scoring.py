@@ -198,7 +198,7 @@ class ScoringContext:
         """
         groups: dict[tuple[int, ...], list[int]] = {}
         for iid, cids in wanted.items():
-            groups.setdefault(tuple(dict.fromkeys(int(c) for c in cids)), []).append(int(iid))
+            groups.setdefault(tuple(sorted({int(c) for c in cids})), []).append(int(iid))
         ids_all = [i for g in groups.values() for i in g]
         hashes = project.content_hashes(ids_all)
         index = self.class_index
