@@ -220,11 +220,7 @@ def _stats(project: Any, args: argparse.Namespace) -> int:
 
     st = project_stats(project)
     if args.json:
-        d = dataclasses.asdict(st)
-        for k in ("predicted_vs_decided", "imported_vs_decided"):
-            if d[k] is not None:
-                d[k].pop("class_ids")
-        d["agreement"] = st.agreement
+        d = {**dataclasses.asdict(st), "agreement": st.agreement}
         print(json.dumps(d, default=str))
         return 0
     print(f"images: {st.n_images} ({', '.join(f'{k} {v}' for k, v in sorted(st.by_status.items()))})")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from cli.main import main
 
 
@@ -22,6 +26,10 @@ def test_decide_undo_stats_from_the_command_line(predicted, capsys):
     assert main(["-p", path, "stats"]) == 0
     out = capsys.readouterr().out
     assert "reviewed: 3" in out and "agreement: 66.7% (2/3)" in out
+    assert main(["-p", path, "stats", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["n_reviewed"] == 3 and data["agreement"] == pytest.approx(2 / 3)
+    assert data["predicted_vs_decided"]["labels"] == ["cat", "dog", "fox", "(none)"]
 
 
 def test_bad_input_is_one_clear_line(predicted, capsys):
