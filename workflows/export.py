@@ -301,11 +301,13 @@ def export(
     names = dict(all_classes)
     class_ids = None
     export_classes = [n for _, n in all_classes]
-    if classes is not None:
-        unknown = [c for c in classes if c not in set(export_classes)]
+    if classes is not None:  # class names are case-insensitive in a project
+        exact = set(export_classes)
+        folded = {n.casefold(): n for n in export_classes}
+        unknown = [c for c in classes if c not in exact and c.casefold() not in folded]
         if unknown:
             raise UserError(f"unknown class(es): {', '.join(map(repr, unknown))}")
-        wanted = set(classes)
+        wanted = {c if c in exact else folded[c.casefold()] for c in classes}
         export_classes = [n for n in export_classes if n in wanted]
         class_ids = [i for i, n in all_classes if n in wanted]
 
@@ -332,10 +334,10 @@ def export(
             check(cancel)
         split_of = assign_splits(keyed, split_fracs, seed)
 
+    wants_attributes = bool(getattr(exporter, "wants_attributes", True))
     target = _Target(out_dir, overwrite)
-    if os.path.commonpath([os.path.realpath(root), os.path.realpath(target.path.parent)]) == os.path.realpath(
-        root
-    ):
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(target.path.parent)]) == real_root:
         warnings.append(f"the export is inside the image root {root}: the next scan will see its images")
     files = _FileMap(target.tmp)
     skipped_missing: list[str] = []
@@ -346,12 +348,16 @@ def export(
         yield Progress(0, total, f"exporting {fmt}", stage="export")
         for chunk in project.iter_export_rows(**query, chunk_size=chunk_size):
             labelled = [(r, *_LABEL_OF[r.review_status](r)) for r in chunk]
-            expl = project.explanation_data(
-                [
-                    (r.pred_run_id, r.image_id, cid)
-                    for r, cid, _ in labelled
-                    if r.pred_run_id and cid is not None
-                ]
+            expl = (
+                {}
+                if not wants_attributes
+                else project.explanation_data(
+                    [
+                        (r.pred_run_id, r.image_id, cid)
+                        for r, cid, _ in labelled
+                        if r.pred_run_id and cid is not None
+                    ]
+                )
             )
             for r, cid, action in labelled:
                 done += 1

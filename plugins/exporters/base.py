@@ -88,6 +88,7 @@ class Exporter(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     options: ClassVar[Sequence[OptionSpec]]
+    wants_attributes: ClassVar[bool]  # optional; missing means True
 
     def setup(self, out_dir: Path, classes: list[str], options: Mapping[str, Any]) -> None: ...
 
@@ -250,6 +251,9 @@ class ExporterBase:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[Sequence[OptionSpec]] = ()
+    # False when the format writes no per-sample evidence: the use case then skips the
+    # explanation lookup and leaves ExportSample.top_attributes empty
+    wants_attributes: ClassVar[bool] = False
 
     out_dir: Path
     classes: list[str]

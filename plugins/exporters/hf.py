@@ -23,6 +23,7 @@ from plugins.exporters.tabular import iso
 
 class HFImageFolderExporter(ExporterBase):
     name = "hf-imagefolder"
+    wants_attributes = True
     description = "Hugging Face imagefolder: <split>/<class>/<image> + <split>/metadata.jsonl"
     options = (MODE_OPTION,)
 

@@ -64,6 +64,7 @@ class CsvExporter(ExporterBase):
     """`labels.csv` (UTF-8, header row); `top_attributes` is a JSON list in one cell; empty = none."""
 
     name = "csv"
+    wants_attributes = True
     description = "labels.csv: path, label, action, reviewer, time, run/model, score, margin, top attributes"
     options = ()
     FILE = "labels.csv"
@@ -93,6 +94,7 @@ class JsonlExporter(ExporterBase):
     """`labels.jsonl`: one JSON object per line, same fields as the CSV (nulls kept as null)."""
 
     name = "jsonl"
+    wants_attributes = True
     description = "labels.jsonl: one JSON object per image with label, decision and evidence"
     options = ()
     FILE = "labels.jsonl"

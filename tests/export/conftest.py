@@ -93,19 +93,22 @@ def build_world(project, class_names: list[str], per_class: int = 4) -> World:
         writes.append(PredictionWrite(images[rel], pred, score, 0.1, topk, expl))
     project.write_prediction_batch(run_id, writes)
     project.update_run(run_id, status="done")
+    batches: dict[tuple[str, int | None, str], list[int]] = {}  # one transaction per kind of decision
     for rel, name, status in plan:
-        iid = images[rel]
-        if status == "accepted":
-            project.record_decisions([iid], "accepted", reviewer="ana")
-            world.expected[rel] = name
-        elif status == "corrected":
-            project.record_decisions([iid], "corrected", class_id=classes[name], reviewer="bo")
-            world.expected[rel] = name
-        elif status in ("rejected", "uncertain"):
-            project.record_decisions([iid], status, reviewer="ana")
-            world.unsure[rel] = status
-        else:
+        if status == "unreviewed":
             world.predicted_only[rel] = (name, None)
+            continue
+        key = {
+            "accepted": ("accepted", None, "ana"),
+            "corrected": ("corrected", classes[name], "bo"),
+        }.get(status, (status, None, "ana"))
+        batches.setdefault(key, []).append(images[rel])
+        if status in ("accepted", "corrected"):
+            world.expected[rel] = name
+        else:
+            world.unsure[rel] = status
+    for (action, class_id, reviewer), ids_ in batches.items():
+        project.record_decisions(ids_, action, class_id=class_id, reviewer=reviewer)
     return world
 
 

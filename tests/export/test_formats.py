@@ -179,7 +179,7 @@ def test_selection_options(world, tmp_path):
     assert {r["path"] for r in predicted} == set(world.predicted_only)
     high = run_export(p, "jsonl", tmp_path / "c", include_predictions_above=2.0)
     assert high.n_samples == len(world.expected)
-    dogs = run_export(p, "jsonl", tmp_path / "d", classes=["dog"])
+    dogs = run_export(p, "jsonl", tmp_path / "d", classes=["DOG"])  # names are case-insensitive
     rows = [json.loads(x) for x in (tmp_path / "d" / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
     assert dogs.n_samples == sum(1 for v in world.expected.values() if v == "dog")
     assert {r["label"] for r in rows} == {"dog"}
