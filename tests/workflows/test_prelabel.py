@@ -135,3 +135,29 @@ def test_kill_9_mid_run_resumes_to_the_same_predictions(tmp_path):
     assert _predictions(killed) == _predictions(clean)
     assert len(_predictions(clean)) == 12
     shutil.rmtree(tmp_path / "clean", ignore_errors=True)
+
+
+def test_changed_file_is_predicted_again_on_rerun(engine_project):
+    from PIL import Image as PILImage
+
+    from db.store_images import ScanRecord
+
+    project, ids, _ = engine_project
+    first = drive(run_prelabel(project))
+    row = project.image(ids[3])
+    path = project.image_path(ids[3])
+    PILImage.new("RGB", (40, 32), (250, 250, 250)).save(path)  # the file changes on disk
+    st = path.stat()
+    project.write_scan_batch(
+        [],
+        changed={
+            ids[3]: ScanRecord(
+                rel_path=row.rel_path, size=st.st_size, mtime_ns=st.st_mtime_ns, width=40, height=32
+            )
+        },
+    )
+    assert project.latest_prediction(ids[3]) is None  # the re-scan dropped the stale prediction
+    again = drive(run_prelabel(project))
+    assert again.resumed and again.run_id == first.run_id and again.n_scored == 1
+    assert project.latest_prediction(ids[3]).run_id == first.run_id
+    assert project.run(first.run_id).n_done == 12
