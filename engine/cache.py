@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 _PARTS = ("g", "r", "b")  # required; "s" (image W,H) is optional
-_MAX_OPEN_SHARDS = 256
+_MAX_OPEN_SHARDS = 8  # mapped pages count as resident memory: keep few maps open
 
 
 def _slug(text: str) -> str:
