@@ -115,14 +115,19 @@ def _runs(project: Any, args: argparse.Namespace) -> int:
 
 
 def _review(project: Any, args: argparse.Namespace) -> int:
-    from workflows.review import accept_above, review_queue
+    from db.queries import ImageFilter
+    from workflows.review import accept_above, resolve_class, review_queue
 
+    class_id = resolve_class(project, args.class_name) if args.class_name else None
     if args.accept_above is not None:
-        n = accept_above(project, args.accept_above, reviewer=args.reviewer)
-        print(f"accepted {n} predictions with score >= {args.accept_above:g}")
+        n = accept_above(project, args.accept_above, reviewer=args.reviewer, class_id=class_id)
+        what = f" of class {args.class_name}" if args.class_name else ""
+        print(f"accepted {n} predictions{what} with score >= {args.accept_above:g}")
         return 0
     names = project.class_names_by_id()
-    rows = review_queue(project, args.order, seed=args.seed, limit=args.limit)
+    status = None if args.status == "all" else args.status
+    filt = ImageFilter(status="ok", review_status=status, class_id=class_id)
+    rows = review_queue(project, args.order, filt, seed=args.seed, limit=args.limit)
     print(
         _table(
             [
@@ -166,12 +171,13 @@ def _decide(project: Any, args: argparse.Namespace) -> int:
 
 
 def _undo(project: Any, args: argparse.Namespace) -> int:
-    from workflows.review import resolve_image, undo
+    from workflows.review import resolve_image, undo_many
 
-    image_id = resolve_image(project, args.path)
-    undo(project, image_id, reviewer=args.reviewer)
-    h = project.decision_history(image_id)[-1]
-    print(f"{args.path}: back to {h.result_status} {h.class_name or ''}".rstrip())
+    image_ids = [resolve_image(project, p) for p in args.paths]
+    undo_many(project, image_ids, reviewer=args.reviewer)
+    for path, image_id in zip(args.paths, image_ids):
+        h = project.decision_history(image_id)[-1]
+        print(f"{path}: back to {h.result_status} {h.class_name or ''}".rstrip())
     return 0
 
 
@@ -274,6 +280,10 @@ def register(subs: argparse._SubParsersAction) -> None:
 
     p = subs.add_parser("review", help="bulk-accept confident predictions, or list the review queue")
     p.add_argument("--accept-above", type=float, metavar="SCORE", dest="accept_above")
+    p.add_argument("--class", dest="class_name", help="only images predicted (or decided) as this class")
+    p.add_argument(
+        "--status", default="unreviewed", help="review status to list (default: unreviewed; 'all' for any)"
+    )
     p.add_argument("--order", choices=list(QUEUE_ORDERS), default="lowest_confidence")
     p.add_argument("--seed", type=int, default=0, help="seed of the random order")
     p.add_argument("--limit", type=int, default=30)
@@ -288,8 +298,8 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--reviewer")
     p.set_defaults(func=_with_project(_decide))
 
-    p = subs.add_parser("undo", help="undo the latest decision on an image (recorded, never deleted)")
-    p.add_argument("path")
+    p = subs.add_parser("undo", help="undo the latest decision on images (recorded, never deleted)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--reviewer")
     p.set_defaults(func=_with_project(_undo))
 

@@ -186,18 +186,21 @@ class ReviewMixin:
             img.last_decision_id = d.id
         return [d.id for d in rows]
 
-    def accept_above(self, min_score: float, *, reviewer: str = "", note: str | None = None) -> int:
-        """Accept the prediction of every unreviewed image scoring >= min_score, in one transaction."""
+    def accept_above(
+        self, min_score: float, *, class_id: int | None = None, reviewer: str = "", note: str | None = None
+    ) -> int:
+        """Accept the prediction of every readable, unreviewed image scoring >= min_score (optionally
+        only those predicted as `class_id`), in one transaction. Returns how many."""
+        conds = [
+            Image.status == "ok",
+            Image.review_status == "unreviewed",
+            Image.pred_class_id.is_not(None),
+            Image.pred_score >= float(min_score),
+        ]
+        if class_id is not None:
+            conds.append(Image.pred_class_id == class_id)
         with self.session() as s:
-            ids = list(
-                s.scalars(
-                    select(Image.id).where(
-                        Image.review_status == "unreviewed",
-                        Image.pred_class_id.is_not(None),
-                        Image.pred_score >= float(min_score),
-                    )
-                )
-            )
+            ids = list(s.scalars(select(Image.id).where(*conds)))
             if ids:
                 self._decide(s, ids, "accepted", None, reviewer, note)
             return len(ids)
@@ -205,46 +208,54 @@ class ReviewMixin:
     def undo_decision(self, image_id: int, *, reviewer: str = "", note: str | None = None) -> int:
         """Append an 'undo' that restores the state before the newest live decision; returns its id."""
         with self.session() as s:
-            img = s.get(Image, image_id)
-            if img is None:
-                raise ReviewError(f"no image with id {image_id}")
-            trail = list(
-                s.scalars(select(Decision).where(Decision.image_id == image_id).order_by(Decision.id))
-            )
-            stack: list[Decision] = []
-            for d in trail:
-                if d.action == "undo":
-                    if stack:
-                        stack.pop()
-                else:
-                    stack.append(d)
-            if not stack:
-                raise ReviewError(f"nothing to undo for {img.rel_path}")
-            undone = stack.pop()
-            restored = stack[-1] if stack else None
-            restored_label = None if restored is None else _label_after(restored.action, restored.class_id)
-            restored_status = "unreviewed" if restored is None else restored.result_status
-            prev_cid, source = _prior(img)
-            row = Decision(
-                image_id=image_id,
-                class_id=restored_label,
-                action="undo",
-                result_status=restored_status,
-                previous_class_id=prev_cid,
-                previous_status=img.review_status,
-                prior_source=source,
-                run_id=img.pred_run_id,
-                score=img.pred_score,
-                undoes_id=undone.id,
-                reviewer=reviewer,
-                note=note,
-            )
-            s.add(row)
-            s.flush()
-            img.review_status = restored_status
-            img.label_class_id = restored_label
-            img.last_decision_id = row.id
-            return row.id
+            return self._undo(s, image_id, reviewer, note)
+
+    def undo_decisions(
+        self, image_ids: Sequence[int], *, reviewer: str = "", note: str | None = None
+    ) -> list[int]:
+        """Undo the newest live decision of each image in ONE transaction (all or nothing)."""
+        with self.session() as s:
+            return [self._undo(s, int(i), reviewer, note) for i in dict.fromkeys(image_ids)]
+
+    @staticmethod
+    def _undo(s: Any, image_id: int, reviewer: str, note: str | None) -> int:
+        img = s.get(Image, image_id)
+        if img is None:
+            raise ReviewError(f"no image with id {image_id}")
+        trail = list(s.scalars(select(Decision).where(Decision.image_id == image_id).order_by(Decision.id)))
+        stack: list[Decision] = []
+        for d in trail:
+            if d.action != "undo":
+                stack.append(d)
+            elif stack:
+                stack.pop()
+        if not stack:
+            raise ReviewError(f"nothing to undo for {img.rel_path}")
+        undone = stack.pop()
+        restored = stack[-1] if stack else None
+        restored_label = None if restored is None else _label_after(restored.action, restored.class_id)
+        restored_status = "unreviewed" if restored is None else restored.result_status
+        prev_cid, source = _prior(img)
+        row = Decision(
+            image_id=image_id,
+            class_id=restored_label,
+            action="undo",
+            result_status=restored_status,
+            previous_class_id=prev_cid,
+            previous_status=img.review_status,
+            prior_source=source,
+            run_id=img.pred_run_id,
+            score=img.pred_score,
+            undoes_id=undone.id,
+            reviewer=reviewer,
+            note=note,
+        )
+        s.add(row)
+        s.flush()
+        img.review_status = restored_status
+        img.label_class_id = restored_label
+        img.last_decision_id = row.id
+        return row.id
 
     def decision_history(self, image_id: int) -> list[DecisionRow]:
         """Every decision on an image, oldest first (undo rows included)."""

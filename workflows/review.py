@@ -25,6 +25,7 @@ __all__ = [
     "resolve_image",
     "review_queue",
     "undo",
+    "undo_many",
 ]
 
 
@@ -57,14 +58,24 @@ def undo(project: Any, image_id: int, reviewer: str | None = None) -> int:
         raise UserError(str(err)) from err
 
 
+def undo_many(project: Any, image_ids: Sequence[int], reviewer: str | None = None) -> list[int]:
+    """Undo the latest decision of every image in one transaction (e.g. a mistaken bulk accept)."""
+    try:
+        return project.undo_decisions(list(image_ids), reviewer=_reviewer(project, reviewer))
+    except ReviewError as err:
+        raise UserError(str(err)) from err
+
+
 def history(project: Any, image_id: int) -> list[DecisionRow]:
     """The image's decision trail, oldest first."""
     return project.decision_history(image_id)
 
 
-def accept_above(project: Any, score: float, reviewer: str | None = None) -> int:
-    """Accept every unreviewed prediction with top-1 score >= `score`; returns how many."""
-    return project.accept_above(float(score), reviewer=_reviewer(project, reviewer))
+def accept_above(
+    project: Any, score: float, reviewer: str | None = None, *, class_id: int | None = None
+) -> int:
+    """Accept every unreviewed prediction with top-1 score >= `score` (optionally of one class)."""
+    return project.accept_above(float(score), class_id=class_id, reviewer=_reviewer(project, reviewer))
 
 
 def resolve_class(project: Any, label: str) -> int:

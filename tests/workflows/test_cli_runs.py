@@ -66,3 +66,19 @@ def test_prelabel_rescore_runs_from_the_command_line(engine_project, capsys):
     assert "rescore" in out and out.count("prelabel") == 2
     assert main(["-p", path, "audit", "run"]) == 1
     assert "no imported labels" in capsys.readouterr().err
+
+
+def test_bulk_accept_by_class_queue_and_multi_undo(predicted, capsys):
+    project, cids, iids, _ = predicted  # predictions: cat, dog, fox, cat, dog, fox with scores 0.0..0.5
+    path = str(project.path)
+    assert main(["-p", path, "review", "--accept-above", "0.1", "--class", "dog"]) == 0
+    assert "accepted 2 predictions of class dog" in capsys.readouterr().out  # img1, img4
+    assert main(["-p", path, "review", "--class", "fox"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[1:]] == ["img2.png", "img5.png"]  # least confident first
+    assert main(["-p", path, "review", "--status", "accepted", "--order", "class"]) == 0
+    assert {line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]} == {"img1.png", "img4.png"}
+    assert main(["-p", path, "undo", "img1.png", "img4.png"]) == 0
+    assert capsys.readouterr().out.count("back to unreviewed") == 2
+    assert main(["-p", path, "undo", "img1.png", "img4.png"]) == 1  # nothing left: all or nothing
+    assert project.count_by("review_status") == {"unreviewed": 6}
