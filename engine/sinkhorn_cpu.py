@@ -107,6 +107,17 @@ def solve_scores(KT: np.ndarray, ST: np.ndarray, reg_base: np.ndarray, n_kept: n
     return scores, n_iter
 
 
+def warmup() -> bool:
+    """Compile (or load from numba's on-disk cache) the kernel now, e.g. on an app's idle thread,
+    so the first re-score does not pay for it. Returns whether the kernel is available."""
+    if not AVAILABLE:
+        return False
+    m = np.ones((1, 1), dtype=np.float32)
+    zero, one = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)
+    solve_scores(m, m, zero, one, np.array([0, 1]), zero, one, 1e-2, 5)
+    return True
+
+
 def threads() -> int:
     """Worker threads the kernel uses (numba's setting)."""
     return numba.get_num_threads() if AVAILABLE else 0

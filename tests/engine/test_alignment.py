@@ -193,3 +193,7 @@ def test_backends_agree_on_a_larger_problem():
     b = lazsl_scores(P0, R, T, ac, n_classes=C, backend="numba")
     assert torch.allclose(a.scores, b.scores, atol=1e-5)
     assert torch.equal(a.n_iter, b.n_iter)
+
+
+def test_kernel_warmup_reports_availability():
+    assert sinkhorn_cpu.warmup() == sinkhorn_cpu.AVAILABLE
