@@ -46,6 +46,8 @@ class RunSummary:
 def _targets(project: Any, scope: str, image_ids: Sequence[int] | None) -> list[int]:
     if image_ids is not None:
         return [r.id for r in project.images(list(dict.fromkeys(image_ids))) if r.status == "ok"]
+    if scope == "selected":
+        raise UserError("scope 'selected' needs the selected image ids")
     if scope not in SCOPES:
         raise UserError(f"unknown scope '{scope}' (one of: {', '.join(SCOPES)}, or pass image ids)")
     return project.image_ids(SCOPES[scope])
