@@ -54,26 +54,36 @@ class PathMatcher:
         self.roots = list(dict.fromkeys([os.path.abspath(image_root), os.path.realpath(image_root)]))
         self.label_dir = os.path.abspath(label_dir)
 
-    def _under_root(self, abs_path: str) -> list[str]:
+    def _under_root(self, abs_path: str, *, resolve: bool) -> list[str]:
+        p = os.path.realpath(abs_path) if resolve else os.path.normpath(abs_path)
         out = []
-        for p in dict.fromkeys([os.path.normpath(abs_path), os.path.realpath(abs_path)]):
-            for root in self.roots:
-                if os.path.commonpath([root, p]) == root and p != root:
-                    out.append(Path(os.path.relpath(p, root)).as_posix())
+        for root in self.roots:
+            if p != root and os.path.commonpath([root, p]) == root:
+                out.append(Path(os.path.relpath(p, root)).as_posix())
         return out
 
-    def candidates(self, path: str) -> list[str]:
+    @staticmethod
+    def _clean(path: str) -> str:
         p = path.strip()
-        if "\\" in p and "/" not in p:
-            p = p.replace("\\", "/")
+        return p.replace("\\", "/") if "\\" in p and "/" not in p else p
+
+    def candidates(self, path: str) -> list[str]:
+        """The cheap readings (no file-system calls): relative to the root, or absolute under it."""
+        p = self._clean(path)
         if os.path.isabs(p):
-            return list(dict.fromkeys(self._under_root(p)))
-        out = []
+            return self._under_root(p, resolve=False)
         norm = posixpath.normpath(p)
-        if norm != "." and not norm.startswith("../"):
-            out.append(norm)
-        out += self._under_root(os.path.join(self.label_dir, p))
-        return list(dict.fromkeys(out))
+        return [norm] if norm not in (".", "..") and not norm.startswith("../") else []
+
+    def fallbacks(self, path: str) -> list[str]:
+        """Readings for paths the cheap ones missed: through symlinks, or relative to the label file."""
+        p = self._clean(path)
+        if os.path.isabs(p):
+            return self._under_root(p, resolve=True)
+        joined = os.path.join(self.label_dir, p)
+        return list(
+            dict.fromkeys(self._under_root(joined, resolve=False) + self._under_root(joined, resolve=True))
+        )
 
 
 def import_labels(
@@ -115,6 +125,11 @@ def import_labels(
     if not rows:
         raise UserError(f"the {result.n_rows} entries in {path} carry no label; nothing was imported")
     ids = project.image_ids_by_path([c for _, cands, _ in rows for c in cands])
+    misses = [raw for raw, cands, _ in rows if not any(c in ids for c in cands)]
+    if misses:  # second chance, with file-system calls, only for the paths the cheap readings missed
+        more = {raw: matcher.fallbacks(raw) for raw in dict.fromkeys(misses)}
+        ids.update(project.image_ids_by_path([c for cands in more.values() for c in cands]))
+        rows = [(raw, cands + more.get(raw, []), label) for raw, cands, label in rows]
     matched: list[tuple[int, str]] = []
     for raw, cands, label in rows:
         image_id = next((ids[c] for c in cands if c in ids), None)
