@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
-from db.models import Explanation, Image, LabelClass, Prediction, Run, utcnow
+from db.models import AttributeEdit, Explanation, Image, LabelClass, Prediction, Run, utcnow
 
 PREDICTION_KINDS = ("prelabel", "rescore")  # runs whose predictions label images (audit runs don't)
 UNFINISHED = ("running", "cancelled", "failed")
+CLASS_IDENTITY_EDITS = ("rename_class", "merge_classes", "delete_class")
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,12 @@ class RunsMixin:
         s.connection().execute(
             stmt,
             [
-                {"b_id": r.image_id, "b_cls": r.class_id, "b_score": float(r.score), "b_margin": float(r.margin)}
+                {
+                    "b_id": r.image_id,
+                    "b_cls": r.class_id,
+                    "b_score": float(r.score),
+                    "b_margin": float(r.margin),
+                }
                 for r in rows
             ],
         )
@@ -337,6 +343,37 @@ class RunsMixin:
                     select(Prediction.image_id, Prediction.class_id).where(Prediction.run_id == run_id)
                 ).all()
             )
+
+    def run_topk(self, run_id: int) -> dict[int, list[tuple[int, float]]]:
+        """image_id -> stored top-k (class_id, score), best first, for every prediction of a run."""
+        with self.session() as s:
+            rows = s.execute(select(Prediction.image_id, Prediction.topk).where(Prediction.run_id == run_id))
+            return {int(i): [(int(c), float(v)) for c, v in (tk or [])] for i, tk in rows}
+
+    def run_explanations(
+        self, run_id: int, image_ids: Sequence[int]
+    ) -> dict[tuple[int, int], dict[str, Any]]:
+        """(image_id, class_id) -> stored explanation JSON of a run, for some images."""
+        out: dict[tuple[int, int], dict[str, Any]] = {}
+        ids = list(image_ids)
+        with self.session() as s:
+            for start in range(0, len(ids), 5000):
+                q = select(Explanation.image_id, Explanation.class_id, Explanation.data).where(
+                    Explanation.run_id == run_id, Explanation.image_id.in_(ids[start : start + 5000])
+                )
+                out.update(((int(i), int(c)), d) for i, c, d in s.execute(q))
+        return out
+
+    def class_identity_changed_since(self, when: dt.datetime) -> bool:
+        """Whether a class was renamed, merged or deleted since `when` (stored class ids then mean
+        something else, so results cannot be carried over by id)."""
+        with self.session() as s:
+            q = (
+                select(func.count())
+                .select_from(AttributeEdit)
+                .where(AttributeEdit.action.in_(CLASS_IDENTITY_EDITS), AttributeEdit.at >= when)
+            )
+            return bool(s.scalar(q))
 
     def current_top1(self) -> dict[int, int | None]:
         """image_id -> denormalised top-1 class id, for images that have a prediction."""

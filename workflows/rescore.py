@@ -12,13 +12,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import torch
+
 from db.queries import ImageFilter
+from engine.explain import ClassExplanation
+from engine.pipeline import ScoreResult, score_cached
 from workflows.errors import UserError
-from workflows.progress import Cancelled, CancelToken, Progress, check
-from workflows.scoring import ScoringContext
+from workflows.progress import Cancelled, CancelToken, Progress, check, drive
+from workflows.scoring import SCORE_CHUNK, ScoringContext
 from workflows.settings import ProjectSettings
 
 
@@ -35,6 +39,7 @@ class RescoreResult:
     missing: list[int] = field(default_factory=list)  # images with no cached features (run pre-label)
     nothing_to_do: bool = False
     from_preview: bool = False  # a commit that reused the scores of the preview just before it
+    classes_rescored: int | None = None  # only these classes went through OT (None: all of them)
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
 
@@ -111,7 +116,14 @@ def rescore(
     todo = [i for i in cached if i not in done]
     key = _memo_key(project, ctx, todo, hashes)
     remembered = None if preview else _last_preview.take(key)
-    chunks = remembered if remembered is not None else ctx.score_chunks(todo, hashes, cancel=cancel)
+    delta = None if remembered is not None or done else _delta_plan(project, ctx, parent)
+    if remembered is not None:
+        chunks = remembered
+    elif delta is not None:
+        chunks = _delta_chunks(project, ctx, delta, todo, hashes, cancel)
+        result.classes_rescored = len(delta.changed)
+    else:
+        chunks = ctx.score_chunks(todo, hashes, cancel=cancel)
     keep: list[tuple[list[int], Any]] | None = [] if preview else None
     moves: Counter[tuple[int | None, int | None]] = Counter()
     started = time.monotonic()
@@ -170,6 +182,147 @@ def rescore(
         )
     yield Progress(len(todo), len(todo), result.message, stage="done")
     return result
+
+
+@dataclass
+class _Delta:
+    """What changed since the parent run: only `changed` classes need scoring again."""
+
+    parent: Any  # RunRow
+    changed: list[int]  # current class indices whose name/attributes differ from the parent's
+    unchanged: dict[int, int]  # class id -> current index, for classes scored identically then and now
+    parent_k: int  # entries the parent stored per image
+    parent_classes: int
+
+
+def _delta_plan(project: Any, ctx: ScoringContext, parent: Any) -> _Delta | None:
+    """Carry the parent's scores over for classes that did not change, when that is exact.
+
+    A LaZSL (or dclip/clip) score of one class depends only on the image features and that class's
+    own name and attributes, so with the same model and configuration an unchanged class scores the
+    same. Not used when class identities moved (rename/merge/delete) since the parent started.
+    """
+    if parent.status != "done" or (parent.model_id, parent.engine_config) != (
+        ctx.model_id,
+        ctx.config_dict(),
+    ):
+        return None
+    if ctx.engine_cfg.prefilter_k:  # candidate pre-filtering couples the classes
+        return None
+    if project.class_identity_changed_since(parent.started_at):
+        return None
+    try:
+        old = dict(project.get_attribute_set(parent.attribute_set_version))
+    except Exception:  # noqa: BLE001 - no snapshot: score everything
+        return None
+    changed, unchanged = [], {}
+    for i, (cid, spec) in enumerate(zip(ctx.class_ids, ctx.classes)):
+        if old.get(spec.name) == tuple(spec.attributes):
+            unchanged[cid] = i
+        else:
+            changed.append(i)
+    parent_topk = int((parent.engine_config.get("engine") or {}).get("topk", 0))
+    return _Delta(parent, changed, unchanged, min(parent_topk, len(old)), len(old))
+
+
+def _delta_chunks(
+    project: Any,
+    ctx: ScoringContext,
+    delta: _Delta,
+    todo: list[int],
+    hashes: dict[int, str | None],
+    cancel: CancelToken | None,
+) -> Generator[tuple[list[int], ScoreResult], None, None]:
+    """Like `ScoringContext.score_chunks`, scoring only the changed classes and taking the others
+    from the parent run. An image whose new top-k could involve a class the parent did not store
+    (its score is only bounded by the parent's k-th score) is scored against every class."""
+    C = len(ctx.classes)
+    k = min(ctx.engine_cfg.topk, C)
+    kx = min(ctx.engine_cfg.explain_top, C)
+    parent_topk = project.run_topk(delta.parent.id)
+    sub = ScoringContext(
+        **{
+            **ctx.__dict__,
+            "class_ids": [ctx.class_ids[i] for i in delta.changed],
+            "classes": [ctx.classes[i] for i in delta.changed],
+        }
+    )
+    scores_only = replace(ctx.engine_cfg, topk=1, explain_top=0, prefilter_k=None)
+    changed_cols = torch.tensor(delta.changed, dtype=torch.long)
+    for start in range(0, len(todo), SCORE_CHUNK):
+        check(cancel)
+        ids = todo[start : start + SCORE_CHUNK]
+        n = len(ids)
+        known = torch.full((n, C), float("-inf"))
+        bound = torch.full((n,), float("inf"))  # no parent prediction: score everything
+        rows, cols, vals = [], [], []
+        for r, iid in enumerate(ids):
+            tk = parent_topk.get(iid)
+            if tk is None:
+                continue
+            bound[r] = tk[-1][1] if len(tk) < delta.parent_classes else float("-inf")
+            for cid, s in tk:
+                col = delta.unchanged.get(cid)
+                if col is not None:
+                    rows.append(r)
+                    cols.append(col)
+                    vals.append(s)
+        if rows:
+            known[torch.tensor(rows), torch.tensor(cols)] = torch.tensor(vals)
+        if delta.changed:
+            part = score_cached(
+                sub.model, sub.cache, [hashes[i] for i in ids], sub.classes, scores_only, return_all=True
+            )
+            known[:, changed_cols] = part.all_scores.float().cpu()
+        full = ((known >= bound[:, None]).sum(1) < k).nonzero()[:, 0]
+        if len(full):
+            redo = score_cached(
+                ctx.model,
+                ctx.cache,
+                [hashes[ids[r]] for r in full.tolist()],
+                ctx.classes,
+                scores_only,
+                return_all=True,
+            )
+            known[full] = redo.all_scores.float().cpu()
+        top = known.topk(k, dim=1)
+        margin = top.values[:, 0] - (top.values[:, 1] if k > 1 else top.values[:, 0])
+        yield (
+            ids,
+            ScoreResult(
+                top.indices,
+                top.values,
+                margin,
+                _delta_explanations(project, ctx, delta, ids, top.indices[:, :kx]),
+            ),
+        )
+
+
+def _delta_explanations(
+    project: Any, ctx: ScoringContext, delta: _Delta, ids: list[int], top: torch.Tensor
+) -> list[list[ClassExplanation]]:
+    """Evidence for each image's new top classes: the parent's where the class is unchanged and it
+    was stored, computed from the cache otherwise."""
+    stored = project.run_explanations(delta.parent.id, ids)
+    want = [[ctx.class_ids[c] for c in row] for row in top.tolist()]
+    missing = {
+        iid: cids
+        for iid, cids in zip(ids, want)
+        if any(c not in delta.unchanged or (iid, c) not in stored for c in cids)
+    }
+    fresh = drive(ctx.explain_pairs(project, missing)) if missing else {}
+    index = ctx.class_index
+    out = []
+    for iid, cids in zip(ids, want):
+        row = []
+        for c in cids:
+            data = fresh.get(iid, {}).get(c) or stored.get((iid, c))
+            if data is not None:
+                e = ClassExplanation.from_json(data)
+                e.class_index = index[c]
+                row.append(e)
+        out.append(row)
+    return out
 
 
 class _Memo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -79,3 +80,36 @@ def test_rescore_reports_images_without_features(engine_project):
     project.add_attribute(cids["quam"], "has five points")
     res = drive(rescore(project, preview=True))
     assert res.n_scored == 5 and sorted(res.missing) == sorted(ids[5:])
+
+
+@pytest.mark.parametrize("topk", [3, 1])
+def test_incremental_rescore_equals_a_full_one(engine_project, topk):
+    """Only the edited classes go through OT; the result matches scoring every class again (with
+    topk=1 the parent keeps only its best class, so some images must be scored in full)."""
+    from workflows.settings import load_settings, save_settings
+
+    project, ids, cids = engine_project
+    save_settings(project, dataclasses.replace(load_settings(project), topk=topk))
+    drive(run_prelabel(project))
+    edited, _n = Counter(project.current_top1().values()).most_common(1)[0]  # the parent's favourite
+    project.add_attribute(edited, "has a wavy outline")
+    newcomer = project.add_class("newcomer")
+    project.add_attribute(newcomer, "a purple cross")
+    res = drive(rescore(project, preview=False))
+    assert res.classes_rescored == 2 and res.n_scored == 12
+    ctx = ScoringContext.from_project(project)
+    hashes = project.content_hashes(ids)
+    full = {}
+    for chunk, r in ctx.score_chunks(ids, hashes):
+        for w in ctx.to_writes(chunk, r):
+            full[w.image_id] = w
+    for iid in ids:
+        p = project.latest_prediction(iid)
+        assert p.run_id == res.run_id
+        assert [c for c, _n, _s in p.topk] == [c for c, _s in full[iid].topk]
+        assert [s for _c, _n, s in p.topk] == pytest.approx([s for _c, s in full[iid].topk], abs=1e-5)
+        expl = project.explanations(iid)
+        assert set(expl) == set(full[iid].explanations)
+        for c, data in expl.items():
+            assert data["score"] == pytest.approx(full[iid].explanations[c]["score"], abs=1e-5)
+            assert data["class_index"] == ctx.class_index[c]
