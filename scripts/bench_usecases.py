@@ -164,7 +164,25 @@ def _bench_rescore(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     t = time.perf_counter()
     done = drive(rescore(proj, preview=False))
     t_commit = time.perf_counter() - t
-    out = {"preview_s": t_prev, "commit_s": t_commit, "commit_store_s": done.timings.get("store_s", 0.0)}
+    # then an edit of one class: the incremental path scores only that class
+    proj.add_attribute(list(world["class_ids"].values())[0], "has one more distinctive mark")
+    t = time.perf_counter()
+    inc_prev = drive(rescore(proj, preview=True))
+    t_inc_prev = time.perf_counter() - t
+    t = time.perf_counter()
+    inc = drive(rescore(proj, preview=False))
+    t_inc = time.perf_counter() - t
+    print(
+        f"after editing one class: preview {t_inc_prev:.1f}s ({inc_prev.classes_rescored} class(es) through OT, "
+        f"{inc_prev.n_changed} would change), commit {t_inc:.1f}s (reused the preview: {inc.from_preview})"
+    )
+    out = {
+        "preview_s": t_prev,
+        "commit_s": t_commit,
+        "commit_store_s": done.timings.get("store_s", 0.0),
+        "one_class_preview_s": t_inc_prev,
+        "one_class_commit_s": t_inc,
+    }
     print(
         f"rescore {prev.n_scored} cached images x {args.rescore_classes} classes ({args.crops} regions): "
         f"preview {t_prev:.1f}s ({prev.n_scored / t_prev:.0f} img/s, {prev.n_changed} would change), "
