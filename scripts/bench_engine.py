@@ -7,10 +7,13 @@
   e2e     : ViT-B-32 (random init) end to end in faithful mode vs the image encoder alone on the
             same views; images/s for random (faithful), grid and dense views.
   views   : batched tensor crop+resize vs 90 PIL resizes: time and closeness.
+  agreement: top-1 agreement of converged / prefilter / fewer crops / grid / dense with faithful,
+            and accuracy of every method, on demo-world scenes (needs the demo weights).
 
     .venv/bin/python scripts/bench_engine.py rescore [--images 10000 --classes 200]
     .venv/bin/python scripts/bench_engine.py e2e [--images 6]
     .venv/bin/python scripts/bench_engine.py views
+    .venv/bin/python scripts/bench_engine.py agreement [--model demo --images 110]
 """
 
 from __future__ import annotations
@@ -265,9 +268,67 @@ def bench_views(args) -> None:
           min_feature_cosine=round(min(coss), 4), model=args.model, load_avg=os.getloadavg()[0])
 
 
+# ----------------------------------------------------------------------------- agreement
+
+
+def bench_agreement(args) -> None:
+    """Top-1 agreement of each fast path with faithful LaZSL (random crops) on demo-world scenes,
+    plus each method's accuracy against the scene labels. Meaningful with trained weights (demo)."""
+    import open_clip
+
+    from engine.demo_world.classes import descriptors
+    from engine.demo_world.scenes import iter_scenes, render
+    from engine.models import ModelLoadError, load_model
+    from engine.pipeline import ImageItem, prelabel
+    from engine.types import ViewConfig
+
+    cfg_dir = REPO / "engine" / "demo_world" / "model_config"
+    if cfg_dir.is_dir():
+        open_clip.add_model_config(cfg_dir)
+    try:
+        model = load_model(args.model, device="cpu")
+    except ModelLoadError as e:
+        _emit(bench="agreement", error=str(e))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="lazlabel-agree-"))
+    items, labels = [], []
+    for sc in iter_scenes(9_000_000, args.images):
+        p = tmp / f"s{sc.seed}.png"
+        render(sc).save(p)
+        items.append(ImageItem(sc.seed, p, f"demo-{sc.seed}"))
+        labels.append(sc.label)
+    classes = [ClassSpec(n, tuple(a)) for n, a in descriptors().items()]
+    names = [c.name for c in classes]
+    variants = {
+        "faithful": (EngineConfig(explain_top=0), ViewConfig()),
+        "converged": (EngineConfig(explain_top=0, ot_mode="converged"), ViewConfig()),
+        "prefilter5": (EngineConfig(explain_top=0, prefilter_k=5), ViewConfig()),
+        "crops30": (EngineConfig(explain_top=0), ViewConfig(n_crops=30)),
+        "grid": (EngineConfig(explain_top=0), ViewConfig(mode="grid")),
+        "dense": (EngineConfig(explain_top=0), ViewConfig(mode="dense")),
+        "dclip": (EngineConfig(explain_top=0, method="dclip"), ViewConfig()),
+        "clip": (EngineConfig(explain_top=0, method="clip"), ViewConfig()),
+    }
+    top1, secs = {}, {}
+    for name, (cfg, vc) in variants.items():
+        cache = FeatureCache(tmp / "cache", model.model_id, vc.key())
+        t = time.perf_counter()
+        preds = {}
+        for br in prelabel(model, items, classes, cfg, vc, cache):
+            for i, it in enumerate(br.items):
+                preds[it.key] = names[int(br.result.topk_idx[i, 0])]
+        secs[name] = time.perf_counter() - t
+        top1[name] = [preds[it.key] for it in items]
+    ref = top1["faithful"]
+    _emit(bench="agreement", model=args.model, images=len(items), classes=len(classes),
+          agreement_with_faithful={k: round(float(np.mean([a == b for a, b in zip(v, ref)])), 3) for k, v in top1.items()},
+          accuracy={k: round(float(np.mean([a == b for a, b in zip(v, labels)])), 3) for k, v in top1.items()},
+          seconds_cache_shared_per_view_config={k: round(v, 1) for k, v in secs.items()})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["rescore", "e2e", "views", "_rescore_child"])
+    ap.add_argument("what", choices=["rescore", "e2e", "views", "agreement", "_rescore_child"])
     ap.add_argument("--images", type=int, default=None)
     ap.add_argument("--classes", type=int, default=None)
     ap.add_argument("--regions", type=int, default=90)
@@ -278,11 +339,15 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="random:ViT-B-32")
     ap.add_argument("--batch", type=int, default=2)
     args = ap.parse_args(argv)
-    defaults = {"rescore": (10000, 200), "_rescore_child": (10000, 200), "e2e": (6, 20), "views": (4, 0)}
+    defaults = {"rescore": (10000, 200), "_rescore_child": (10000, 200), "e2e": (4, 20), "views": (4, 0),
+                "agreement": (110, 0)}
+    if args.what == "agreement" and args.model == "random:ViT-B-32":
+        args.model = "demo"
     di, dc = defaults[args.what]
     args.images = args.images or di
     args.classes = args.classes or dc
-    {"rescore": bench_rescore, "e2e": bench_e2e, "views": bench_views, "_rescore_child": _rescore_child}[args.what](args)
+    {"rescore": bench_rescore, "e2e": bench_e2e, "views": bench_views, "agreement": bench_agreement,
+     "_rescore_child": _rescore_child}[args.what](args)
     return 0
 
 
