@@ -195,6 +195,7 @@ def train(
     *,
     clock: str = "wall",
     init_from: Path | None = None,
+    wall_cap_seconds: float | None = None,
 ) -> tuple[torch.nn.Module, dict]:
     """Train from scratch; returns the model and a stats dict (timings, params, loss).
 
@@ -203,7 +204,8 @@ def train(
     learning rate inside the budget. Without it, the run is a fixed number of steps (bit-for-bit
     reproducible on the same machine and thread count). `clock="cpu"` measures the budget in this
     process's CPU seconds instead, which is what the run would take on an unshared core.
-    `init_from`: a weights folder written by `save` to continue from (a second schedule).
+    `wall_cap_seconds` additionally bounds the wall time (the schedule follows whichever runs out
+    first). `init_from`: a weights folder written by `save` to continue from (a second schedule).
     """
     now = CLOCKS[clock]
     if TRAIN_SEED_BASE + (cfg.seed + 1) * SEEDS_PER_RUN > EVAL_SEED_BASE:
@@ -237,6 +239,8 @@ def train(
         progress = step / cfg.steps
         if budget is not None:
             progress = max(progress, (now() - t_loop) / budget)
+        if wall_cap_seconds is not None:
+            progress = max(progress, (time.monotonic() - wall_start) / wall_cap_seconds)
         if progress >= 1.0:
             break
         lr = _lr_at(progress, cfg)
