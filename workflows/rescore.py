@@ -116,12 +116,13 @@ def rescore(
     todo = [i for i in cached if i not in done]
     key = _memo_key(project, ctx, todo, hashes)
     remembered = None if preview else _last_preview.take(key)
-    delta = None if remembered is not None or done else _delta_plan(project, ctx, parent)
+    delta = None if done else _delta_plan(project, ctx, parent)
+    if delta is not None:
+        result.classes_rescored = len(delta.changed)
     if remembered is not None:
         chunks = remembered
-    elif delta is not None:
-        chunks = _delta_chunks(project, ctx, delta, todo, hashes, cancel)
-        result.classes_rescored = len(delta.changed)
+    elif delta is not None:  # a preview only needs the ranking: evidence is gathered when committing
+        chunks = _delta_chunks(project, ctx, delta, todo, hashes, cancel, explain=not preview)
     else:
         chunks = ctx.score_chunks(todo, hashes, cancel=cancel)
     keep: list[tuple[list[int], Any]] | None = [] if preview else None
@@ -141,6 +142,9 @@ def rescore(
                     result.changed_ids.append(iid)
             if run_id is not None:
                 ts = time.perf_counter()
+                if delta is not None and not res.explanations:
+                    kx = min(ctx.engine_cfg.explain_top, res.topk_idx.shape[1])
+                    res.explanations = _delta_explanations(project, ctx, delta, chunk, res.topk_idx[:, :kx])
                 project.write_prediction_batch(run_id, ctx.to_writes(chunk, res))
                 t_store += time.perf_counter() - ts
             result.n_scored += len(chunk)
@@ -232,6 +236,8 @@ def _delta_chunks(
     todo: list[int],
     hashes: dict[int, str | None],
     cancel: CancelToken | None,
+    *,
+    explain: bool = True,
 ) -> Generator[tuple[list[int], ScoreResult], None, None]:
     """Like `ScoringContext.score_chunks`, scoring only the changed classes and taking the others
     from the parent run. An image whose new top-k could involve a class the parent did not store
@@ -293,7 +299,7 @@ def _delta_chunks(
                 top.indices,
                 top.values,
                 margin,
-                _delta_explanations(project, ctx, delta, ids, top.indices[:, :kx]),
+                _delta_explanations(project, ctx, delta, ids, top.indices[:, :kx]) if explain else [],
             ),
         )
 

@@ -95,8 +95,9 @@ def test_incremental_rescore_equals_a_full_one(engine_project, topk):
     project.add_attribute(edited, "has a wavy outline")
     newcomer = project.add_class("newcomer")
     project.add_attribute(newcomer, "a purple cross")
+    prev = drive(rescore(project, preview=True))
     res = drive(rescore(project, preview=False))
-    assert res.classes_rescored == 2 and res.n_scored == 12
+    assert res.from_preview and prev.classes_rescored == res.classes_rescored == 2 and res.n_scored == 12
     ctx = ScoringContext.from_project(project)
     hashes = project.content_hashes(ids)
     full = {}
