@@ -252,10 +252,20 @@ class AttributesController(QObject):
         self.rescore_state.emit("previewing", "re-scoring the cached features…")
         worker = self.ctx.run_task(
             "Re-score preview", service.rescore_task(self.project, preview=True), self._previewed,
-            on_error=lambda err: self.rescore_state.emit("error", f"no preview: {err}"),
+            on_error=self._preview_failed,
         )
         self._preview_worker = worker
-        worker.done.connect(lambda: setattr(self, "_preview_worker", None) if self._preview_worker is worker else None)
+        worker.done.connect(self._preview_ended)
+
+    def _preview_failed(self, err: BaseException) -> None:
+        self.rescore_state.emit("error", f"no preview: {err}")
+
+    def _apply_failed(self, err: BaseException) -> None:
+        self.rescore_state.emit("error", f"re-score failed: {err}")
+
+    def _preview_ended(self) -> None:
+        if self._preview_worker is self.sender():
+            self._preview_worker = None
 
     def _previewed(self, result: Any) -> None:
         self.preview_result = result
@@ -269,7 +279,7 @@ class AttributesController(QObject):
         self.rescore_state.emit("applying", "re-scoring…")
         worker = self.ctx.run_task(
             "Re-score", service.rescore_task(self.project, preview=False), self._applied,
-            on_error=lambda err: self.rescore_state.emit("error", f"re-score failed: {err}"),
+            on_error=self._apply_failed,
         )
         self.task_started.emit(worker, "Re-score")
         return worker

@@ -72,10 +72,10 @@ class AttributesView(QWidget):
             "merge": QPushButton("Merge…"),
             "delete": QPushButton("Delete"),
         }
-        self.class_buttons["add"].clicked.connect(lambda: self.add_class())
+        self.class_buttons["add"].clicked.connect(self._add_clicked)
         self.class_buttons["rename"].clicked.connect(self._rename_current)
-        self.class_buttons["merge"].clicked.connect(lambda: self.merge_selected())
-        self.class_buttons["delete"].clicked.connect(lambda: self.delete_selected())
+        self.class_buttons["merge"].clicked.connect(self._merge_clicked)
+        self.class_buttons["delete"].clicked.connect(self._delete_clicked)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -99,8 +99,8 @@ class AttributesView(QWidget):
         add = QPushButton("Add")
         add.clicked.connect(self._add_attribute)
         self.attr_buttons = {"up": QPushButton("▲ Up"), "down": QPushButton("▼ Down"), "delete": QPushButton("Delete")}
-        self.attr_buttons["up"].clicked.connect(lambda: self._move(-1))
-        self.attr_buttons["down"].clicked.connect(lambda: self._move(1))
+        self.attr_buttons["up"].clicked.connect(self._move_up)
+        self.attr_buttons["down"].clicked.connect(self._move_down)
         self.attr_buttons["delete"].clicked.connect(self._delete_attribute)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -121,19 +121,20 @@ class AttributesView(QWidget):
         self.propose_button = QToolButton()
         self.propose_button.setText("Propose with LLM")
         self.propose_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        self.propose_button.clicked.connect(lambda: self.propose("current"))
+        self.propose_button.clicked.connect(self._propose_clicked)
         menu = QMenu(self.propose_button)
         self.propose_actions: dict[str, QAction] = {}
         for scope, text in (("current", "for this class"), ("selected", "for the selected classes"),
                             ("all", "for all classes")):
             act = menu.addAction(text)
-            act.triggered.connect(lambda _=False, s=scope: self.propose(s))
+            act.setData(scope)
+            act.triggered.connect(self._propose_clicked)
             self.propose_actions[scope] = act
         self.propose_button.setMenu(menu)
         self.import_button = QPushButton("Import…")
-        self.import_button.clicked.connect(lambda: self.import_file())
+        self.import_button.clicked.connect(self._import_clicked)
         self.export_button = QPushButton("Export…")
-        self.export_button.clicked.connect(lambda: self.export_file())
+        self.export_button.clicked.connect(self._export_clicked)
         self.version_label = QLabel()
         self.version_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.strip = TaskStrip("classes")
@@ -175,6 +176,34 @@ class AttributesView(QWidget):
 
     def activate(self) -> None:
         self.controller.refresh()
+
+    # -- button slots (bound methods: a lambda holding `self` in a Qt connection can free the
+    #    view from inside its own destructor) ------------------------------------------------------
+    def _add_clicked(self) -> None:
+        self.add_class()
+
+    def _merge_clicked(self) -> None:
+        self.merge_selected()
+
+    def _delete_clicked(self) -> None:
+        self.delete_selected()
+
+    def _move_up(self) -> None:
+        self._move(-1)
+
+    def _move_down(self) -> None:
+        self._move(1)
+
+    def _propose_clicked(self) -> None:
+        sender = self.sender()
+        scope = sender.data() if isinstance(sender, QAction) else None
+        self.propose(scope or "current")
+
+    def _import_clicked(self) -> None:
+        self.import_file()
+
+    def _export_clicked(self) -> None:
+        self.export_file()
 
     # -- class dialogs --------------------------------------------------------------------------------
     def add_class(self, name: str | None = None) -> int | None:
@@ -245,11 +274,11 @@ class AttributesView(QWidget):
     def propose(self, scope: str) -> Any:
         """Propose attributes for the current class, the selected classes, or all classes."""
         scopes = {
-            "current": lambda: [self.controller.current] if self.controller.current is not None else [],
-            "selected": self.classes.selected_ids,
-            "all": lambda: [c.id for c in self.controller.classes],
+            "current": [self.controller.current] if self.controller.current is not None else [],
+            "selected": self.classes.selected_ids(),
+            "all": [c.id for c in self.controller.classes],
         }
-        return self.controller.propose(scopes[scope]())
+        return self.controller.propose(scopes[scope])
 
     def import_file(self, path: str | None = None) -> bool:
         if path is None:

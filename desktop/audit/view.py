@@ -52,6 +52,7 @@ class AuditView(QWidget):
         top.addWidget(self.run_button)
         top.addWidget(self.flagged)
         top.addWidget(self.strip, 1)
+        top.addStretch(1)
         top.addWidget(self.summary)
 
         self.table = QTableView()
@@ -75,6 +76,7 @@ class AuditView(QWidget):
         self.legend.setMaximumHeight(150)
         self.compare = ComparePanel()
         self.compare.picker.hide()  # the audit compares the model's class with the given one
+        self.compare.picker_label.hide()
         self.compare.left.attribute_clicked.connect(self.overlay.highlight)
         self.keep = QPushButton("Keep given label (G)")
         self.keep.clicked.connect(self._keep)
@@ -117,7 +119,7 @@ class AuditView(QWidget):
             sc.activated.connect(slot)
 
         c.items_loaded.connect(self._show_items)
-        c.item_changed.connect(lambda it: self.model.update_item(it.row.image_id, it))
+        c.item_changed.connect(self._item_changed)
         c.selected.connect(self._show_selected)
         c.notice.connect(self.notice.setText)
         c.task_started.connect(self.strip.follow)
@@ -145,6 +147,9 @@ class AuditView(QWidget):
         self.controller.load()
 
     # -- table ---------------------------------------------------------------------------------------
+    def _item_changed(self, item: AuditItem) -> None:
+        self.model.update_item(item.row.image_id, item)
+
     def _show_items(self, items: list[AuditItem]) -> None:
         self.model.set_items(items)
         flagged = sum(1 for it in items if it.row.flagged)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTreeWidget,
     QTreeWidgetItem,
     QWidget,
@@ -19,7 +17,7 @@ from PySide6.QtWidgets import (
 from desktop.review.evidence import Evidence
 from desktop.review.palette import attribute_colour
 
-BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # (fraction of the column's full bar, QColor, label)
+BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # fraction of the column's full bar
 POS_ROLE = Qt.ItemDataRole.UserRole + 2  # attribute position in its class's list
 
 
@@ -38,24 +36,22 @@ def swatch(colour: QColor, side: int = 12) -> QIcon:
     return QIcon(pix)
 
 
-class BarDelegate(QStyledItemDelegate):
-    """Paints a horizontal bar (length = fraction) with its label over it."""
+BAR_SIZE = QSize(110, 12)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        data = index.data(BAR_ROLE)
-        if not data:
-            super().paint(painter, option, index)
-            return
-        fraction, colour, label = data
-        painter.save()
-        r = option.rect.adjusted(2, 3, -2, -3)
-        bar = QRect(r.left(), r.top(), int(r.width() * max(0.0, min(1.0, fraction))), r.height())
-        fill = QColor(colour)
-        fill.setAlpha(200)
-        painter.fillRect(bar, fill)
-        painter.setPen(option.palette.text().color())
-        painter.drawText(r.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
-        painter.restore()
+
+def bar_icon(fraction: float, colour: QColor, size: QSize = BAR_SIZE) -> QIcon:
+    """A horizontal bar `fraction` long on a faint track (drawn once per row, no delegate)."""
+    pix = QPixmap(size)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    track = QColor(colour)
+    track.setAlpha(40)
+    p.fillRect(0, 0, size.width(), size.height(), track)
+    fill = QColor(colour)
+    fill.setAlpha(220)
+    p.fillRect(0, 0, int(round(size.width() * max(0.0, min(1.0, fraction)))), size.height(), fill)
+    p.end()
+    return QIcon(pix)
 
 
 class ShareBars(QTreeWidget):
@@ -71,10 +67,10 @@ class ShareBars(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setItemDelegateForColumn(1, BarDelegate(self))
+        self.setIconSize(BAR_SIZE)
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
-        self.header().resizeSection(1, 140)
+        self.header().resizeSection(1, BAR_SIZE.width() + 70)
         self.header().setStretchLastSection(False)
         self.itemClicked.connect(self._clicked)
         self._selected: int | None = None
@@ -86,10 +82,12 @@ class ShareBars(QTreeWidget):
         scale = full_scale if full_scale and full_scale > 0 else max((r.value for r in rows), default=0.0)
         for row in rows:
             colour = attribute_colour(row.position)
-            item = QTreeWidgetItem([row.text, ""])
+            fraction = row.value / scale if scale > 0 else 0.0
+            item = QTreeWidgetItem([row.text, row.label])
             item.setIcon(0, swatch(colour))
+            item.setIcon(1, bar_icon(fraction, colour))
             item.setData(0, POS_ROLE, row.position)
-            item.setData(1, BAR_ROLE, (row.value / scale if scale > 0 else 0.0, colour, row.label))
+            item.setData(1, BAR_ROLE, fraction)
             item.setToolTip(0, row.tooltip or row.text)
             item.setToolTip(1, row.tooltip or row.label)
             self.addTopLevelItem(item)

@@ -7,6 +7,7 @@ through `desktop.review.service`. Decisions are saved the moment they are made.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -54,14 +55,14 @@ class ReviewController(QObject):
         self._emitting = False
         self.actions: dict[str, Callable[[], None]] = {
             "accept": self.accept,
-            "reject": lambda: self.decide("rejected"),
-            "uncertain": lambda: self.decide("uncertain"),
-            "confirm_negative": lambda: self.decide("confirmed_negative", self._shown_or_predicted()),
+            "reject": self.reject,
+            "uncertain": self.uncertain,
+            "confirm_negative": self.confirm_negative,
             "undo": self.undo,
             "next": self.next,
             "previous": self.previous,
             "bulk_accept": self.bulk_accept_selection,
-            **{f"pick_{k}": (lambda k=k: self.pick(k)) for k in range(1, 10)},
+            **{f"pick_{k}": partial(self.pick, k) for k in range(1, 10)},
         }
         ctx.project_changed.connect(self.reset)
         ctx.labels_changed.connect(self._labels_changed)
@@ -216,6 +217,16 @@ class ReviewController(QObject):
             self.decide("corrected", self.shown_class)
         else:
             self.decide("accepted")
+
+    def reject(self) -> None:
+        self.decide("rejected")
+
+    def uncertain(self) -> None:
+        self.decide("uncertain")
+
+    def confirm_negative(self) -> None:
+        """The image is NOT the shown (default: predicted) class."""
+        self.decide("confirmed_negative", self._shown_or_predicted())
 
     def pick(self, k: int) -> None:
         """Label with the k-th class of the top-k (1-based); the top-1 is an accept."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QWidget
 
@@ -50,16 +50,35 @@ def help_lines() -> list[tuple[str, str]]:
     return [(" / ".join(keys), texts.get(action, action)) for action, keys in by_action.items()]
 
 
-def bind_keys(widget: QWidget, handlers: dict[str, Callable[[], None]]) -> list[QShortcut]:
-    """Create one QShortcut per KEYMAP entry whose action has a handler."""
-    shortcuts = []
-    for key, (action, _text) in KEYMAP.items():
-        handler = handlers.get(action)
-        if handler is None:
-            continue
-        sc = QShortcut(QKeySequence(key), widget)
-        sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        sc.setAutoRepeat(action in ("next", "previous"))
-        sc.activated.connect(handler)
-        shortcuts.append(sc)
-    return shortcuts
+class KeyRouter(QObject):
+    """Owns the shortcuts of one widget and routes each to its handler by action name.
+
+    One bound slot for all shortcuts (the action is the shortcut's object name), so no Qt
+    connection holds a Python closure over the screen: such a closure, freed while the screen's
+    C++ side is being destroyed, can drop the screen's last reference and delete it twice.
+    """
+
+    def __init__(self, widget: QWidget, handlers: dict[str, Callable[[], None]]) -> None:
+        super().__init__(widget)
+        self.handlers = dict(handlers)
+        self.shortcuts: list[QShortcut] = []
+        for key, (action, _text) in KEYMAP.items():
+            if action not in self.handlers:
+                continue
+            sc = QShortcut(QKeySequence(key), widget)
+            sc.setObjectName(action)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.setAutoRepeat(action in ("next", "previous"))
+            sc.activated.connect(self._fire)
+            self.shortcuts.append(sc)
+
+    def _fire(self) -> None:
+        sender = self.sender()
+        handler = self.handlers.get(sender.objectName()) if sender is not None else None
+        if handler is not None:
+            handler()
+
+
+def bind_keys(widget: QWidget, handlers: dict[str, Callable[[], None]]) -> KeyRouter:
+    """Bind every KEYMAP entry whose action has a handler, on `widget` and its children."""
+    return KeyRouter(widget, handlers)

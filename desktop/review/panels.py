@@ -38,7 +38,7 @@ class TopKList(QListWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.itemClicked.connect(lambda item: self.class_clicked.emit(int(item.data(CLASS_ROLE))))
+        self.itemClicked.connect(self._clicked)
 
     def set_topk(self, topk: list[tuple[int, str, float]], label_id: int | None, shown: int | None) -> None:
         self.clear()
@@ -50,6 +50,9 @@ class TopKList(QListWidget):
             self.addItem(item)
             if cid == shown:
                 self.setCurrentItem(item)
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.class_clicked.emit(int(item.data(CLASS_ROLE)))
 
     def class_ids(self) -> list[int]:
         return [int(self.item(i).data(CLASS_ROLE)) for i in range(self.count())]
@@ -74,8 +77,9 @@ class ComparePanel(QWidget):
         self.picker.activated.connect(self._picked)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.picker_label = QLabel("compare with")
         top = QHBoxLayout()
-        top.addWidget(QLabel("compare with"))
+        top.addWidget(self.picker_label)
         top.addWidget(self.picker, 1)
         grid = QGridLayout()
         grid.addWidget(self.left_title, 0, 0)
@@ -190,7 +194,7 @@ class ClassSearch(QLineEdit):
         comp.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         comp.activated.connect(self._choose)
         self.setCompleter(comp)
-        self.returnPressed.connect(lambda: self._choose(self.text()))
+        self.returnPressed.connect(self._return_pressed)
 
     def set_classes(self, classes: list[ClassRef]) -> None:
         self._ids = {c.name: c.id for c in classes}
@@ -207,12 +211,18 @@ class ClassSearch(QLineEdit):
         hits = [cid for name, cid in self._ids.items() if t in name.lower()]
         return hits[0] if len(hits) == 1 else None
 
+    def _return_pressed(self) -> None:
+        self._choose(self.text())
+
+    def _not_busy(self) -> None:
+        self._busy = False
+
     def _choose(self, text: str) -> None:
         cid = self.match(text)
         if cid is None or self._busy:
             return
         self._busy = True
-        QTimer.singleShot(0, lambda: setattr(self, "_busy", False))
+        QTimer.singleShot(0, self._not_busy)
         self.clear()
         self.class_chosen.emit(cid)
 

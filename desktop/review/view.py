@@ -55,7 +55,7 @@ class ReviewView(QWidget):
         self.mode.addItem("boxes", "boxes")
         self.mode.addItem("heat map", "heatmap")
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.mode.currentIndexChanged.connect(lambda _i: self.overlay.set_mode(self.mode.currentData()))
+        self.mode.currentIndexChanged.connect(self._mode_changed)
         self.show_overlay = QCheckBox("overlay (Space)")
         self.show_overlay.setChecked(True)
         self.show_overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -64,7 +64,7 @@ class ReviewView(QWidget):
         self.advance = QCheckBox("advance after deciding")
         self.advance.setChecked(True)
         self.advance.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.advance.toggled.connect(lambda on: setattr(self.controller, "auto_advance", on))
+        self.advance.toggled.connect(self._set_advance)
         self.queue_label = QLabel()
         self.evidence_title = QLabel()
         self.evidence_title.setTextFormat(Qt.TextFormat.RichText)
@@ -153,7 +153,7 @@ class ReviewView(QWidget):
             fit=self.overlay.fit,
             bulk_accept=self.bulk_accept,
         )
-        self.shortcuts = bind_keys(self, handlers)
+        self.keys = bind_keys(self, handlers)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         c = self.controller
@@ -198,6 +198,12 @@ class ReviewView(QWidget):
     def _search_chosen(self, class_id: int) -> None:
         self.controller.correct_to(class_id)
         self.setFocus()
+
+    def _mode_changed(self, _index: int) -> None:
+        self.overlay.set_mode(self.mode.currentData())
+
+    def _set_advance(self, on: bool) -> None:
+        self.controller.auto_advance = on
 
     def _toggle_mode(self) -> None:
         self.mode.setCurrentIndex((self.mode.currentIndex() + 1) % self.mode.count())
