@@ -11,10 +11,15 @@ The math is DESIGN.md's, constant for constant:
 freezes the iteration it meets it, the rest go on), so scores equal the published per-class loop.
 `converged` runs POT's batched log-domain Sinkhorn (`ot.solve_batch`) to convergence.
 
-Speed: regions that are dropped (g below the mean) carry no mass, so each image chunk is compacted
-to its kept regions before the one big similarity matmul; classes are bucketed by attribute count
-so the [images, classes, regions, attributes] problems need no padding; iterations run on the
-whole chunk with a masked (frozen) update and a host check only every few iterations.
+Speed: regions that are dropped (g below the mean) carry no mass, so only kept regions enter the
+similarity matmul. S is linear in the region feature (S_ij = <alpha p_i + (1-alpha) p_0, t_j>), so
+one BLAS matmul per image chunk gives S for every kept region × every attribute. Two solvers:
+  * CPU with numba (default there): `sinkhorn_cpu`, a fused kernel solving each (image, class)
+    problem in cache with its own stopping rule, images spread over cores;
+  * torch (GPU, or CPU without numba): classes bucketed by attribute count so the [images,
+    classes, regions, attributes] problems need no padding; iterations run on the whole chunk
+    with a masked (frozen) update and a host check only every few iterations.
+Both match a plain per-problem loop to 1e-4 (tests/engine/reference.py).
 
 Defined results on degenerate input (never NaN): a class with zero attributes must be given one
 (empty-attribute) row by the caller (`prompts.class_prompts` does); a class with no rows at all
