@@ -36,7 +36,7 @@ def swatch(colour: QColor, side: int = 12) -> QIcon:
     return QIcon(pix)
 
 
-BAR_SIZE = QSize(110, 12)
+BAR_SIZE = QSize(90, 12)
 
 
 def bar_icon(fraction: float, colour: QColor, size: QSize = BAR_SIZE) -> QIcon:
@@ -70,7 +70,7 @@ class ShareBars(QTreeWidget):
         self.setIconSize(BAR_SIZE)
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
-        self.header().resizeSection(1, BAR_SIZE.width() + 70)
+        self.header().resizeSection(1, BAR_SIZE.width() + 100)
         self.header().setStretchLastSection(False)
         self.itemClicked.connect(self._clicked)
         self._selected: int | None = None
@@ -142,7 +142,7 @@ def contribution_rows(ev: Evidence) -> list[BarRow]:
             position=pos,
             text=a.text or "(no attribute)",
             value=a.share * ev.score,
-            label=f"{a.share * ev.score:.3f} ({a.share:.0%})",
+            label=f"{a.share * ev.score:.3f} · {a.share:.0%}",
             tooltip=f"{a.text}\ncontributes {a.share * ev.score:.4f} of {ev.score:.4f}",
         )
         for pos, a in enumerate(ev.attributes)

@@ -50,6 +50,8 @@ class TopKList(QListWidget):
             self.addItem(item)
             if cid == shown:
                 self.setCurrentItem(item)
+        rows = max(1, min(self.count(), 9))
+        self.setFixedHeight(self.sizeHintForRow(0) * rows + 2 * self.frameWidth() + 4 if self.count() else 40)
 
     def _clicked(self, item: QListWidgetItem) -> None:
         self.class_clicked.emit(int(item.data(CLASS_ROLE)))

@@ -103,7 +103,6 @@ class ReviewView(QWidget):
         # -- side: info, top-k, search, legend, tabs ---------------------------------------------
         self.info = InfoPanel()
         self.topk = TopKList()
-        self.topk.setMaximumHeight(170)
         self.topk.class_clicked.connect(self.controller.show_class)
         self.search = ClassSearch()
         self.search.class_chosen.connect(self._search_chosen)
