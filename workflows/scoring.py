@@ -193,33 +193,31 @@ class ScoringContext:
     ) -> Generator[Progress, None, dict[int, dict[int, dict[str, Any]]]]:
         """Explanations of chosen classes per image ({image: class ids} -> {image: {class: JSON}}).
 
-        Images asking for the same classes are scored together, against just those classes (a
-        LaZSL score of one class does not depend on the others, so the evidence is the same).
+        Each class is scored once, against just itself, for all the images that ask for it (a LaZSL
+        score of one class does not depend on the others, so the evidence is the same): as many
+        engine calls as distinct classes, however the pairs are spread.
         """
-        groups: dict[tuple[int, ...], list[int]] = {}
+        by_class: dict[int, list[int]] = {}
         for iid, cids in wanted.items():
-            groups.setdefault(tuple(sorted({int(c) for c in cids})), []).append(int(iid))
-        ids_all = [i for g in groups.values() for i in g]
-        hashes = project.content_hashes(ids_all)
+            for c in dict.fromkeys(int(c) for c in cids):
+                by_class.setdefault(c, []).append(int(iid))
+        hashes = project.content_hashes(list(wanted))
         index = self.class_index
+        total = sum(len(v) for v in by_class.values())
         out: dict[int, dict[int, dict[str, Any]]] = {}
         done = 0
-        for cids, ids in groups.items():
+        cfg = replace(self.engine_cfg, topk=1, explain_top=1, prefilter_k=None)
+        for c, ids in by_class.items():
             check(cancel)
-            sub = ScoringContext(
-                **{
-                    **self.__dict__,
-                    "class_ids": list(cids),
-                    "classes": [self.classes[index[c]] for c in cids],
-                }
-            )
-            cfg = replace(self.engine_cfg, topk=len(cids), explain_top=len(cids), prefilter_k=None)
+            sub = ScoringContext(**{**self.__dict__, "class_ids": [c], "classes": [self.classes[index[c]]]})
             cached, _missing = sub.split_cached({i: hashes.get(i) for i in ids})
             for chunk_ids, res in sub.score_chunks(cached, hashes, config=cfg, cancel=cancel):
                 for w in sub.to_writes(chunk_ids, res):
-                    out[w.image_id] = {c: _with_class(d, c, index) for c, d in w.explanations.items()}
+                    out.setdefault(w.image_id, {}).update(
+                        (cc, _with_class(d, cc, index)) for cc, d in w.explanations.items()
+                    )
             done += len(ids)
-            yield Progress(done, len(ids_all), "explaining", stage=stage)
+            yield Progress(done, total, "explaining", stage=stage)
         return out
 
 
