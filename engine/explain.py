@@ -120,6 +120,53 @@ def explain(
     return ClassExplanation(class_name, class_index, score, (int(image_size[0]), int(image_size[1])), attrs)
 
 
+def explain_batch(
+    plans: torch.Tensor,
+    sims: torch.Tensor,
+    boxes: torch.Tensor,
+    attr_texts: Sequence[Sequence[Sequence[str]]],
+    attr_indices: Sequence[Sequence[Sequence[int]]],
+    class_names: Sequence[Sequence[str]],
+    class_indices: Sequence[Sequence[int]],
+    image_sizes: Sequence[tuple[int, int]],
+    top_regions: int = 3,
+) -> list[list[ClassExplanation]]:
+    """`explain` for plans [B,k,N,M] at once: every reduction and top-k runs on the whole tensor,
+    Python only assembles the dataclasses. attr_texts[i][j] lists the texts of plan (i,j)'s
+    columns (shorter than M where padded); the other arguments are indexed the same way."""
+    T = plans.detach().float().cpu()
+    S = sims.detach().float().cpu()
+    B, k, N, M = T.shape
+    contrib = (T * S).sum(2)  # [B,k,M]
+    score = contrib.sum(-1)  # [B,k]
+    mass = T.sum(2)  # [B,k,M]
+    sim = torch.where(mass > 0, contrib / mass.clamp_min(1e-30), torch.zeros_like(mass))
+    share = torch.where(score.unsqueeze(-1) != 0, contrib / score.unsqueeze(-1), torch.zeros_like(contrib))
+    kr = min(top_regions, N)
+    vals, idx = T.topk(kr, dim=2) if kr > 0 else (T[:, :, :0], T[:, :, :0].long())  # [B,k,kr,M]
+    rsim = S.gather(2, idx)
+    bx = torch.round(boxes.detach().double().cpu() * 100) / 100
+    vals_l, idx_l, rsim_l = vals.tolist(), idx.tolist(), rsim.tolist()
+    score_l, share_l, mass_l, sim_l, bx_l = score.tolist(), share.tolist(), mass.tolist(), sim.tolist(), bx.tolist()
+    out: list[list[ClassExplanation]] = []
+    for i in range(B):
+        row = []
+        for j in range(k):
+            texts = attr_texts[i][j]
+            attrs = []
+            for c in range(len(texts)):
+                regions = [RegionEvidence(tuple(bx_l[i][idx_l[i][j][q][c]]), vals_l[i][j][q][c], rsim_l[i][j][q][c])
+                           for q in range(kr) if vals_l[i][j][q][c] > 0]
+                attrs.append(AttributeEvidence(int(attr_indices[i][j][c]), texts[c], share_l[i][j][c], mass_l[i][j][c],
+                                               sim_l[i][j][c], regions))
+            attrs.sort(key=lambda a: -a.share)
+            w, h = image_sizes[i]
+            row.append(ClassExplanation(class_names[i][j], int(class_indices[i][j]), score_l[i][j], (int(w), int(h)),
+                                        attrs))
+        out.append(row)
+    return out
+
+
 def heatmap(expl: ClassExplanation, size: tuple[int, int] | None = None, attribute: int | None = None) -> np.ndarray:
     """Per-pixel evidence [H,W] in [0,1]: each listed region's box painted with its mass.
 

@@ -19,7 +19,7 @@ import torch
 
 from engine.alignment import clip_scores, dclip_scores, lazsl_scores
 from engine.cache import FeatureCache
-from engine.explain import AttributeEvidence, ClassExplanation, explain
+from engine.explain import AttributeEvidence, ClassExplanation, explain_batch
 from engine.imageio import ImageError, open_rgb
 from engine.models import ClipModel
 from engine.prompts import CLIP_TEMPLATES, class_prompts, name_prompts
@@ -287,19 +287,22 @@ def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, 
     res = lazsl_scores(g, r, texts.feats, texts.owner, n_classes=C, alpha=config.alpha, eps=config.eps,
                        gamma=config.gamma, max_iter=config.max_iter, tol=config.tol, mode=config.ot_mode,
                        region_mask=mask, classes=top, return_plans_for=top)
-    out = []
+    top_l = top.tolist()
+    cols_l = res.attr_index.tolist()
+    texts_l, local_l, names_l = [], [], []
     for i in range(B):
-        row = []
+        t_row, l_row, n_row = [], [], []
         for j in range(k):
-            c = int(top[i, j])
-            cols = res.attr_index[i, j]
-            m = int((cols >= 0).sum())
+            c = top_l[i][j]
             attrs = classes[c].attributes or ("",)
-            local = [int(x) - texts.first_row[c] for x in cols[:m].tolist()]
-            row.append(explain(res.plans[i, j], res.sims[i, j], boxes[i], [attrs[x] for x in local],
-                               class_name=classes[c].name, class_index=c, image_size=sizes[i], attr_indices=local))
-        out.append(row)
-    return out
+            local = [x - texts.first_row[c] for x in cols_l[i][j] if x >= 0]
+            t_row.append([attrs[x] for x in local])
+            l_row.append(local)
+            n_row.append(classes[c].name)
+        texts_l.append(t_row)
+        local_l.append(l_row)
+        names_l.append(n_row)
+    return explain_batch(res.plans, res.sims, boxes, texts_l, local_l, names_l, top_l, sizes)
 
 
 def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec],
