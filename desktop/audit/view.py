@@ -63,9 +63,11 @@ class AuditView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(THUMB_PX + 6)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(1, 150)
+        # Interactive, sized once per load: ResizeToContents would re-measure every row each
+        # time a thumbnail arrives (quadratic; 80 s for 200 rows)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(50)
+        header.setStretchLastSection(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setColumnWidth(THUMB_COLUMN, THUMB_PX + 8)
         self.table.selectionModel().selectionChanged.connect(self._selection)
@@ -156,6 +158,9 @@ class AuditView(QWidget):
 
     def _show_items(self, items: list[AuditItem]) -> None:
         self.model.set_items(items)
+        self.table.resizeColumnsToContents()
+        self.table.setColumnWidth(THUMB_COLUMN, THUMB_PX + 8)
+        self.table.setColumnWidth(1, min(self.table.columnWidth(1), 220))
         flagged = sum(1 for it in items if it.row.flagged)
         self.summary.setText(f"{flagged} flagged of {len(items)} audited" if items else "")
         if items:
