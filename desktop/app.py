@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lazlabel-desktop", description="lazlabel desktop application")
     p.add_argument("project", nargs="?", help="a .lazlabel project file to open")
     p.add_argument("--demo", action="store_true", help="build (first time) and open the demo project")
+    p.add_argument("--demo-dir", type=Path, help="where the demo project lives (default: the user data dir)")
     p.add_argument("--debug", action="store_true", help="verbose logging to stderr")
     return p
 
@@ -117,8 +118,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.project:
         window.actions.open_path(Path(args.project))
     elif args.demo:
-        window.actions.do_open_demo()
-    return app.exec()
+        from desktop.dialogs.project_tasks import open_demo
+
+        open_demo(window.ctx, args.demo_dir)
+    code = app.exec()
+    _tear_down(window)
+    return code
+
+
+def _tear_down(window) -> None:
+    """Delete Qt objects while the QApplication lives (PySide can crash collecting them at exit)."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.ctx.cancel_all()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 if __name__ == "__main__":

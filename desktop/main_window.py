@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         running = [w for w in self.ctx.tasks if w.is_running]
-        if running:
+        if running and self.ctx.interactive:
             answer = QMessageBox.question(
                 self,
                 "Quit lazlabel",

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import collections
 from array import array
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QPixmap
 
 from db import ImageFilter, ImageRow
 from desktop.thumbnails import ThumbnailService, cache_key
@@ -27,6 +29,16 @@ RowRole = Qt.ItemDataRole.UserRole + 2  # ImageRow
 ThumbRole = Qt.ItemDataRole.UserRole + 3  # QPixmap | None (None: not ready or unreadable)
 ThumbErrorRole = Qt.ItemDataRole.UserRole + 4  # str | None
 ClassNameRole = Qt.ItemDataRole.UserRole + 5  # current (decided, else predicted) class name
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """What one grid tile shows (hashable: the delegate caches rendered tiles by it)."""
+
+    row: ImageRow | None
+    thumb: QPixmap | None = None
+    error: str | None = None
+    class_name: str | None = None
 
 
 class ImageGridModel(QAbstractListModel):
@@ -152,6 +164,13 @@ class ImageGridModel(QAbstractListModel):
             return None
         row = self.row_data(index.row())
         return None if row is None else handler(self, row)
+
+    def tile(self, row: int) -> Tile:
+        """Everything a grid tile shows, in one call (the delegate's fast path)."""
+        r = self.row_data(row)
+        if r is None:
+            return Tile(None)
+        return Tile(r, self.thumbnail(r), self.thumbnail_error(r), self.class_name(r.current_class_id))
 
     # -- thumbnails -----------------------------------------------------------------------------
     def _thumb_key(self, row: ImageRow) -> str:

@@ -57,14 +57,27 @@ def open_demo(ctx: AppContext, target: Path | None = None) -> GeneratorWorker | 
     target = target or demo_dir()
 
     def done(result: Any) -> None:
-        path = _project_path(result, target)
         try:
-            ctx.open_project(path)
+            ctx.open_project(_project_path(result, target))
         except Exception as err:  # noqa: BLE001
             ctx.show_error("Open demo project", err)
 
+    def failed(err: BaseException) -> None:
+        # the build stops at its last step (e.g. no demo model to pre-label with): open what exists
+        existing = sorted(target.glob("*.lazlabel"))
+        if existing:
+            try:
+                ctx.open_project(existing[0])
+            except Exception:  # noqa: BLE001 - the original error is the one worth showing
+                pass
+        ctx.show_error("Build the demo project", err)
+
     return ctx.run_task(
-        "Building the demo project", lambda cancel: build_demo_project(target, cancel=cancel), done
+        "Building the demo project",
+        lambda cancel: build_demo_project(target, cancel=cancel),
+        done,
+        on_error=failed,
+        on_cancel=lambda: ctx.show_status("Demo build cancelled; it resumes where it stopped next time", 8000),
     )
 
 

@@ -1,0 +1,137 @@
+"""Render each main screen of the app on the demo project to docs/screenshots/*.png.
+
+    xvfb-run -a .venv/bin/python scripts/screenshots.py [--demo-dir DIR] [--out docs/screenshots]
+
+Builds the demo project first when DIR has none (generated scenes, attributes, noisy imported
+labels, a pre-label run with the shipped demo model; minutes on first use), then opens it in the
+real main window at 1440×900 and grabs: the welcome page, every registered screen (Review on the
+image the audit finds most suspicious, when there is one), and the pre-label and export dialogs.
+Without a display it falls back to Qt's offscreen platform (same pixels, fonts permitting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SIZE = (1440, 900)
+
+
+def settle(app, seconds: float = 0.6) -> None:
+    """Let queued signals, thumbnail jobs and timers run."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def build_demo(demo_dir: Path) -> Path:
+    from workflows.demo import build_demo_project
+    from workflows.progress import drive
+
+    last = [0.0]
+
+    def show(p) -> None:
+        if time.monotonic() - last[0] > 2:
+            last[0] = time.monotonic()
+            print(f"  demo: {p.stage} {p.done}/{p.total or '?'} {p.message}", flush=True)
+
+    return drive(build_demo_project(demo_dir), show)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--demo-dir", type=Path, default=Path(tempfile.gettempdir()) / "lazlabel-demo-shots")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ["LAZLABEL_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "settings.ini")
+
+    print(f"demo project under {args.demo_dir}", flush=True)
+    project_path = build_demo(args.demo_dir)
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    app.setOrganizationName("lazlabel")
+    app.setApplicationName("lazlabel")
+    from desktop.app import _tear_down, warm_up_imports
+    from desktop.dialogs.recent import add_recent
+    from desktop.main_window import MainWindow
+    from desktop.style import apply_style
+
+    apply_style(app)
+    warm_up_imports()
+    add_recent(project_path)
+    win = MainWindow()
+    win.resize(*SIZE)
+    win.show()
+    settle(app)
+    shots: list[Path] = []
+
+    def grab(widget, name: str) -> None:
+        path = args.out / f"{name}.png"
+        widget.grab().save(str(path))
+        shots.append(path)
+        print(f"  wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}", flush=True)
+
+    grab(win, "welcome")
+    if not win.actions.open_path(project_path):
+        print("could not open the demo project:", win.ctx.errors, file=sys.stderr)
+        return 1
+    settle(app, 1.5)
+    project = win.ctx.project
+    first = _most_interesting_image(project)
+    for i, key in enumerate(win.screens):
+        if key == "review" and first is not None:
+            win.ctx.open_image(first)
+        else:
+            win.show_screen(key)
+        settle(app, 2.5 if key == "browser" else 1.2)
+        grab(win, f"{i + 1}-{key}")
+
+    from desktop.dialogs.export import ExportDialog
+    from desktop.prelabel_panel import PrelabelDialog
+
+    win.show_screen("browser")
+    settle(app, 0.5)
+    pre = PrelabelDialog(win.ctx, win)
+    pre.open()
+    settle(app, 0.3)
+    grab(pre, "dialog-prelabel")
+    pre.close()
+    exp = ExportDialog(win.ctx, win)
+    exp.set_format("imagefolder")
+    exp.open()
+    settle(app, 0.3)
+    grab(exp, "dialog-export")
+    exp.close()
+
+    print(f"{len(shots)} screenshots in {args.out}")
+    _tear_down(win)
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter finalisation of Qt wrappers (a known PySide crash at exit)
+
+
+def _most_interesting_image(project) -> int | None:
+    """The image to show in Review: the most suspicious imported label, else the least confident."""
+    from db import ImageFilter
+
+    for sort, flt in (("disagreement", ImageFilter(disagrees=True)), ("confidence", ImageFilter(has_prediction=True))):
+        rows = project.page_images(flt, sort, 0, 1)
+        if rows:
+            return rows[0].id
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
