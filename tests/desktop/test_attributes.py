@@ -196,3 +196,27 @@ def test_import_of_a_bad_file_is_a_notice_and_changes_nothing(editor, project, t
     assert not editor.import_file(str(bad))
     assert editor.notice.text() or ctx.errors
     assert [r.text for r in project.list_attributes(cid)] == ["a red circle"]
+
+
+def test_edit_then_preview_and_apply_the_instant_rescore(ctx, project, qtbot):
+    from desktop.attributes.view import AttributesView
+    from tests.desktop.test_review import prelabelled
+
+    prelabelled(project)
+    ctx.set_project(project)
+    view = AttributesView(ctx)
+    view.controller.auto_preview = False
+    qtbot.addWidget(view)
+    view.controller.select_class(project.get_class("zenti").id)
+    view.controller.add_attribute("a red circle")  # the same text as blorp's: labels may move
+    assert view.rescore.state == "stale"
+    view.rescore.preview.click()
+    qtbot.waitUntil(lambda: view.rescore.state in ("preview", "error"), timeout=30000)
+    assert view.rescore.state == "preview", view.rescore.text.text()
+    assert "would change" in view.rescore.text.text()
+    assert len(project.runs()) == 1  # a preview writes nothing
+    with qtbot.waitSignal(ctx.labels_changed, timeout=30000):
+        view.rescore.apply.click()
+    assert [r.kind for r in project.runs()][0] == "rescore"
+    qtbot.waitUntil(lambda: view.rescore.state == "idle", timeout=5000)
+    assert "labels from" not in view.version_label.text() and ctx.errors == []

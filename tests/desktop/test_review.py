@@ -264,3 +264,45 @@ def test_void_qt_calls_do_not_use_up_none(qapp):
     for _ in range(100_000):
         label.setText("x")
     assert sys.getrefcount(None) > 1_000_000 or before - sys.getrefcount(None) < 100_000
+
+
+def prelabelled(project) -> list[int]:
+    """A real pre-label run (tiny random open_clip, 6 crops) over 8 real PNGs: engine-made evidence."""
+    from tests.workflows.synth import add_classes, add_images, tiny_settings
+    from workflows.prelabel import run_prelabel
+    from workflows.progress import drive
+    from workflows.settings import save_settings
+
+    ids = add_images(project, 8)
+    add_classes(project)
+    save_settings(project, tiny_settings())
+    drive(run_prelabel(project))
+    return ids
+
+
+def test_review_shows_engine_evidence_and_explains_any_class_on_demand(ctx, project, qtbot):
+    from desktop.review.view import ReviewView
+
+    prelabelled(project)
+    ctx.set_project(project)
+    view = ReviewView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    view.activate()
+    c = view.controller
+    assert c.state is not None and c.state.topk
+    ev = view.overlay.evidence
+    assert ev is not None and ev.class_name == c.state.topk[0][1] and view.overlay.region_items()
+    x0, y0, x1, y1 = view.overlay.region_items()[0].rect().getCoords()
+    w, h = ev.image_size
+    assert 0 <= x0 < x1 <= w + 1 and 0 <= y0 < y1 <= h + 1  # boxes in the photo's pixels
+    # a class whose evidence was not stored is computed off the GUI thread when picked
+    stored = set(c.state.evidence)
+    other = next(cid for cid, _n, _s in c.state.topk if cid not in stored) if len(stored) < len(c.state.topk) else None
+    if other is not None:
+        c.show_class(other)
+        qtbot.waitUntil(lambda: view.overlay.evidence is not None and view.overlay.evidence.class_id == other,
+                        timeout=20000)
+    qtbot.keyClick(view, Qt.Key.Key_A)
+    assert ctx.errors == []
