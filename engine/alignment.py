@@ -319,6 +319,39 @@ def lazsl_scores(
     return out
 
 
+def lazsl_plans(
+    global_feats: torch.Tensor,
+    region_feats: torch.Tensor,
+    attr_feats: torch.Tensor,
+    attr_class: torch.Tensor,
+    which: torch.Tensor,
+    *,
+    n_classes: int | None = None,
+    alpha: float = 0.8,
+    eps: float = 0.1,
+    gamma: float = 0.0,
+    max_iter: int = 100,
+    tol: float = 1e-2,
+    mode: str = "faithful",
+    region_mask: torch.Tensor | None = None,
+) -> AlignmentResult:
+    """Only the plans of classes `which` [B,k] (explanations for already-ranked classes), without
+    scoring every class; ``scores`` is then [B,k], the score of each returned plan."""
+    try:
+        solver = OT_SOLVERS[mode]
+    except KeyError:
+        raise ValueError(f"unknown OT mode {mode!r}; known: {', '.join(OT_SOLVERS)}") from None
+    dev = global_feats.device
+    P0, R0, Tt = global_feats.float(), region_feats.float(), attr_feats.float().to(dev)
+    C = _class_count(attr_class.long(), n_classes)
+    kept, a = region_weights(P0, R0, gamma, region_mask)
+    out = AlignmentResult(scores=torch.zeros(0), region_weights=a)
+    _plans(out, P0, R0, Tt, kept, a, _class_rows(attr_class.long(), C), which.long().to(dev), alpha, solver,
+           dict(eps=eps, tol=tol, max_iter=max_iter))
+    out.scores = (out.plans * out.sims).sum((-1, -2))
+    return out
+
+
 def _sims(P0: torch.Tensor, R: torch.Tensor, T: torch.Tensor, alpha: float) -> torch.Tensor:
     """S [b,n,A] = alpha <p_i,t_j> + (1-alpha) <p_0,t_j>: one matmul for regions, one for globals."""
     S = torch.matmul(R, T.T)

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from engine.alignment import clip_scores, dclip_scores, lazsl_scores
+from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores
 from engine.cache import FeatureCache
 from engine.explain import AttributeEvidence, ClassExplanation, explain_batch
 from engine.imageio import ImageError, open_rgb
@@ -284,9 +284,9 @@ def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, 
                 row.append(ClassExplanation(classes[c].name, c, score, sizes[i], attrs))
             out.append(row)
         return out
-    res = lazsl_scores(g, r, texts.feats, texts.owner, n_classes=C, alpha=config.alpha, eps=config.eps,
-                       gamma=config.gamma, max_iter=config.max_iter, tol=config.tol, mode=config.ot_mode,
-                       region_mask=mask, classes=top, return_plans_for=top)
+    res = lazsl_plans(g, r, texts.feats, texts.owner, top, n_classes=C, alpha=config.alpha, eps=config.eps,
+                      gamma=config.gamma, max_iter=config.max_iter, tol=config.tol, mode=config.ot_mode,
+                      region_mask=mask)
     top_l = top.tolist()
     cols_l = res.attr_index.tolist()
     texts_l, local_l, names_l = [], [], []

@@ -197,3 +197,14 @@ def test_backends_agree_on_a_larger_problem():
 
 def test_kernel_warmup_reports_availability():
     assert sinkhorn_cpu.warmup() == sinkhorn_cpu.AVAILABLE
+
+
+def test_plans_only_matches_full_call():
+    from engine.alignment import lazsl_plans
+
+    P0, R, T, ac, C = make_problem(seed=14)
+    which = torch.tensor([[1, 4]] * P0.shape[0])
+    full = lazsl_scores(P0, R, T, ac, n_classes=C, return_plans_for=which)
+    only = lazsl_plans(P0, R, T, ac, which, n_classes=C)
+    assert torch.equal(full.plans, only.plans) and torch.equal(full.attr_index, only.attr_index)
+    assert torch.allclose(only.scores, full.scores.gather(1, which), atol=1e-5)
