@@ -166,7 +166,8 @@ def main() -> None:
                     overlay.set_evidence(ev)
                     overlay.viewport().repaint()
                     times.append(time.perf_counter() - t)
-                print(f"overlay {mode:8s} {label:8s} ({len(attrs) * regions:4d} regions): {ms(times)}")
+                drawn = len(overlay.region_items()) if mode == "boxes" else len(attrs) * regions
+                print(f"overlay {mode:8s} {label:8s} ({len(attrs) * regions:4d} regions, {drawn:3d} drawn): {ms(times)}")
         overlay.set_mode("boxes")
 
         audit = AuditView(ctx)

@@ -118,6 +118,25 @@ def test_overlay_draws_one_box_per_region_and_filters_by_attribute(qtbot):
     assert view.visible_region_items() == []
 
 
+def test_dense_evidence_draws_the_strongest_boxes_and_the_heat_map_keeps_all(qtbot):
+    from desktop.review.evidence import parse_evidence
+    from desktop.review.overlay import MAX_BOXES_PER_ATTRIBUTE, ExplanationOverlay
+
+    data = explanation("blorp", CLASSES["blorp"], 0.3, seed=2)
+    for a in data["attributes"]:
+        a["regions"] = [{"box": [i % 40, 0, i % 40 + 30, 30], "mass": 0.001 * (i + 1)} for i in range(90)]
+    view = ExplanationOverlay()
+    qtbot.addWidget(view)
+    view.set_image(None, SIZE)
+    view.set_evidence(parse_evidence(data))
+    items = view.region_items()
+    assert len(items) == 3 * MAX_BOXES_PER_ATTRIBUTE
+    # the kept boxes are the heaviest: the lightest drawn is heavier than any dropped one
+    assert min(float(i.toolTip().split("mass ")[1].split()[0]) for i in items) >= 0.001 * (90 - MAX_BOXES_PER_ATTRIBUTE)
+    view.set_mode("heatmap")
+    assert view.region_items() == [] and not view.heat_image().isNull()
+
+
 def test_heat_map_puts_mass_only_inside_the_boxes():
     from desktop.review.evidence import heat_maps, parse_evidence
 
