@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(subs: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
-    from workflows.demo import DEFAULT_IMAGES
+    from workflows.demo import DEFAULT_IMAGES, DEFAULT_VIEW_MODE
 
     p = subs.add_parser(
         "demo",
@@ -21,6 +21,9 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--dir", type=Path, default=Path("demo-project"),
                    help="where to build it (default: ./demo-project)")
     p.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"number of scenes (default {DEFAULT_IMAGES})")
+    p.add_argument("--views", choices=("random", "grid", "dense"), default=DEFAULT_VIEW_MODE,
+                   help=f"region mode for the pre-label run (default {DEFAULT_VIEW_MODE}; random = the "
+                   "published 90 crops, slower)")
     p.add_argument("--rebuild", action="store_true", help="delete an existing demo in --dir and build it again")
     p.add_argument("--no-prelabel", action="store_true", help="build the project but do not pre-label it")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -33,7 +36,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from workflows.progress import CancelToken
 
     token = CancelToken()
-    gen = build_demo_project(args.dir, args.images, token, rebuild=args.rebuild, prelabel=not args.no_prelabel)
+    gen = build_demo_project(args.dir, args.images, token, rebuild=args.rebuild, prelabel=not args.no_prelabel,
+                             view_mode=args.views)
     path = run_with_progress(gen, "demo", cancel=token, quiet=args.quiet)
     print(format_summary(demo_summary(path)))
     return 0
