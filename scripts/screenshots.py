@@ -58,6 +58,7 @@ def main() -> int:
 
     print(f"demo project under {args.demo_dir}", flush=True)
     project_path = build_demo(args.demo_dir)
+    stage_review_session(project_path)
 
     from PySide6.QtWidgets import QApplication
 
@@ -120,6 +121,27 @@ def main() -> int:
     _tear_down(win)
     sys.stdout.flush()
     os._exit(0)  # skip interpreter finalisation of Qt wrappers (a known PySide crash at exit)
+
+
+def stage_review_session(project_path: Path) -> None:
+    """Make the demo look mid-review (once): an audit run, confident predictions accepted, a few
+    suspicious imported labels kept by correcting to them, and two rejections."""
+    from db import ImageFilter, Project
+    from workflows.audit import run_audit
+    from workflows.progress import drive
+    from workflows.review import accept_above, decide
+
+    with Project.open(project_path) as project:
+        if project.count_images(ImageFilter(decided=True)):
+            return
+        drive(run_audit(project))
+        n = accept_above(project, 0.66, reviewer="demo")
+        rows = project.page_images(ImageFilter(disagrees=True, decided=False), "disagreement", 0, 6)
+        for r in rows:
+            decide(project, [r.id], "corrected", class_id=r.imported_class_id, reviewer="demo")
+        low = project.page_images(ImageFilter(decided=False, has_prediction=True), "confidence", 0, 2)
+        decide(project, [r.id for r in low], "rejected", reviewer="demo")
+        print(f"  staged a review session: {n} accepted, {len(rows)} corrected, {len(low)} rejected", flush=True)
 
 
 def _most_interesting_image(project) -> int | None:

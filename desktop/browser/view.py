@@ -42,6 +42,14 @@ class ImageGrid(QListView):
         self.setItemDelegate(self.delegate)
         self.verticalScrollBar().setSingleStep(40)
 
+    def resizeEvent(self, e) -> None:  # noqa: N802 - Qt override
+        """Spread the columns over the whole width (grid cells share the spare pixels)."""
+        tile = self.delegate.sizeHint(None, None)  # type: ignore[arg-type]
+        avail = self.viewport().width() - 2
+        cols = max(1, avail // (tile.width() + 6))
+        self.setGridSize(QSize(max(tile.width() + 6, avail // cols), tile.height() + 6))
+        super().resizeEvent(e)
+
 
 class BrowserView(QWidget):
     """Screen `browser`. Double-click or Enter opens the image in Review."""

@@ -236,7 +236,8 @@ class HeatmapChart(_Chart):
         p.setFont(self.small)
         n = len(self.labels)
         label_w = min(body.width() * 0.3, max(fm.horizontalAdvance(s) for s in self.labels) + 10)
-        top_h = fm.height() * 2 + 8
+        head_w = min(90.0, max(fm.horizontalAdvance(s) for s in self.labels) + 6)
+        top_h = fm.height() + 6 + head_w  # the legend line, then column heads written upwards
         side = min(body.width() - label_w, body.height() - top_h)
         cell = side / n
         origin = QPointF(body.left() + label_w, body.top() + top_h)
@@ -248,13 +249,13 @@ class HeatmapChart(_Chart):
             Qt.AlignmentFlag.AlignLeft,
             f"rows: {self.row_title} label  ·  columns: {self.col_title} label  ·  blue = agree, red = disagree",
         )
-        for j, lab in enumerate(self.labels):  # column heads
-            p.setPen(QColor(style.TEXT))
-            p.drawText(
-                QRectF(origin.x() + j * cell, body.top() + fm.height() + 4, cell, fm.height()),
-                Qt.AlignmentFlag.AlignHCenter,
-                fm.elidedText(lab, Qt.TextElideMode.ElideRight, int(cell)),
-            )
+        p.setPen(QColor(style.TEXT))
+        for j, lab in enumerate(self.labels):  # column heads, rotated to fit narrow cells
+            p.save()
+            p.translate(origin.x() + j * cell + cell / 2 + fm.ascent() / 2 - 1, origin.y() - 4)
+            p.rotate(-90)
+            p.drawText(QPointF(0, 0), fm.elidedText(lab, Qt.TextElideMode.ElideRight, int(head_w)))
+            p.restore()
         for i, row_label in enumerate(self.labels):
             y = origin.y() + i * cell
             p.setPen(QColor(style.TEXT))
@@ -275,4 +276,4 @@ class HeatmapChart(_Chart):
                     p.setPen(QColor("white") if t > 0.6 else QColor(style.TEXT))
                     p.drawText(rect, Qt.AlignmentFlag.AlignCenter, _fmt(v))
                 verdict = "agree" if i == j else "disagree"
-                self._hover.append((rect, f"{self.row_title} <b>{row_label}</b>, decided <b>{self.labels[j]}</b>: {v:,} ({verdict})"))
+                self._hover.append((rect, f"{self.row_title} <b>{row_label}</b>, {self.col_title} <b>{self.labels[j]}</b>: {v:,} ({verdict})"))

@@ -25,10 +25,28 @@ from desktop.context import AppContext
 from desktop.insight.charts import GroupedBarChart, HeatmapChart, HistogramChart
 
 # confusion choice -> (Stats attribute, row title)
-CONFUSIONS: dict[str, tuple[str, str]] = {
-    "Predicted vs decided": ("predicted_vs_decided", "predicted"),
-    "Imported vs decided": ("imported_vs_decided", "imported"),
+CONFUSIONS: dict[str, tuple[str, str, str]] = {
+    "Predicted vs decided": ("predicted_vs_decided", "predicted", "decided"),
+    "Imported vs decided": ("imported_vs_decided", "imported", "decided"),
+    "Imported vs predicted": ("imported_vs_predicted", "imported", "predicted"),
 }
+
+
+def imported_vs_predicted(project: Any, names: dict[int, str]) -> Any:
+    """Confusion of imported labels against the latest predictions (the audit's raw picture),
+    shaped like `workflows.stats.Confusion`; None when nothing is imported."""
+    from workflows.stats import NONE_LABEL, Confusion
+
+    cells = project.crosstab("imported", "predicted")
+    if not any(a is not None for a, _b in cells):
+        return None
+    ids: list[int | None] = [*names, None]
+    pos = {c: i for i, c in enumerate(ids)}
+    m = [[0] * len(ids) for _ in ids]
+    for (a, b), n in cells.items():
+        if a is not None and b is not None:
+            m[pos.get(a, len(ids) - 1)][pos.get(b, len(ids) - 1)] += n
+    return Confusion(ids, [*names.values(), NONE_LABEL], m)
 
 
 class StatCard(QFrame):
@@ -61,6 +79,7 @@ class InsightView(QWidget):
         super().__init__()
         self.ctx = ctx
         self.stats: Any = None
+        self.extra_confusions: dict[str, Any] = {}
         self._visible = False
         self._timer = QTimer(self, singleShot=True, interval=400)
         self._timer.timeout.connect(self.refresh)
@@ -152,6 +171,11 @@ class InsightView(QWidget):
             self.ctx.show_error("Insight", err)
             return
         self.stats = s
+        self.extra_confusions = {"imported_vs_predicted": imported_vs_predicted(p, p.class_names_by_id())}
+        if s.n_reviewed == 0 and self.extra_confusions["imported_vs_predicted"] is not None:
+            self.confusion_box.blockSignals(True)  # nothing decided yet: show what can be compared
+            self.confusion_box.setCurrentText("Imported vs predicted")
+            self.confusion_box.blockSignals(False)
         bad = s.by_status.get("error", 0) + s.by_status.get("missing", 0)
         self.cards["images"].set(f"{s.n_images:,}")
         self.cards["predicted"].set(f"{s.n_predicted:,}", f"pre-labelled ({_pct(s.n_predicted / s.n_images if s.n_images else None)})")
@@ -168,10 +192,10 @@ class InsightView(QWidget):
     def _show_confusion(self) -> None:
         if self.stats is None:
             return
-        attr, row_title = CONFUSIONS[self.confusion_box.currentText()]
-        conf = getattr(self.stats, attr)
-        self.confusion.row_title = row_title
-        self.confusion.title = f"{row_title.capitalize()} label vs decided label"
+        attr, row_title, col_title = CONFUSIONS[self.confusion_box.currentText()]
+        conf = getattr(self.stats, attr, None) or self.extra_confusions.get(attr)
+        self.confusion.row_title, self.confusion.col_title = row_title, col_title
+        self.confusion.title = f"{row_title.capitalize()} label vs {col_title} label"
         if conf is None:
             self.confusion.empty_text = f"No {row_title} labels in this project."
             self.confusion.set_data([], [])
