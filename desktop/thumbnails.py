@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, S
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 MAX_PENDING = 256  # older requests beyond this are dropped (they scrolled out of view)
-MEMORY_ITEMS = 3000  # pixmaps kept in memory (~3000 × 160² × 4 B ≈ 300 MB worst case; JPEG-sized in practice less)
+MEMORY_ITEMS = 1200  # pixmaps kept in memory (≤ 1200 × 160² × 4 B ≈ 120 MB; the disk cache refills fast)
 
 QImageReader.setAllocationLimit(512)  # MB: refuse decompression bombs instead of allocating them
 
