@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for set-up + the two Quick-start jobs. Idempotent: creates .venv when missing,
 # (re)installs only when pyproject.toml or the constraints changed.
-#   scripts/dev.sh demo [args]   build (or reuse) the demo project, pre-label it, open the app
-#                                (headless summary when there is no display)
+#   scripts/dev.sh demo [args]   build (or reuse) ./demo-project, pre-label it, print its summary
+#                                and open the app (headless when there is no display, or --headless)
 #   scripts/dev.sh test [args]   lint, import contracts and the whole test suite
 #   scripts/dev.sh setup         set-up only
 #   scripts/dev.sh run CMD...    run a command inside the venv
@@ -37,7 +37,18 @@ case "$cmd" in
   setup) setup ;;
   demo)
     setup
-    exec "$venv/bin/lazlabel" demo "$@" ;;
+    headless="${LAZLABEL_HEADLESS:-}"
+    args=()
+    for a in "$@"; do
+      if [ "$a" = "--headless" ]; then headless=1; else args+=("$a"); fi
+    done
+    # Build (or reuse) and pre-label the demo project, printing its summary ...
+    "$venv/bin/lazlabel" demo --dir "$root/demo-project" "${args[@]}"
+    # ... then open it in the app when there is a screen to show it on.
+    if [ -z "$headless" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; }; then
+      exec "$venv/bin/lazlabel-desktop" "$root/demo-project/demo.lazlabel"
+    fi
+    echo "[lazlabel] no display: ran headless. Open it later with: .venv/bin/lazlabel-desktop demo-project/demo.lazlabel" >&2 ;;
   test)
     setup
     export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
