@@ -174,3 +174,20 @@ def test_rescore_after_attribute_edit_never_reencodes(tiny_model, tmp_path, monk
         score_cached(tiny_model, cache, [items[0].content_hash], [], cfg)
     with pytest.raises(ValueError, match="unknown method"):
         score_cached(tiny_model, cache, [items[0].content_hash], CLASSES, EngineConfig(method="magic"))
+
+
+def test_oversized_image_is_refused(tmp_path, monkeypatch):
+    import engine.imageio as io
+
+    p = tmp_path / "big.png"
+    Image.new("RGB", (40, 30)).save(p)
+    monkeypatch.setattr(io, "MAX_PIXELS", 1000)
+    with pytest.raises(ImageError, match="too large"):
+        open_rgb(p)
+
+
+def test_dense_mode_needs_patch_tokens(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(type(tiny_model), "supports_dense", property(lambda self: False))
+    cache = FeatureCache(tmp_path / "c", tiny_model.model_id, "dense")
+    with pytest.raises(ValueError, match="dense region mode"):
+        list(encode_images(tiny_model, [], ViewConfig(mode="dense"), cache))
