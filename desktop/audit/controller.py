@@ -71,16 +71,18 @@ class AuditController(QObject):
         self.ctx.labels_changed.emit([])  # issue scores changed (the browser's disagreement sort)
 
     def load(self) -> None:
-        """Read the newest audit's ranked rows and where each image stands now."""
+        """Read the newest audit's ranked rows and where each image stands now.
+
+        Straight from the store (`workflows.audit` imports torch: seconds on the GUI thread each
+        time a project opens, for a report that is one SQL query).
+        """
         if self.project is None:
             self.items = []
             self.items_loaded.emit([])
             self.select(None)
             return
-        from workflows.audit import audit_report
-
         try:
-            rows = audit_report(self.project, limit=REPORT_LIMIT, flagged_only=self.flagged_only)
+            rows = self.project.label_issues(limit=REPORT_LIMIT, flagged_only=self.flagged_only)
             self.items = self._items(rows)
         except Exception as err:  # noqa: BLE001
             self.ctx.show_error("Could not load the audit", err)

@@ -97,3 +97,48 @@ def test_no_audit_yet_says_what_to_do(ctx, project, qtbot):
     view.activate()
     assert view.model.rowCount() == 0 and "run the audit" in view.notice.text()
     assert not view.keep.isEnabled()
+
+
+_NO_TORCH_ON_OPEN = r"""
+import sys
+from PySide6.QtWidgets import QApplication
+
+app = QApplication([])
+from desktop.attributes.view import AttributesView
+from desktop.audit.view import AuditView
+from desktop.context import AppContext
+from desktop.review.view import ReviewView
+
+ctx = AppContext(interactive=False)
+views = [AuditView(ctx), ReviewView(ctx), AttributesView(ctx)]
+ctx.open_project(sys.argv[1])
+for v in views:
+    v.show()
+    v.activate()
+app.processEvents()
+assert ctx.errors == [], ctx.errors
+assert views[0].model.rowCount() == 4, views[0].model.rowCount()
+print("TORCH" if "torch" in sys.modules else "NO-TORCH")
+ctx.cancel_all()
+ctx.project.close()
+"""
+
+
+def test_opening_a_project_does_not_import_torch_on_the_gui_thread(project, tmp_path):
+    """Loading the stored audit report is one SQL query: showing the audit (and review,
+    attributes) screens for a freshly opened project must not pay seconds for importing torch."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    world = build_world(project)
+    write_audit(project, world)
+    project.close()
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LAZLABEL_SETTINGS=str(tmp_path / "s.ini"),
+               PYTHONPATH=str(repo))
+    out = subprocess.run([sys.executable, "-c", _NO_TORCH_ON_OPEN, str(project.path)], cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[0] == "NO-TORCH", out.stdout
