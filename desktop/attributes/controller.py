@@ -1,8 +1,9 @@
 """Classes & attributes editing logic: every edit is one store call, then a refresh.
 
-Edits are logged by the store with the reviewer's name. After any edit that changes the attribute
+Edits are logged by the store with the reviewer's name. After an edit that changes the attribute
 set, the controller previews the instant re-score (features are cached, so it is quick) and says
-how many labels it would change; `apply_rescore()` writes it.
+how many labels it would change; `apply_rescore()` writes it. Opening a project (or showing the
+screen) only offers the re-score when the labels are stale: it starts no worker by itself.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ class AttributesController(QObject):
         self.version = ""
         self.run_version: str | None = None
         self.preview_result: Any = None
+        self._preview_version: str | None = None  # attribute-set version the preview is about
         self._preview_worker: Any = None
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.preview_rescore)
         self.auto_preview = True
-        ctx.project_changed.connect(self.refresh)
+        ctx.project_changed.connect(self._project_changed)
 
     @property
     def project(self) -> Any:
@@ -59,8 +61,22 @@ class AttributesController(QObject):
         return self.ctx.reviewer
 
     # -- loading ---------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Reload classes, the current class's attributes and the versions."""
+    def _project_changed(self) -> None:
+        """A project opened or closed: forget the last one's pending preview, then reload."""
+        self._preview_timer.stop()
+        if self._preview_worker is not None:
+            self._preview_worker.cancel()
+            self._preview_worker = None
+        self.preview_result = None
+        self._preview_version = None
+        self.refresh()
+
+    def _refresh_after_edit(self) -> None:
+        self.refresh(edited=True)
+
+    def refresh(self, *, edited: bool = False) -> None:
+        """Reload classes, the current class's attributes and the versions; `edited`: after an
+        edit of this screen (only then is the re-score previewed by itself)."""
         if self.project is None:
             self.classes, self.attributes, self.current = [], [], None
             self.classes_loaded.emit([])
@@ -77,7 +93,7 @@ class AttributesController(QObject):
             self.current = ids[0] if ids else None
         self.classes_loaded.emit(self.classes)
         self._load_attributes()
-        self._load_version()
+        self._load_version(edited=edited)
 
     def select_class(self, class_id: int | None) -> None:
         if class_id != self.current:
@@ -88,7 +104,7 @@ class AttributesController(QObject):
         self.attributes = list(self.project.list_attributes(self.current)) if self.current is not None else []
         self.attributes_loaded.emit(self.current, self.attributes)
 
-    def _load_version(self) -> None:
+    def _load_version(self, *, edited: bool = False) -> None:
         try:
             self.version = self.project.attribute_set_version()
             self.run_version = service.last_run_version(self.project)
@@ -100,9 +116,13 @@ class AttributesController(QObject):
             self.rescore_state.emit("idle", "no pre-label run yet: run one to see labels")
         elif self.run_version == self.version:
             self.rescore_state.emit("idle", "labels are up to date with these attributes")
+        elif self._preview_version == self.version and self._preview_worker is not None:
+            self.rescore_state.emit("previewing", "re-scoring the cached features…")
+        elif self._preview_version == self.version and self.preview_result is not None:
+            self.rescore_state.emit("preview", service.describe_changes(self.project, self.preview_result))
         else:
             self.rescore_state.emit("stale", "attributes changed since the labels were computed")
-            if self.auto_preview:
+            if edited and self.auto_preview:
                 self._preview_timer.start()
 
     # -- edits -------------------------------------------------------------------------------------
@@ -119,7 +139,7 @@ class AttributesController(QObject):
             # deferred: the edit may have come from inside the list's own itemChanged signal
             QTimer.singleShot(0, self.refresh)
             return None
-        self.refresh()
+        self.refresh(edited=True)
         if classes:
             self.ctx.classes_changed.emit()
         return True if out is None else out
@@ -206,7 +226,7 @@ class AttributesController(QObject):
             return None
         title = f"Propose attributes for {len(ids)} class(es)"
         worker = self.ctx.run_task(title, service.propose_task(self.project, ids), self._proposed)
-        worker.done.connect(self.refresh)  # also after an error or cancel: keep what was written
+        worker.done.connect(self._refresh_after_edit)  # also after an error or cancel: keep what was written
         self.task_started.emit(worker, title)
         return worker
 
@@ -249,6 +269,8 @@ class AttributesController(QObject):
             return
         if self._preview_worker is not None:
             self._preview_worker.cancel()
+        self.preview_result = None
+        self._preview_version = self.version
         self.rescore_state.emit("previewing", "re-scoring the cached features…")
         worker = self.ctx.run_task(
             "Re-score preview", service.rescore_task(self.project, preview=True), self._previewed,
@@ -258,6 +280,8 @@ class AttributesController(QObject):
         worker.done.connect(self._preview_ended)
 
     def _preview_failed(self, err: BaseException) -> None:
+        if self.sender() is not self._preview_worker:
+            return
         self.rescore_state.emit("error", f"no preview: {err}")
 
     def _apply_failed(self, err: BaseException) -> None:
@@ -268,6 +292,8 @@ class AttributesController(QObject):
             self._preview_worker = None
 
     def _previewed(self, result: Any) -> None:
+        if self.sender() is not self._preview_worker:
+            return  # a superseded preview (cancelled, or about an older attribute set)
         self.preview_result = result
         self.rescore_state.emit("preview", service.describe_changes(self.project, result))
 

@@ -220,3 +220,29 @@ def test_edit_then_preview_and_apply_the_instant_rescore(ctx, project, qtbot):
     assert [r.kind for r in project.runs()][0] == "rescore"
     qtbot.waitUntil(lambda: view.rescore.state == "idle", timeout=5000)
     assert "labels from" not in view.version_label.text() and ctx.errors == []
+
+
+def test_opening_a_project_with_stale_labels_offers_the_rescore_but_starts_no_worker(ctx, project, qtbot):
+    """Only an edit previews the re-score by itself; opening the project (or showing the screen)
+    just offers it."""
+    from desktop.attributes.view import AttributesView
+
+    world = build_world(project)
+    project.add_attribute(world["classes"]["zenti"], "has a long tail")  # labels are now stale
+    started = []
+    ctx.task_started.connect(started.append)
+    ctx.set_project(project)
+    view = AttributesView(ctx)  # auto_preview left on, as in the app
+    qtbot.addWidget(view)
+    view.show()
+    view.activate()
+    ctx.project_changed.emit()  # a project (re)opened while the screen exists
+    qtbot.wait(50)
+    c = view.controller
+    assert not c._preview_timer.isActive() and c._preview_worker is None
+    assert started == [] and ctx.tasks == []
+    assert view.rescore.state == "stale" and view.rescore.preview.isEnabled() and view.rescore.apply.isEnabled()
+    c.select_class(world["classes"]["blorp"])
+    c.add_attribute("has a short tail")  # an edit: now the preview is on its way
+    assert c._preview_timer.isActive()
+    c._preview_timer.stop()
