@@ -199,11 +199,11 @@ OT_SOLVERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None, tor
 }
 
 
-def _kernel_from_scaled(S_eps: torch.Tensor, eps: float) -> torch.Tensor:
-    """K = exp(S/eps - 1/eps) from S/eps, float64 when float32 could underflow (as `_kernel`)."""
-    worst = 2.0 / eps if 2.0 / eps <= _F32_EXP_LIMIT or not S_eps.numel() else float(1.0 / eps - S_eps.min())
+def _kernel_from_shifted(X: torch.Tensor, eps: float) -> torch.Tensor:
+    """K = exp(X) for X = (S - 1)/eps, float64 when float32 could underflow (as `_kernel`)."""
+    worst = 2.0 / eps if 2.0 / eps <= _F32_EXP_LIMIT or not X.numel() else float(-X.min())
     dt = torch.float64 if worst > _F32_EXP_LIMIT else torch.float32
-    return torch.sub(S_eps.to(dt), 1.0 / eps).exp_()
+    return torch.exp(X.to(dt))
 
 
 def _kernel(S: torch.Tensor, eps: float) -> torch.Tensor:
@@ -450,7 +450,8 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
     n_kept_all = kept.sum(1)
     if classes is None:
         order = torch.cat(list(rows)) if rows else torch.zeros(0, dtype=torch.long)
-        Tscaled = Tt[order] / eps  # fold 1/eps into the matmul: it yields S/eps directly
+        # [T/eps | -1/eps] against [q | 1]: the matmul yields X = (S - 1)/eps, so K = exp(X) in one pass
+        Tscaled = torch.cat([Tt[order] / eps, torch.full((len(order), 1), -1.0 / eps)], dim=1)
         starts = (torch.cumsum(counts, 0) - counts).numpy()
         live = (counts > 0).nonzero().flatten().numpy()
         per_image = Tscaled.shape[0]
@@ -468,8 +469,9 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
             km = kept[s:e]
             img_idx = torch.arange(b).unsqueeze(1).expand(b, N)[km]  # image of each kept region
             # q_i = alpha p_i + (1-alpha) p_0 for kept regions, stacked image by image (original order)
-            Q = torch.lerp(P0[s:e].index_select(0, img_idx), R0[s:e][km], alpha)
-            ST = Tscaled @ Q.T  # S/eps, [A, sum kept]: the one big matmul
+            Q = torch.ones(len(img_idx), D + 1)
+            torch.lerp(P0[s:e].index_select(0, img_idx), R0[s:e][km], alpha, out=Q[:, :D])
+            ST = Tscaled @ Q.T  # (S - 1)/eps, [A, sum kept]: the one big matmul
             reg_base = (torch.cumsum(nk, 0) - nk).numpy()
             cls = np.tile(live, b)
             attr_base, ln = starts[cls], counts_np[cls]
@@ -482,17 +484,17 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
             per, mmax = cand.shape[1], pad.shape[1]
             Tf = Tt[pad[cand].clamp_min(0)].reshape(b, per * mmax, D) / eps
             nrow = Q.shape[1]
-            ST = torch.matmul(Tf, Q.transpose(1, 2)).reshape(b * per * mmax, nrow)  # S/eps, image blocks
+            ST = torch.matmul(Tf, Q.transpose(1, 2)).reshape(b * per * mmax, nrow).sub_(1.0 / eps)  # (S-1)/eps
             reg_base = np.zeros(b, dtype=np.int64)
             cls = cand.reshape(-1).numpy()
             attr_base = np.repeat(np.arange(b) * per * mmax, per) + np.tile(np.arange(per) * mmax, b)
             ln = counts_np[cls]
-        KT = _kernel_from_scaled(ST, eps)
+        KT = _kernel_from_shifted(ST, eps)
         ST = ST.to(KT.dtype)
         img_ptr = np.arange(b + 1) * per
-        sc, it = sinkhorn_cpu.solve_scores(KT.numpy(), ST.numpy(), reg_base, nk.numpy(), img_ptr,
-                                           attr_base, ln, params["tol"], params["max_iter"])
-        sc_t = torch.from_numpy(sc * eps).float()  # the kernel summed T * (S/eps)
+        sc, it, tm = sinkhorn_cpu.solve_scores(KT.numpy(), ST.numpy(), reg_base, nk.numpy(), img_ptr,
+                                               attr_base, ln, params["tol"], params["max_iter"], return_mass=True)
+        sc_t = torch.from_numpy(sc * eps + tm).float()  # sum T S = eps * sum T (S-1)/eps + sum T
         sc_t = torch.where(torch.from_numpy(ln) == 0, torch.full_like(sc_t, float("-inf")), sc_t)
         rows_i = torch.from_numpy(np.repeat(np.arange(b), per)) + s
         cols_c = torch.from_numpy(cls)

@@ -25,7 +25,7 @@ if AVAILABLE:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=True)
     def _kernel(KT, ST, reg_base, n_kept, img_ptr, attr_base, prob_len, tol, max_iter,
-                scores, n_iter):  # pragma: no cover - compiled
+                scores, n_iter, mass):  # pragma: no cover - compiled
         n_img = n_kept.shape[0]
         nmax = 1
         for i in range(n_img):
@@ -42,6 +42,7 @@ if AVAILABLE:
                 if n == 0 or m == 0:
                     scores[p] = np.nan
                     n_iter[p] = 0
+                    mass[p] = 0.0
                     continue
                 if m > c.shape[0]:
                     c = np.empty(m, dtype=np.float64)
@@ -75,36 +76,43 @@ if AVAILABLE:
                     if delta / n < tol:
                         break
                 tot = 0.0
+                tmass = 0.0
                 for j in range(m):
                     row = KT[s0 + j, r0:r0 + n]
                     srow = ST[s0 + j, r0:r0 + n]
                     acc = 0.0
+                    accm = 0.0
                     for ii in range(n):
-                        acc += row[ii] * srow[ii] * r[ii]
+                        w = row[ii] * r[ii]
+                        acc += w * srow[ii]
+                        accm += w
                     tot += acc * c[j]
+                    tmass += accm * c[j]
                 scores[p] = tot
+                mass[p] = tmass
                 n_iter[p] = it
 
 
 def solve_scores(KT: np.ndarray, ST: np.ndarray, reg_base: np.ndarray, n_kept: np.ndarray, img_ptr: np.ndarray,
-                 attr_base: np.ndarray, prob_len: np.ndarray, tol: float, max_iter: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 attr_base: np.ndarray, prob_len: np.ndarray, tol: float, max_iter: int, return_mass: bool = False):
     """Scores and iteration counts of problems grouped by image (CSR `img_ptr`).
 
     KT, ST [rows, cols] (attributes × regions): problem p of image i (img_ptr[i] <= p <
     img_ptr[i+1]) is the block KT[attr_base[p] : attr_base[p] + prob_len[p],
     reg_base[i] : reg_base[i] + n_kept[i]]. Problems without regions or attributes score NaN.
+    Returns (sum T*ST, n_iter) per problem, plus the plan's total mass sum T with `return_mass`.
     """
     if not AVAILABLE:
         raise RuntimeError("numba is not installed")
     P = attr_base.shape[0]
     scores = np.empty(P, dtype=np.float64)
     n_iter = np.empty(P, dtype=np.int32)
+    mass = np.empty(P, dtype=np.float64)
     i64 = np.int64
     _kernel(np.ascontiguousarray(KT), np.ascontiguousarray(ST, dtype=KT.dtype), reg_base.astype(i64),
             n_kept.astype(i64), img_ptr.astype(i64), attr_base.astype(i64), prob_len.astype(i64), float(tol),
-            int(max_iter), scores, n_iter)
-    return scores, n_iter
+            int(max_iter), scores, n_iter, mass)
+    return (scores, n_iter, mass) if return_mass else (scores, n_iter)
 
 
 def warmup() -> bool:
