@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.attributes.controller import AttributesController
 from desktop.attributes.widgets import AttributeTree, ClassList
+from desktop.review.fit import ElidedLabel, wrapping
 from desktop.review.task_strip import TaskStrip
 
 ATTRIBUTE_FILES = "Attribute files (*.json *.csv *.txt);;All files (*)"
@@ -87,7 +88,7 @@ class AttributesView(QWidget):
         ll.addLayout(row)
 
         # -- attributes ------------------------------------------------------------------------------
-        self.title = QLabel()
+        self.title = ElidedLabel()  # a long class name must not widen the window
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.tree = AttributeTree()
         self.tree.text_edited.connect(c.edit_attribute)
@@ -149,8 +150,7 @@ class AttributesView(QWidget):
         self.rescore = RescoreBar()
         self.rescore.preview.clicked.connect(c.preview_rescore)
         self.rescore.apply.clicked.connect(c.apply_rescore)
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
+        self.notice = wrapping(QLabel())
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)

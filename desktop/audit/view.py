@@ -24,6 +24,7 @@ from desktop.audit.model import THUMB_COLUMN, AuditItem, AuditModel
 from desktop.review import service as review_service
 from desktop.review.bars import ShareBars, share_rows
 from desktop.review.evidence import Evidence
+from desktop.review.fit import ElidedLabel, wrapping
 from desktop.review.overlay import ExplanationOverlay, load_image
 from desktop.review.panels import ClassSearch, ComparePanel
 from desktop.review.task_strip import TaskStrip
@@ -47,7 +48,7 @@ class AuditView(QWidget):
         self.flagged = QCheckBox("flagged only")
         self.flagged.toggled.connect(c.set_flagged_only)
         self.strip = TaskStrip("images")
-        self.summary = QLabel()
+        self.summary = ElidedLabel()
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.flagged)
@@ -72,8 +73,9 @@ class AuditView(QWidget):
         self.table.setColumnWidth(THUMB_COLUMN, THUMB_PX + 8)
         self.table.selectionModel().selectionChanged.connect(self._selection)
 
-        self.title = QLabel()
-        self.title.setWordWrap(True)
+        self.path_label = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.path_label.setTextFormat(Qt.TextFormat.RichText)
+        self.title = wrapping(QLabel())
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.overlay = ExplanationOverlay()
         self.legend = ShareBars(bar_header="share of score")
@@ -90,8 +92,7 @@ class AuditView(QWidget):
         self.search = ClassSearch()
         self.search.setPlaceholderText("…or correct to another class (/)")
         self.search.class_chosen.connect(self._correct)
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
+        self.notice = wrapping(QLabel())
         buttons = QHBoxLayout()
         buttons.addWidget(self.keep)
         buttons.addWidget(self.use)
@@ -100,6 +101,7 @@ class AuditView(QWidget):
         detail = QWidget()
         dl = QVBoxLayout(detail)
         dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(self.path_label)
         dl.addWidget(self.title)
         dl.addWidget(self.overlay, 3)
         dl.addWidget(self.legend)
@@ -186,6 +188,7 @@ class AuditView(QWidget):
         for w in (self.keep, self.use, self.search):
             w.setEnabled(has)
         if item is None:
+            self.path_label.setText("")
             self.title.setText("Select a row to see why the model disagrees with the given label.")
             self.overlay.set_image(None)
             self.overlay.set_evidence(None)
@@ -193,8 +196,9 @@ class AuditView(QWidget):
             self.compare.set_evidence(None, None)
             return
         r = item.row
+        self.path_label.setText(f"<b>{r.rel_path}</b>")
         self.title.setText(
-            f"<b>{r.rel_path}</b><br>given <b>{r.given_label}</b> (p = {r.p_given:.3f}) · "
+            f"given <b>{r.given_label}</b> (p = {r.p_given:.3f}) · "
             f"model says <b>{r.suggested_label}</b> · issue score {r.issue_score:.3f}"
             + (" · <b>flagged</b>" if r.flagged else "")
             + (f"<br>now: {item.review_status.replace('_', ' ')}"

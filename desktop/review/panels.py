@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.review.bars import ShareBars, contribution_rows
 from desktop.review.evidence import Evidence
+from desktop.review.fit import ElidedLabel, wrapping
 from desktop.review.service import ClassRef, ReviewState
 
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -67,18 +68,16 @@ class ComparePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.left_title = QLabel()
-        self.right_title = QLabel()
+        self.left_title = ElidedLabel()
+        self.right_title = ElidedLabel()
         for label in (self.left_title, self.right_title):
-            label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
         self.left = ShareBars(bar_header="contribution")
         self.right = ShareBars(bar_header="contribution")
         self.picker = QComboBox()
         self.picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.picker.activated.connect(self._picked)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
+        self.summary = wrapping(QLabel())
         self.picker_label = QLabel("compare with")
         top = QHBoxLayout()
         top.addWidget(self.picker_label)
@@ -128,11 +127,9 @@ class InfoPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel()
-        self.title.setWordWrap(True)
+        self.title = wrapping(QLabel())
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = wrapping(QLabel())
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.history = QTreeWidget()
         self.history.setHeaderLabels(["when", "action", "label", "who"])

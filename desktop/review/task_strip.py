@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
+from desktop.review.fit import ElidedLabel
 from desktop.task_progress import format_progress
 from workflows.progress import Progress
 
@@ -20,7 +21,7 @@ class TaskStrip(QWidget):
     def __init__(self, unit: str = "items", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.unit = unit
-        self.label = QLabel()
+        self.label = ElidedLabel()  # a long progress message must not widen the screen
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(260)
         self.cancel_button = QPushButton("Cancel")

@@ -22,6 +22,7 @@ from desktop.review import service
 from desktop.review.bars import ShareBars, share_rows
 from desktop.review.controller import ReviewController
 from desktop.review.evidence import Evidence
+from desktop.review.fit import ElidedLabel, wrapping
 from desktop.review.keys import bind_keys, help_lines
 from desktop.review.overlay import ExplanationOverlay, load_image
 from desktop.review.panels import ClassSearch, ComparePanel, InfoPanel, TopKList
@@ -56,21 +57,22 @@ class ReviewView(QWidget):
         self.mode.addItem("heat map", "heatmap")
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.mode.setToolTip("show the evidence as boxes or as a heat map (H)")
         self.show_overlay = QCheckBox("overlay (Space)")
         self.show_overlay.setChecked(True)
         self.show_overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.show_overlay.toggled.connect(self.overlay.set_overlay_visible)
         self.overlay.overlay_toggled.connect(self._sync_overlay_box)
-        self.advance = QCheckBox("advance after deciding")
+        self.advance = QCheckBox("auto-advance")
+        self.advance.setToolTip("go to the next image after each decision")
         self.advance.setChecked(True)
         self.advance.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.advance.toggled.connect(self._set_advance)
         self.queue_label = QLabel()
-        self.evidence_title = QLabel()
+        self.evidence_title = ElidedLabel()
         self.evidence_title.setTextFormat(Qt.TextFormat.RichText)
         bar = QHBoxLayout()
         bar.addWidget(self.evidence_title, 1)
-        bar.addWidget(QLabel("show as"))
         bar.addWidget(self.mode)
         bar.addWidget(self.show_overlay)
         bar.addWidget(self.advance)
@@ -84,12 +86,13 @@ class ReviewView(QWidget):
             b.clicked.connect(self.controller.actions[action])
             buttons.addWidget(b)
             self.buttons[action] = b
-        self.bulk = QPushButton("Accept selection (Ctrl+Shift+A)")
+        self.bulk = QPushButton("Accept selection")
+        self.bulk.setToolTip("accept the predicted label of the images selected in the browser (Ctrl+Shift+A)")
         self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulk.clicked.connect(self.bulk_accept)
         buttons.addStretch(1)
         buttons.addWidget(self.bulk)
-        self.notice = QLabel()
+        self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         centre = QWidget()
@@ -112,7 +115,7 @@ class ReviewView(QWidget):
         self.compare = ComparePanel()
         self.compare.compare_requested.connect(self.controller.compare_with)
         self.compare.left.attribute_clicked.connect(self.overlay.highlight)
-        keys = QLabel("<br>".join(f"<b>{k}</b> — {t}" for k, t in help_lines()))
+        keys = wrapping(QLabel("<br>".join(f"<b>{k}</b> — {t}" for k, t in help_lines())), 160)
         keys.setTextFormat(Qt.TextFormat.RichText)
         keys.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.tabs = QTabWidget()
@@ -125,11 +128,13 @@ class ReviewView(QWidget):
         side = QWidget()
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
-        self.headline = QLabel()
-        self.headline.setWordWrap(True)
+        self.headline_path = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.headline_path.setTextFormat(Qt.TextFormat.RichText)
+        self.headline = wrapping(QLabel())
         self.headline.setTextFormat(Qt.TextFormat.RichText)
+        sl.addWidget(self.headline_path)
         sl.addWidget(self.headline)
-        sl.addWidget(QLabel("top classes (press 1–9 to label)"))
+        sl.addWidget(wrapping(QLabel("top classes (press 1–9 to label)")))
         sl.addWidget(self.topk)
         sl.addWidget(self.search)
         sl.addWidget(self.tabs, 1)
@@ -231,6 +236,7 @@ class ReviewView(QWidget):
         pos = f"({c.pos + 1}/{len(c.queue)})" if state is not None and c.queue else ""
         self.info.set_state(state, pos)
         if state is None:
+            self.headline_path.setText("")
             self.headline.setText("Nothing to review.")
             self.topk.clear()
             self.overlay.set_image(None)
@@ -238,8 +244,9 @@ class ReviewView(QWidget):
             self._image_key = None
             return
         label = state.label_name or "—"
+        self.headline_path.setText(f"<b>{state.rel_path}</b>")
         self.headline.setText(
-            f"<b>{state.rel_path}</b><br>{state.review_status.replace('_', ' ')} · label <b>{label}</b>"
+            f"{state.review_status.replace('_', ' ')} · label <b>{label}</b>"
             + (f" · imported <b>{state.imported_name}</b>" if state.imported_name else "")
         )
         self.topk.set_topk(state.topk, state.label_id, c.shown_class)

@@ -246,3 +246,23 @@ def test_opening_a_project_with_stale_labels_offers_the_rescore_but_starts_no_wo
     c.add_attribute("has a short tail")  # an edit: now the preview is on its way
     assert c._preview_timer.isActive()
     c._preview_timer.stop()
+
+
+def test_attributes_screen_fits_a_small_window_with_long_names(ctx, project, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.attributes.view import AttributesView
+    from tests.desktop.test_review import LONG_CLASSES, MAX_SCREEN_MIN_HEIGHT, MAX_SCREEN_MIN_WIDTH
+
+    world = build_world(project, classes=LONG_CLASSES)
+    ctx.set_project(project)
+    view = AttributesView(ctx)
+    view.controller.auto_preview = False
+    qtbot.addWidget(view)
+    view.resize(1080, 700)
+    view.show()
+    view.controller.select_class(world["classes"][world["order"][0]])
+    QApplication.processEvents()
+    assert world["order"][0] in view.title.text()
+    hint = view.minimumSizeHint()
+    assert hint.width() <= MAX_SCREEN_MIN_WIDTH and hint.height() <= MAX_SCREEN_MIN_HEIGHT, hint

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
-from tests.desktop.test_review import CLASSES, build_world, explanation
+from tests.desktop.test_review import (
+    CLASSES,
+    LONG_CLASSES,
+    LONG_REL,
+    MAX_SCREEN_MIN_HEIGHT,
+    MAX_SCREEN_MIN_WIDTH,
+    build_world,
+    explanation,
+)
 
 
 def write_audit(project, world) -> list[tuple[int, float, bool]]:
     """An audit run through the store's API: image 0..3 with given = class k+1, model = class k."""
     from db.store_review import LabelIssueWrite
 
-    names, cids, ids = world["order"], world["classes"], world["ids"]
+    names, cids, ids, attrs = world["order"], world["classes"], world["ids"], world["attributes"]
     run = project.create_run(kind="audit", model_id="random:tiny", engine_config={"temperature": 1.0},
                              attribute_set_version=project.attribute_set_version(), n_images=len(ids))
     scores = [(ids[0], 0.40, False), (ids[1], 0.95, True), (ids[2], 0.10, False), (ids[3], 0.70, True)]
@@ -21,8 +30,8 @@ def write_audit(project, world) -> list[tuple[int, float, bool]]:
         rows.append(LabelIssueWrite(
             image_id=iid, given_class_id=cids[given], suggested_class_id=cids[model], p_given=1 - score,
             issue_score=score, flagged=flagged,
-            explanations={cids[model]: explanation(model, CLASSES[model], 0.3, seed=k),
-                          cids[given]: explanation(given, CLASSES[given], 0.2, seed=50 + k)} if flagged else None,
+            explanations={cids[model]: explanation(model, attrs[model], 0.3, seed=k),
+                          cids[given]: explanation(given, attrs[given], 0.2, seed=50 + k)} if flagged else None,
         ))
     project.write_label_issues(run, rows)
     project.update_run(run, status="done", finished=True)
@@ -142,3 +151,24 @@ def test_opening_a_project_does_not_import_torch_on_the_gui_thread(project, tmp_
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[0] == "NO-TORCH", out.stdout
+
+
+def test_audit_screen_fits_a_small_window_with_long_names(ctx, project, qtbot):
+    """Long paths and class names elide or wrap; they never force the window wider."""
+    from desktop.audit.view import AuditView
+    from workflows.progress import Progress
+
+    write_audit(project, build_world(project, classes=LONG_CLASSES, rel=LONG_REL))
+    ctx.set_project(project)
+    view = AuditView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1080, 760)
+    view.show()
+    view.activate()
+    assert view.controller.current is not None and view.compare.left.topLevelItemCount() == 2
+    view.strip.show()  # while the audit runs, its progress message is shown inline
+    view.strip._progress(Progress(0, 0, "scoring labelled images against every active class from the feature "
+                                  "cache of the project (this message is long on purpose)", stage="score"))
+    QApplication.processEvents()  # pending layout requests: the hints below are up to date
+    hint = view.minimumSizeHint()
+    assert hint.width() <= MAX_SCREEN_MIN_WIDTH and hint.height() <= MAX_SCREEN_MIN_HEIGHT, hint

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 CLASSES = {
     "blorp": ["a red circle", "has a striped texture", "a blue square"],
@@ -15,6 +16,17 @@ CLASSES = {
     "quam": ["a yellow star", "has a smooth surface"],
 }
 SIZE = (96, 64)  # W, H of every test image
+# names as long as real data sets have them (CUB-200 folders, class names without spaces)
+LONG_CLASSES = {
+    "Yellow-bellied_Sapsucker_of_the_northern_forests": [
+        "a woodpecker with a long attribute text that goes on and on about the barring of its back feathers",
+        "has a red crown"],
+    "Black-throated_Blue_Warbler_juvenile_plumage": ["a small songbird with a dark throat and a blue back", "has dots"],
+    "Ruby-crowned_Kinglet": ["a tiny olive bird", "has a white eye ring"],
+}
+LONG_REL = "CUB_200_2011/images/188.Pileated_Woodpecker_and_relatives/Pileated_Woodpecker_0000{i}_180419_crop.jpg"
+MAX_SCREEN_MIN_WIDTH = 1000  # the screen next to the 200 px navigation fits a 1280 px wide window
+MAX_SCREEN_MIN_HEIGHT = 600  # ...and an 800 px high one with menus and status bar
 
 
 def explanation(name: str, attrs: list[str], score: float, seed: int) -> dict:
@@ -34,29 +46,32 @@ def explanation(name: str, attrs: list[str], score: float, seed: int) -> dict:
     return {"class_name": name, "class_index": 0, "score": score, "image_size": list(SIZE), "attributes": out}
 
 
-def build_world(project, n_images: int = 4) -> dict:
-    """Real rows through the store's own API: images on disk, classes, attributes, one pre-label run."""
+def build_world(project, n_images: int = 4, *, classes: dict | None = None, rel: str = "img_{i:02d}.png") -> dict:
+    """Real rows through the store's own API: images on disk, classes, attributes, one pre-label run.
+    `classes`: name -> attribute texts (default CLASSES); `rel`: each image's relative path."""
     from db.store_images import ScanRecord
     from db.store_runs import PredictionWrite
 
+    classes = CLASSES if classes is None else classes
     root = Path(project.image_root)
     records = []
     for i in range(n_images):
-        rel = f"img_{i:02d}.png"
-        PILImage.new("RGB", SIZE, (40 * i % 255, 90, 160)).save(root / rel)
-        records.append(ScanRecord(rel_path=rel, size=(root / rel).stat().st_size, mtime_ns=1,
+        path = rel.format(i=i)
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        PILImage.new("RGB", SIZE, (40 * i % 255, 90, 160)).save(root / path)
+        records.append(ScanRecord(rel_path=path, size=(root / path).stat().st_size, mtime_ns=1,
                                   width=SIZE[0], height=SIZE[1], format="PNG", mode="RGB"))
     project.write_scan_batch(records)
     ids = project.image_ids()
     cids = {}
-    for name, attrs in CLASSES.items():
+    for name, attrs in classes.items():
         cids[name] = project.add_class(name)
         for a in attrs:
             project.add_attribute(cids[name], a, source="llm")
     version = project.snapshot_attribute_set()
     run = project.create_run(kind="prelabel", model_id="random:tiny", engine_config={"method": "lazsl"},
                              attribute_set_version=version, n_images=len(ids))
-    names = list(CLASSES)
+    names = list(classes)
     rows = []
     for k, iid in enumerate(ids):
         order = names[k % 3:] + names[:k % 3]  # image k predicts class k % 3
@@ -64,12 +79,12 @@ def build_world(project, n_images: int = 4) -> dict:
         rows.append(PredictionWrite(
             image_id=iid, class_id=cids[order[0]], score=scores[0], margin=scores[0] - scores[1],
             topk=[(cids[n], s) for n, s in zip(order, scores)],
-            explanations={cids[n]: explanation(n, CLASSES[n], s, seed=10 * k + j)
+            explanations={cids[n]: explanation(n, classes[n], s, seed=10 * k + j)
                           for j, (n, s) in enumerate(zip(order[:2], scores[:2]))},
         ))
     project.write_prediction_batch(run, rows)
     project.update_run(run, status="done", finished=True)
-    return {"ids": ids, "classes": cids, "run": run, "order": names}
+    return {"ids": ids, "classes": cids, "run": run, "order": names, "attributes": classes}
 
 
 @pytest.fixture
@@ -309,3 +324,44 @@ def test_review_shows_engine_evidence_and_explains_any_class_on_demand(ctx, proj
                         timeout=20000)
     qtbot.keyClick(view, Qt.Key.Key_A)
     assert ctx.errors == []
+
+
+# -- layout -----------------------------------------------------------------------------------------
+
+def test_review_screen_fits_a_small_window_with_long_names(ctx, project, qtbot):
+    """Long paths and class names elide or wrap; they never force the window wider."""
+    from desktop.review.view import ReviewView
+
+    build_world(project, classes=LONG_CLASSES, rel=LONG_REL)
+    ctx.set_project(project)
+    view = ReviewView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1080, 760)
+    view.show()
+    view.activate()
+    assert view.controller.state is not None and view.legend.topLevelItemCount() == 2
+    for i in range(view.tabs.count()):  # every tab filled in
+        view.tabs.setCurrentIndex(i)
+    QApplication.processEvents()  # pending layout requests: the hints below are up to date
+    hint = view.minimumSizeHint()
+    assert hint.width() <= MAX_SCREEN_MIN_WIDTH and hint.height() <= MAX_SCREEN_MIN_HEIGHT, hint
+    view.resize(hint.width(), 700)
+    qtbot.wait(10)
+    assert view.headline_path.is_elided() and view.headline_path.toolTip() == view.controller.state.rel_path
+    assert view.headline_path.text() == f"<b>{view.controller.state.rel_path}</b>"  # the full text is kept
+
+
+def test_elided_label_keeps_its_text_and_shows_all_of_it_in_the_tooltip(qtbot):
+    from desktop.review.fit import ElidedLabel
+
+    label = ElidedLabel("<b>a_very_long_file_name_without_any_space_at_all.png</b>")
+    qtbot.addWidget(label)
+    label.show()
+    assert label.minimumSizeHint().width() < label.sizeHint().width()
+    label.resize(label.sizeHint())
+    assert not label.is_elided() and label.toolTip() == ""
+    label.resize(80, label.height())
+    assert label.is_elided() and label.toolTip() == "a_very_long_file_name_without_any_space_at_all.png"
+    label.grab()  # paints the elided text
+    label.setText("short")
+    assert not label.is_elided() and label.toolTip() == ""
