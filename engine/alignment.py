@@ -4,7 +4,9 @@ The math is DESIGN.md's, constant for constant:
 
     g_i = <p_i, p_0>;  keep region i iff g_i >= mean(g) + gamma;  a = uniform on kept, b = 1/M
     S_ij = alpha <p_i, t_j> + (1 - alpha) <p_0, t_j>;  K = exp(-(1 - S) / eps)
-    Sinkhorn from r = c = 1: r = a / Kc; c = b / K^T r; stop when mean_kept |r - r_prev| < tol
+    Sinkhorn from r = c = 1: r = a / Kc; c = b / K^T r; stop when mean |r - r_prev| < tol
+    (the mean runs over all N regions: a dropped region has r = 0 after the first iteration,
+    as in the published code, where it keeps its row with a_i = 0)
     score = sum_ij r_i K_ij c_j S_ij
 
 `faithful` mode applies that stopping rule to every (image, class) problem on its own (a problem
@@ -126,14 +128,17 @@ def region_weights(global_feats: torch.Tensor, region_feats: torch.Tensor, gamma
 
 
 def sinkhorn_faithful(K: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: torch.Tensor, *,
-                      tol: float = 1e-2, max_iter: int = 100,
+                      tol: float = 1e-2, max_iter: int = 100, n_rows: torch.Tensor | None = None,
                       check_every: int = CHECK_EVERY) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The published Sinkhorn with its own stopping rule per problem, batched.
 
     K [...,N,M] (0 in padded columns), a [...,N] (0 on dropped rows), b [...,M] (0 on padded
     columns), kept [...,N] float 0/1 (which rows count in the stopping mean; broadcastable).
     Returns r [...,N], c [...,M], n_iter [...]. A problem's iterate freezes at the first iteration
-    whose mean |r - r_prev| over kept rows is < tol, exactly like `break` in the per-problem loop.
+    whose mean |r - r_prev| is < tol, exactly like `break` in the per-problem loop. The mean runs
+    over the image's `n_rows` regions (broadcastable to the batch; default: the kept rows): rows
+    dropped before the call had r = 1 → 0 in the first iteration and 0 after, as in the
+    published loop over all regions.
     """
     tiny = torch.finfo(K.dtype).tiny
     batch = K.shape[:-2]
@@ -142,14 +147,20 @@ def sinkhorn_faithful(K: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: t
     a = a.expand_as(r)
     b = b.expand_as(c)
     keptf = kept.to(K.dtype).expand_as(r)
-    nk = keptf.sum(-1).clamp_min(1)
+    nk = keptf.sum(-1)
+    n_all = nk if n_rows is None else torch.maximum(n_rows.to(K.dtype).expand(batch), nk)
+    first_extra = n_all - nk  # dropped rows: |0 - 1| each in the first iteration
+    n_all = n_all.clamp_min(1)
     active = torch.ones(batch, dtype=torch.bool, device=K.device)
     n_iter = torch.zeros(batch, dtype=torch.int32, device=K.device)
     Kt = K.transpose(-1, -2)
     for it in range(max_iter):
         r_new = a / torch.matmul(K, c.unsqueeze(-1)).squeeze(-1).clamp_min(tiny)
         c_new = b / torch.matmul(Kt, r_new.unsqueeze(-1)).squeeze(-1).clamp_min(tiny)
-        delta = ((r_new - r).abs() * keptf).sum(-1) / nk
+        delta = ((r_new - r).abs() * keptf).sum(-1)
+        if it == 0:
+            delta = delta + first_extra
+        delta = delta / n_all
         act = active.unsqueeze(-1)
         r = torch.where(act, r_new, r)
         c = torch.where(act, c_new, c)
@@ -161,12 +172,14 @@ def sinkhorn_faithful(K: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: t
 
 
 def _solve_faithful(S: torch.Tensor, a: torch.Tensor, b: torch.Tensor, kept: torch.Tensor, colmask: torch.Tensor | None,
-                    eps: float, tol: float, max_iter: int, want_plan: bool, **_: object):
+                    eps: float, tol: float, max_iter: int, want_plan: bool, n_rows: torch.Tensor | None = None,
+                    **_: object):
     """S [...,N,M] → (scores [...], plans or None, n_iter)."""
     K = _kernel(S, eps)
     if colmask is not None:
         K = K * colmask.unsqueeze(-2).to(K.dtype)
-    r, c, n_iter = sinkhorn_faithful(K, a.to(K.dtype), b.to(K.dtype), kept, tol=tol, max_iter=max_iter)
+    r, c, n_iter = sinkhorn_faithful(K, a.to(K.dtype), b.to(K.dtype), kept, tol=tol, max_iter=max_iter,
+                                     n_rows=n_rows)
     KS = K * S.to(K.dtype)
     scores = (torch.matmul(KS, c.unsqueeze(-1)).squeeze(-1) * r).sum(-1)
     plan = r.unsqueeze(-1) * K * c.unsqueeze(-2) if want_plan else None
@@ -294,7 +307,7 @@ def lazsl_scores(
     kept, a = region_weights(P0, R0, gamma, region_mask)
     no_region = ~kept.any(1)
     rows = _class_rows(attr_class, C)
-    params = dict(eps=eps, tol=tol, max_iter=max_iter)
+    params = dict(eps=eps, tol=tol, max_iter=max_iter, n_rows=_valid_rows(R0, region_mask))
     scores = torch.full((B, C), float("-inf"), device=dev)
     n_iter = torch.zeros(B, C, dtype=torch.int32, device=dev)
     if B and C and N:
@@ -347,9 +360,22 @@ def lazsl_plans(
     kept, a = region_weights(P0, R0, gamma, region_mask)
     out = AlignmentResult(scores=torch.zeros(0), region_weights=a)
     _plans(out, P0, R0, Tt, kept, a, _class_rows(attr_class.long(), C), which.long().to(dev), alpha, solver,
-           dict(eps=eps, tol=tol, max_iter=max_iter))
+           dict(eps=eps, tol=tol, max_iter=max_iter, n_rows=_valid_rows(R0, region_mask)))
     out.scores = (out.plans * out.sims).sum((-1, -2))
     return out
+
+
+def _valid_rows(R0: torch.Tensor, region_mask: torch.Tensor | None) -> torch.Tensor:
+    """[B] regions each image really has (the published N of its stopping mean)."""
+    B, N = R0.shape[:2]
+    if region_mask is None:
+        return torch.full((B,), N, dtype=torch.long, device=R0.device)
+    return region_mask.to(R0.device).bool().sum(1)
+
+
+def _chunk_params(params: dict, s: int, e: int) -> dict:
+    """Solver parameters for images s:e (n_rows sliced, shaped to broadcast over classes)."""
+    return {**params, "n_rows": params["n_rows"][s:e].unsqueeze(1)}
 
 
 def _sims(P0: torch.Tensor, R: torch.Tensor, T: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -386,7 +412,8 @@ def _score_all(P0, R0, Tt, kept, a, rows, alpha, solver, params, chunk_size, sco
             S = S_all[:, :, col: col + cb * m].reshape(e - s, -1, cb, m).permute(0, 2, 1, 3).contiguous()
             col += cb * m
             bm = torch.full((m,), 1.0 / m, device=P0.device)
-            sc, _, it = solver(S, ac.unsqueeze(1), bm, kc.unsqueeze(1), None, want_plan=False, **params)
+            sc, _, it = solver(S, ac.unsqueeze(1), bm, kc.unsqueeze(1), None, want_plan=False,
+                               **_chunk_params(params, s, e))
             ci = torch.tensor(cls, device=P0.device)
             scores[s:e, ci] = sc
             n_iter[s:e, ci] = it
@@ -420,7 +447,8 @@ def _score_candidates(P0, R0, Tt, kept, a, rows, classes, alpha, solver, params,
         kc = kept[s:e].gather(1, idx)
         ac = a[s:e].gather(1, idx)
         S, colmask, bm, _ = _gather_problems(P0[s:e], Rc, Tt, pad, classes[s:e], alpha)
-        sc, _, it = solver(S, ac.unsqueeze(1), bm, kc.unsqueeze(1), colmask, want_plan=False, **params)
+        sc, _, it = solver(S, ac.unsqueeze(1), bm, kc.unsqueeze(1), colmask, want_plan=False,
+                           **_chunk_params(params, s, e))
         empty = ~colmask.any(-1)
         scores[s:e].scatter_(1, classes[s:e], sc.masked_fill(empty, float("-inf")))
         n_iter[s:e].scatter_(1, classes[s:e], it)
@@ -430,7 +458,8 @@ def _plans(out: AlignmentResult, P0, R0, Tt, kept, a, rows, which: torch.Tensor,
     """Plans in original region order for the classes `which` [B,k] of each image."""
     pad = _padded_rows(rows).to(P0.device)
     S, colmask, bm, idx = _gather_problems(P0, R0, Tt, pad, which, alpha)
-    _, plan, _ = solver(S, a.unsqueeze(1), bm, kept.unsqueeze(1), colmask, want_plan=True, **params)
+    _, plan, _ = solver(S, a.unsqueeze(1), bm, kept.unsqueeze(1), colmask, want_plan=True,
+                        **_chunk_params(params, 0, S.shape[0]))
     plan = torch.nan_to_num(plan, nan=0.0) * kept.unsqueeze(1).unsqueeze(-1) * colmask.unsqueeze(2)
     out.plans = plan
     out.plan_classes = which
@@ -493,7 +522,8 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
         ST = ST.to(KT.dtype)
         img_ptr = np.arange(b + 1) * per
         sc, it, tm = sinkhorn_cpu.solve_scores(KT.numpy(), ST.numpy(), reg_base, nk.numpy(), img_ptr,
-                                               attr_base, ln, params["tol"], params["max_iter"], return_mass=True)
+                                               attr_base, ln, params["tol"], params["max_iter"], return_mass=True,
+                                               n_rows=params["n_rows"][s:e].cpu().numpy())
         sc_t = torch.from_numpy(sc * eps + tm).float()  # sum T S = eps * sum T (S-1)/eps + sum T
         sc_t = torch.where(torch.from_numpy(ln) == 0, torch.full_like(sc_t, float("-inf")), sc_t)
         rows_i = torch.from_numpy(np.repeat(np.arange(b), per)) + s

@@ -24,7 +24,7 @@ except ImportError:  # optional accelerator
 if AVAILABLE:
 
     @njit(parallel=True, cache=True, nogil=True, fastmath=True)
-    def _kernel(KT, ST, reg_base, n_kept, img_ptr, attr_base, prob_len, tol, max_iter,
+    def _kernel(KT, ST, reg_base, n_kept, n_rows, img_ptr, attr_base, prob_len, tol, max_iter,
                 scores, n_iter, mass):  # pragma: no cover - compiled
         n_img = n_kept.shape[0]
         nmax = 1
@@ -32,6 +32,7 @@ if AVAILABLE:
             nmax = max(nmax, n_kept[i])
         for i in prange(n_img):
             n = n_kept[i]
+            n_all = max(n_rows[i], n)  # the published N: dropped regions count in the stopping mean
             r0 = reg_base[i]
             r = np.empty(nmax, dtype=np.float64)
             kc = np.empty(nmax, dtype=np.float64)
@@ -73,7 +74,9 @@ if AVAILABLE:
                         for ii in range(n):
                             acc += row[ii] * r[ii]
                         c[j] = b / acc if acc > 0.0 else 0.0
-                    if delta / n < tol:
+                    if it == 1:
+                        delta += n_all - n  # dropped rows went from r = 1 to r = a_i / (Kc)_i = 0
+                    if delta / n_all < tol:
                         break
                 tot = 0.0
                 tmass = 0.0
@@ -94,13 +97,17 @@ if AVAILABLE:
 
 
 def solve_scores(KT: np.ndarray, ST: np.ndarray, reg_base: np.ndarray, n_kept: np.ndarray, img_ptr: np.ndarray,
-                 attr_base: np.ndarray, prob_len: np.ndarray, tol: float, max_iter: int, return_mass: bool = False):
+                 attr_base: np.ndarray, prob_len: np.ndarray, tol: float, max_iter: int, return_mass: bool = False,
+                 n_rows: np.ndarray | None = None):
     """Scores and iteration counts of problems grouped by image (CSR `img_ptr`).
 
     KT, ST [rows, cols] (attributes × regions): problem p of image i (img_ptr[i] <= p <
     img_ptr[i+1]) is the block KT[attr_base[p] : attr_base[p] + prob_len[p],
     reg_base[i] : reg_base[i] + n_kept[i]]. Problems without regions or attributes score NaN.
     Returns (sum T*ST, n_iter) per problem, plus the plan's total mass sum T with `return_mass`.
+    `n_rows` [images]: how many regions the image had before the dropped ones were left out
+    (default: n_kept). The published stopping test is mean |r - r_prev| over ALL regions, where a
+    dropped region's r is 0 after the first iteration, so it counts in the denominator.
     """
     if not AVAILABLE:
         raise RuntimeError("numba is not installed")
@@ -109,8 +116,9 @@ def solve_scores(KT: np.ndarray, ST: np.ndarray, reg_base: np.ndarray, n_kept: n
     n_iter = np.empty(P, dtype=np.int32)
     mass = np.empty(P, dtype=np.float64)
     i64 = np.int64
+    rows = n_kept if n_rows is None else n_rows
     _kernel(np.ascontiguousarray(KT), np.ascontiguousarray(ST, dtype=KT.dtype), reg_base.astype(i64),
-            n_kept.astype(i64), img_ptr.astype(i64), attr_base.astype(i64), prob_len.astype(i64), float(tol),
+            n_kept.astype(i64), np.asarray(rows).astype(i64), img_ptr.astype(i64), attr_base.astype(i64), prob_len.astype(i64), float(tol),
             int(max_iter), scores, n_iter, mass)
     return (scores, n_iter, mass) if return_mass else (scores, n_iter)
 

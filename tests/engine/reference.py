@@ -26,9 +26,11 @@ def plain_one(p0, regions, attrs, alpha=0.8, eps=0.1, gamma=0.0, tol=1e-2, max_i
     p0, regions, attrs = p0.double(), regions.double(), attrs.double()
     g = regions @ p0
     kept = g >= g.mean() + gamma
-    P = regions[kept]
-    n, m = P.shape[0], attrs.shape[0]
-    a = torch.full((n,), 1.0 / n, dtype=torch.float64)
+    # Every region keeps its row, dropped ones with a_i = 0 (DESIGN.md, and the published OP_d code):
+    # their r is 0 after the first iteration but they count in the stopping mean.
+    P = regions
+    m = attrs.shape[0]
+    a = kept.double() / kept.sum()
     b = torch.full((m,), 1.0 / m, dtype=torch.float64)
     S = alpha * (P @ attrs.T) + (1 - alpha) * (p0 @ attrs.T)[None, :]
     K = torch.exp(-(1 - S) / eps)
