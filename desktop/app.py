@@ -43,6 +43,8 @@ def _setup_logging(debug: bool) -> Path | None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=handlers,
     )
+    if not debug:  # schema checks on every project open are not news
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return log_file
 
 
