@@ -5,43 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Generator
-from pathlib import Path
 from typing import Any
 
-from workflows.errors import UserError
-
+from cli.progress import run_with_progress
+from cli.project_cmds import open_project, with_project
 
 # --- shared helpers ---------------------------------------------------------------------------
-def _open_project(args: argparse.Namespace) -> Any:
-    from db import PROJECT_SUFFIX, Project
-
-    if args.project:
-        return Project.open(args.project)
-    found = sorted(Path.cwd().glob(f"*{PROJECT_SUFFIX}"))
-    if len(found) != 1:
-        what = "no" if not found else "several"
-        raise UserError(f"{what} *{PROJECT_SUFFIX} files in {Path.cwd()}: name one with --project PATH")
-    return Project.open(found[0])
-
-
-def _with_project(fn: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Open the project, turn store edit errors into one-line user errors, close it."""
-
-    def handler(args: argparse.Namespace) -> int:
-        from db.store_attributes import AttributeEditError
-
-        project = _open_project(args)
-        try:
-            return fn(project, args)
-        except AttributeEditError as err:
-            raise UserError(str(err)) from err
-        finally:
-            project.close()
-
-    return handler
+# Store edit errors (AttributeEditError) are ProjectErrors: cli.main prints them as one line.
 
 
 def _who(project: Any) -> str:
@@ -51,35 +23,7 @@ def _who(project: Any) -> str:
 
 
 def _drive(gen: Generator, label: str) -> Any:
-    """Run a use case with the shared progress bar, or a minimal one on stderr."""
-    try:
-        from cli.progress import run_with_progress
-    except ImportError:
-        run_with_progress = None
-    if run_with_progress is not None:
-        return run_with_progress(gen, label)
-    from workflows.progress import drive
-
-    tty = sys.stderr.isatty()
-    last = [0.0]
-
-    def show(p: Any) -> None:
-        now = time.monotonic()
-        final = p.total is not None and p.done >= p.total
-        if not tty and not final and now - last[0] < 5:
-            return
-        last[0] = now
-        count = f"{p.done}/{p.total}" if p.total is not None else str(p.done)
-        eta = f" eta {p.eta_s:.0f}s" if p.eta_s else ""
-        line = f"{label}: {count}{eta} {p.message}"[:110]
-        sys.stderr.write(f"\r{line:<110}" if tty else line + "\n")
-        sys.stderr.flush()
-
-    try:
-        return drive(gen, show)
-    finally:
-        if tty:
-            sys.stderr.write("\n")
+    return run_with_progress(gen, label)
 
 
 def _print_json(obj: Any) -> None:
@@ -87,7 +31,7 @@ def _print_json(obj: Any) -> None:
 
 
 # --- classes ------------------------------------------------------------------------------------
-@_with_project
+@with_project
 def _classes_add(project: Any, args: argparse.Namespace) -> int:
     who = _who(project)
     for name in args.names:
@@ -96,7 +40,7 @@ def _classes_add(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _classes_list(project: Any, args: argparse.Namespace) -> int:
     rows = project.list_classes(active_only=args.active)
     if args.json:
@@ -117,7 +61,7 @@ def _classes_list(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _classes_import(project: Any, args: argparse.Namespace) -> int:
     from workflows.attributes import import_attributes
 
@@ -131,21 +75,21 @@ def _classes_import(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _classes_rename(project: Any, args: argparse.Namespace) -> int:
     project.rename_class(args.old, args.new, _who(project))
     print(f"renamed {args.old!r} to {args.new!r}")
     return 0
 
 
-@_with_project
+@with_project
 def _classes_merge(project: Any, args: argparse.Namespace) -> int:
     project.merge_classes(args.sources, args.into, _who(project))
     print(f"merged {', '.join(map(repr, args.sources))} into {args.into!r}")
     return 0
 
 
-@_with_project
+@with_project
 def _classes_delete(project: Any, args: argparse.Namespace) -> int:
     for name in args.names:
         project.delete_class(name, _who(project), force=args.force)
@@ -154,7 +98,7 @@ def _classes_delete(project: Any, args: argparse.Namespace) -> int:
 
 
 def _set_class_active(active: bool) -> Callable[[argparse.Namespace], int]:
-    @_with_project
+    @with_project
     def handler(project: Any, args: argparse.Namespace) -> int:
         for name in args.names:
             project.set_class_active(name, active, _who(project))
@@ -165,7 +109,7 @@ def _set_class_active(active: bool) -> Callable[[argparse.Namespace], int]:
 
 
 # --- attributes ---------------------------------------------------------------------------------
-@_with_project
+@with_project
 def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
     from workflows.attributes import propose_attributes
 
@@ -207,7 +151,7 @@ def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
     return 0 if res.ok else 1
 
 
-@_with_project
+@with_project
 def _attrs_import(project: Any, args: argparse.Namespace) -> int:
     from workflows.attributes import import_attributes
 
@@ -233,7 +177,7 @@ def _attrs_import(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _attrs_export(project: Any, args: argparse.Namespace) -> int:
     from workflows.attributes import export_attributes
 
@@ -242,7 +186,7 @@ def _attrs_export(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _attrs_list(project: Any, args: argparse.Namespace) -> int:
     rows = project.list_attributes(args.class_name)
     if args.json:
@@ -261,7 +205,7 @@ def _attrs_list(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _attrs_add(project: Any, args: argparse.Namespace) -> int:
     for text in args.texts:
         aid = project.add_attribute(args.class_name, text, "manual", _who(project))
@@ -269,13 +213,13 @@ def _attrs_add(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _attrs_edit(project: Any, args: argparse.Namespace) -> int:
     project.edit_attribute(args.id, args.text, _who(project))
     return 0
 
 
-@_with_project
+@with_project
 def _attrs_delete(project: Any, args: argparse.Namespace) -> int:
     for aid in args.ids:
         project.delete_attribute(aid, _who(project))
@@ -284,7 +228,7 @@ def _attrs_delete(project: Any, args: argparse.Namespace) -> int:
 
 
 def _set_attr_active(active: bool) -> Callable[[argparse.Namespace], int]:
-    @_with_project
+    @with_project
     def handler(project: Any, args: argparse.Namespace) -> int:
         for aid in args.ids:
             project.set_attribute_active(aid, active, _who(project))
@@ -293,7 +237,7 @@ def _set_attr_active(active: bool) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
-@_with_project
+@with_project
 def _attrs_history(project: Any, args: argparse.Namespace) -> int:
     rows = project.attribute_history(class_id=args.class_name, limit=args.limit)
     for e in rows:
@@ -303,7 +247,7 @@ def _attrs_history(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_project
+@with_project
 def _attrs_version(project: Any, args: argparse.Namespace) -> int:
     if args.diff:
         from workflows.attributes import compare_attribute_sets
@@ -318,7 +262,7 @@ def _attrs_models(args: argparse.Namespace) -> int:
     from workflows.attributes import list_ollama_models
     from workflows.settings import load_settings
 
-    project = _open_project(args)
+    project = open_project(args)
     try:
         settings = load_settings(project)
         models = list_ollama_models(project, host=args.host)

@@ -8,14 +8,9 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+from cli.project_cmds import open_project
 from workflows.errors import UserError
 from workflows.progress import CancelToken
-
-
-def _open_project(args: argparse.Namespace) -> Any:
-    from cli.project_cmds import open_project
-
-    return open_project(args)
 
 
 def _nothing_kept(gen: Generator) -> Generator:
@@ -59,7 +54,7 @@ def _export(args: argparse.Namespace) -> int:
     if not args.format or not args.out:
         raise UserError("usage: lazlabel export FORMAT OUT [options] (formats: lazlabel export --list)")
     splits = wf.parse_splits(args.split) if args.split else None
-    project = _open_project(args)
+    project = open_project(args)
     cancel = CancelToken()
     try:
         gen = wf.export(
@@ -93,7 +88,7 @@ def _import(args: argparse.Namespace) -> int:
         return _list(wf.list_formats())
     if not args.format or not args.path:
         raise UserError("usage: lazlabel import-labels FORMAT PATH (formats: lazlabel import-labels --list)")
-    project = _open_project(args)
+    project = open_project(args)
     try:
         r = wf.import_labels(
             project, args.format, args.path, create_classes=not args.no_create_classes, source=args.source

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,19 @@ def _single_project_in(folder: Path, hint: str | None) -> Path:
 def open_project(args: argparse.Namespace) -> Project:
     """Open the project selected by `args.project` (see `find_project_file`)."""
     return Project.open(find_project_file(getattr(args, "project", None)))
+
+
+def with_project(fn: Callable[[Project, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn `fn(project, args)` into a subcommand handler that opens and always closes the project."""
+
+    def handler(args: argparse.Namespace) -> int:
+        project = open_project(args)
+        try:
+            return fn(project, args)
+        finally:
+            project.close()
+
+    return handler
 
 
 def project_file_for_init(arg: str) -> Path:

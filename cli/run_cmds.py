@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Generator
 from typing import Any
 
+from cli.project_cmds import with_project
 from workflows.errors import UserError
 from workflows.progress import CancelToken
 
@@ -41,17 +42,6 @@ def _settings(project: Any, args: argparse.Namespace) -> Any:
     return s
 
 
-def _with_project(fn: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        from cli.project_cmds import open_project
-
-        project = open_project(args)
-        try:
-            return fn(project, args)
-        finally:
-            project.close()
-
-    return handler
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
