@@ -71,15 +71,10 @@ WARM_UP_MODULES = ("workflows.prelabel", "workflows.rescore", "workflows.attribu
 
 
 def _warm_numba_kernel() -> None:
-    """One 1×1 call of the engine's numba Sinkhorn kernel (loads it from numba's cache)."""
-    import numpy as np
-
+    """Tiny calls of the engine's numba Sinkhorn kernel (loads it from numba's cache)."""
     from engine import sinkhorn_cpu
 
-    if getattr(sinkhorn_cpu, "AVAILABLE", False):
-        one, zero = np.ones(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
-        m = np.ones((1, 1), dtype=np.float32)
-        sinkhorn_cpu.solve_scores(m, m, zero, one, np.array([0, 1]), zero, one, 1e-2, 5)
+    sinkhorn_cpu.warmup()
 
 
 WARM_UP_CALLS = (_warm_numba_kernel,)

@@ -21,7 +21,9 @@ one BLAS matmul per image chunk gives S for every kept region × every attribute
   * torch (GPU, or CPU without numba): classes bucketed by attribute count so the [images,
     classes, regions, attributes] problems need no padding; iterations run on the whole chunk
     with a masked (frozen) update and a host check only every few iterations.
-Both match a plain per-problem loop to 1e-4 (tests/engine/reference.py).
+Both match a plain per-problem loop to 1e-4 (tests/engine/reference.py). The numba path runs one
+chunk of images per core with single-threaded BLAS (threadpoolctl), so no thread pool spins
+against another.
 
 Defined results on degenerate input (never NaN): a class with zero attributes must be given one
 (empty-attribute) row by the caller (`prompts.class_prompts` does); a class with no rows at all
@@ -32,7 +34,10 @@ the highest g are kept. Duplicate attributes are ordinary columns.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +50,12 @@ DEFAULT_CHUNK_ELEMENTS = 2_000_000
 #: Above this value of (1 - min S) / eps, exp() would underflow float32; the chunk runs in float64.
 _F32_EXP_LIMIT = 80.0
 CHECK_EVERY = 4
+#: Elements of the numba path's per-chunk [attributes, kept regions] matmul buffer (one per core, 8 MB in float32;
+#: about the L3 of a small CPU; larger matmuls run nearer BLAS peak, smaller ones stay in cache).
+NUMBA_CHUNK_ELEMENTS = 2_000_000
+#: Kept-region columns multiplied at once inside a chunk (float32 path): [attributes, 768] of Z stays in
+#: L3 next to the other core's, and BLAS is as fast at this width as at thousands.
+SUB_CHUNK_COLUMNS = 768
 
 
 @dataclass
@@ -210,13 +221,6 @@ OT_SOLVERS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None, tor
     "faithful": _solve_faithful,
     "converged": _solve_converged,
 }
-
-
-def _kernel_from_shifted(X: torch.Tensor, eps: float) -> torch.Tensor:
-    """K = exp(X) for X = (S - 1)/eps, float64 when float32 could underflow (as `_kernel`)."""
-    worst = 2.0 / eps if 2.0 / eps <= _F32_EXP_LIMIT or not X.numel() else float(-X.min())
-    dt = torch.float64 if worst > _F32_EXP_LIMIT else torch.float32
-    return torch.exp(X.to(dt))
 
 
 def _kernel(S: torch.Tensor, eps: float) -> torch.Tensor:
@@ -468,65 +472,144 @@ def _plans(out: AlignmentResult, P0, R0, Tt, kept, a, rows, which: torch.Tensor,
 
 
 def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, scores, n_iter) -> None:
-    """CPU fast path. S is linear in the region feature, S_ij = <alpha p_i + (1-alpha) p_0, t_j>,
-    so per image chunk the mixed kept-region features of all images are stacked and Sᵀ comes from
-    ONE BLAS matmul (attributes × regions), Kᵀ from one vectorised exp, then the fused per-problem
-    kernel (`sinkhorn_cpu`) runs every (image, class) problem with its own stopping rule."""
+    """CPU fast path: one chunk of images per core, each chunk done start to end by one thread
+    (single-threaded BLAS matmul, then the serial fused kernel), so no thread pool ever spins
+    waiting on another.
+
+    S_ij = alpha <p_i,t_j> + (1-alpha) <p_0,t_j>: the region part for every kept region of the
+    chunk × every attribute comes from ONE matmul into a reused buffer; the global part becomes a
+    per-(image, attribute) column factor of K (see `sinkhorn_cpu`), and exp() runs inside the
+    kernel on cache-resident windows."""
     B, N, D = R0.shape
-    eps = params["eps"]
-    counts = torch.tensor([len(r) for r in rows], dtype=torch.long)
-    counts_np = counts.numpy()
-    n_kept_all = kept.sum(1)
+    eps, tol, max_iter = params["eps"], params["tol"], params["max_iter"]
+    f64 = 2.0 / eps > _F32_EXP_LIMIT  # exp((g-1)/eps) with g >= -1 must not underflow float32
+    dt = np.float64 if f64 else np.float32
+    counts_np = np.array([len(r) for r in rows], dtype=np.int64)
+    kept_np = kept.cpu().numpy()
+    nk_all = kept_np.sum(1)
+    n_rows_all = params["n_rows"].cpu().numpy()
+    R_np = R0.numpy()
+    P_np = P0.numpy().astype(dt, copy=False)
+    T_np = Tt.numpy()
     if classes is None:
-        order = torch.cat(list(rows)) if rows else torch.zeros(0, dtype=torch.long)
-        # [T/eps | -1/eps] against [q | 1]: the matmul yields X = (S - 1)/eps, so K = exp(X) in one pass
-        Tscaled = torch.cat([Tt[order] / eps, torch.full((len(order), 1), -1.0 / eps)], dim=1)
-        starts = (torch.cumsum(counts, 0) - counts).numpy()
-        live = (counts > 0).nonzero().flatten().numpy()
-        per_image = Tscaled.shape[0]
-        avg_rows = max(float(n_kept_all.float().mean()), 1.0)
+        order = np.concatenate([r.numpy() for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        Tz = (T_np[order] * (alpha / eps)).astype(dt)  # [A, D]: the matmul yields Z/eps directly
+        Tg = (T_np[order] * (1.0 - alpha)).astype(dt)  # global part (1-alpha) <p_0, t_j>
+        starts = np.cumsum(counts_np) - counts_np
+        live = np.flatnonzero(counts_np > 0)
+        per_image = Tz.shape[0]
+        avg_rows = max(float(nk_all.mean()), 1.0)
     else:
-        pad = _padded_rows(rows)
-        per_image = classes.shape[1] * pad.shape[1]
+        pad = _padded_rows(rows).numpy()
+        cand_np = classes.cpu().numpy()
+        per_image = cand_np.shape[1] * pad.shape[1]
         avg_rows = N
-    step = chunk_size or max(1, int(DEFAULT_CHUNK_ELEMENTS // (avg_rows * max(per_image, 1))))
-    for s in range(0, B, step):
+    workers = max(1, sinkhorn_cpu.threads())
+    if chunk_size:
+        step = chunk_size
+    else:  # as large as the buffer bound allows, in a multiple of `workers` equal chunks so no core idles
+        most = max(1, int(NUMBA_CHUNK_ELEMENTS // (avg_rows * max(per_image, 1))))
+        n_chunks = workers * -(-B // (workers * most))
+        step = -(-B // n_chunks)
+    local = threading.local()
+
+    def buffer(size: int) -> np.ndarray:
+        buf = getattr(local, "buf", None)
+        if buf is None or buf.size < size:  # grown once per thread, reused: pages are not faulted in per chunk
+            buf = local.buf = np.empty(int(size * 1.25), dtype=dt)
+        return buf[:size]
+
+    def one_chunk(s: int) -> None:
         e = min(B, s + step)
         b = e - s
-        nk = n_kept_all[s:e]
+        nk = nk_all[s:e]
+        p0 = P_np[s:e]
         if classes is None:
-            km = kept[s:e]
-            img_idx = torch.arange(b).unsqueeze(1).expand(b, N)[km]  # image of each kept region
-            # q_i = alpha p_i + (1-alpha) p_0 for kept regions, stacked image by image (original order)
-            Q = torch.ones(len(img_idx), D + 1)
-            torch.lerp(P0[s:e].index_select(0, img_idx), R0[s:e][km], alpha, out=Q[:, :D])
-            ST = Tscaled @ Q.T  # (S - 1)/eps, [A, sum kept]: the one big matmul
-            reg_base = (torch.cumsum(nk, 0) - nk).numpy()
+            Q = R_np[s:e][kept_np[s:e]].astype(dt, copy=False)  # kept regions, image by image (original order)
+            G = p0 @ Tg.T  # [b, A]
+            reg_base = np.cumsum(nk) - nk
             cls = np.tile(live, b)
             attr_base, ln = starts[cls], counts_np[cls]
             per = len(live)
+            wbase = np.arange(b, dtype=np.int64) * per_image
         else:
-            idx = _compact(kept[s:e])
-            Rc = R0[s:e].gather(1, idx.unsqueeze(-1).expand(-1, -1, D))
-            Q = torch.lerp(P0[s:e].unsqueeze(1).expand_as(Rc), Rc, alpha)
-            cand = classes[s:e]
+            idx = np.argsort(~kept_np[s:e], axis=1, kind="stable")[:, : max(int(nk.max(initial=0)), 1)]
+            Rc = np.take_along_axis(R_np[s:e], idx[:, :, None], axis=1).astype(dt, copy=False)
+            cand = cand_np[s:e]
             per, mmax = cand.shape[1], pad.shape[1]
-            Tf = Tt[pad[cand].clamp_min(0)].reshape(b, per * mmax, D) / eps
-            nrow = Q.shape[1]
-            ST = torch.matmul(Tf, Q.transpose(1, 2)).reshape(b * per * mmax, nrow).sub_(1.0 / eps)  # (S-1)/eps
+            Tf = T_np[np.maximum(pad[cand], 0)].reshape(b, per * mmax, D).astype(dt)
+            G = np.einsum("bd,bjd->bj", p0, Tf) * (1.0 - alpha)  # [b, per*mmax]
             reg_base = np.zeros(b, dtype=np.int64)
-            cls = cand.reshape(-1).numpy()
+            cls = cand.reshape(-1)
             attr_base = np.repeat(np.arange(b) * per * mmax, per) + np.tile(np.arange(per) * mmax, b)
             ln = counts_np[cls]
-        KT = _kernel_from_shifted(ST, eps)
-        ST = ST.to(KT.dtype)
-        img_ptr = np.arange(b + 1) * per
-        sc, it, tm = sinkhorn_cpu.solve_scores(KT.numpy(), ST.numpy(), reg_base, nk.numpy(), img_ptr,
-                                               attr_base, ln, params["tol"], params["max_iter"], return_mass=True,
-                                               n_rows=params["n_rows"][s:e].cpu().numpy())
-        sc_t = torch.from_numpy(sc * eps + tm).float()  # sum T S = eps * sum T (S-1)/eps + sum T
-        sc_t = torch.where(torch.from_numpy(ln) == 0, torch.full_like(sc_t, float("-inf")), sc_t)
-        rows_i = torch.from_numpy(np.repeat(np.arange(b), per)) + s
-        cols_c = torch.from_numpy(cls)
-        scores[rows_i, cols_c] = sc_t
-        n_iter[rows_i, cols_c] = torch.from_numpy(it)
+            wbase = np.arange(b, dtype=np.int64) * 0
+        W = np.exp((G - 1.0) / eps)  # column factor w_j = exp((g_j - 1)/eps)
+        img_ptr = np.arange(b + 1, dtype=np.int64) * per
+        if classes is None and not f64:
+            sc = np.empty(b * per)
+            it = np.empty(b * per, dtype=np.int32)
+            meta = (W.reshape(-1), G.reshape(-1), wbase, reg_base, nk.astype(np.int64),
+                    n_rows_all[s:e].astype(np.int64), img_ptr, attr_base, ln, eps, tol, max_iter, sc, it)
+            u = 0
+            while u < b:  # a few images at a time: their Z is still in cache when the kernel reads it
+                v, c0 = u + 1, int(reg_base[u])
+                while v < b and reg_base[v] + nk[v] - c0 <= SUB_CHUNK_COLUMNS:
+                    v += 1
+                c1 = int(reg_base[v - 1] + nk[v - 1])
+                Z = buffer(per_image * (c1 - c0)).reshape(per_image, c1 - c0)
+                np.matmul(Tz, Q[c0:c1].T, out=Z)
+                sinkhorn_cpu.solve_range(Z, c0, u, v, *meta)
+                u = v
+        else:  # candidate lists, or float64 for a tiny eps: the whole chunk's Z at once
+            if classes is None:
+                Z = buffer(per_image * Q.shape[0]).reshape(per_image, Q.shape[0])
+                np.matmul(Tz, Q.T, out=Z)
+            else:
+                Z = np.matmul(Tf, Rc.transpose(0, 2, 1)).reshape(b * per * mmax, Rc.shape[1])
+                Z *= alpha / eps
+            sc, it = sinkhorn_cpu.solve_scores(Z, W.reshape(-1), G.reshape(-1), wbase, reg_base, nk, img_ptr,
+                                               attr_base, ln, eps, tol, max_iter, n_rows=n_rows_all[s:e],
+                                               KZ=np.exp(Z) if f64 else None)
+        sc = np.where(ln == 0, -np.inf, sc)
+        rows_i = np.repeat(np.arange(b), per) + s
+        scores.numpy()[rows_i, cls] = sc
+        n_iter.numpy()[rows_i, cls] = it
+
+    starts_list = range(0, B, step)
+    if workers == 1 or len(starts_list) == 1:
+        for s in starts_list:
+            one_chunk(s)
+        return
+    with _single_threaded_blas():
+        for f in [_pool(workers).submit(one_chunk, s) for s in starts_list]:
+            f.result()
+
+
+_POOL: list = [None, 0]
+_POOL_LOCK = threading.Lock()
+_BLAS: list = []
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived worker per core for the CPU path (threads are not re-made per call)."""
+    with _POOL_LOCK:
+        if _POOL[0] is None or _POOL[1] != workers:
+            _POOL[0] = ThreadPoolExecutor(workers, thread_name_prefix="lazsl")
+            _POOL[1] = workers
+        return _POOL[0]
+
+
+def _single_threaded_blas():
+    """While the CPU path runs: numpy's BLAS computes in the calling thread (each core already has
+    its own chunk; BLAS's own threads would spin against the other core's chunk)."""
+    with _POOL_LOCK:
+        if not _BLAS:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                _BLAS.append(ThreadpoolController())  # scanning loaded libraries takes ms: once
+            except ImportError:  # without it BLAS threads just oversubscribe a little
+                _BLAS.append(None)
+    ctl = _BLAS[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")

@@ -115,10 +115,19 @@ def _rescore_child(args) -> None:
     top1 = res.topk_idx[:, 0]
     # alignment alone on in-memory features (no cache read), both backends, on a slice
     g, r, _ = cache.get(hashes[: args.slice])
+    argmax = {}
     for be in (["numba"] if sinkhorn_cpu.AVAILABLE else []) + ["torch"]:
         t = time.perf_counter()
-        lazsl_scores(g, r, texts.feats, texts.owner, n_classes=len(classes), backend=be)
+        argmax[be] = lazsl_scores(g, r, texts.feats, texts.owner, n_classes=len(classes), backend=be).scores.argmax(1)
         out[f"align_{be}_per_image_ms"] = (time.perf_counter() - t) / args.slice * 1000
+    out["backends_identical_argmax_on_slice"] = bool(torch.equal(*argmax.values())) if len(argmax) == 2 else None
+    out["pipeline_vs_torch_identical_argmax_on_slice"] = bool(torch.equal(argmax["torch"], top1[: args.slice]))
+    # the curator's real re-score: one class's attributes edited, only that class scored again
+    one = texts.owner == 0
+    one_bank = TextBank([s for s, k in zip(texts.sentences, one.tolist()) if k], texts.owner[one], texts.feats[one], [0])
+    t = time.perf_counter()
+    score_with_texts(cache, hashes, classes[:1], one_bank, EngineConfig(explain_top=0, topk=1), return_all=True)
+    out["one_class_edited_s"] = time.perf_counter() - t
     # prefilter agreement (random features are the worst case for dclip as a filter)
     t = time.perf_counter()
     pre = score_with_texts(cache, hashes[: args.slice], classes, texts, EngineConfig(explain_top=0, prefilter_k=20))
@@ -162,6 +171,9 @@ def bench_rescore(args) -> None:
           speedup_cpu_time=round(loop_cpu_total / child["scores_only_cpu"], 1),
           identical_argmax_on_sample=same, sample=len(sample),
           align_ms_per_image={k: round(v, 2) for k, v in child.items() if k.startswith("align_")},
+          identical_argmax_numba_vs_torch_on_slice=child["backends_identical_argmax_on_slice"],
+          identical_argmax_pipeline_vs_torch_on_slice=child["pipeline_vs_torch_identical_argmax_on_slice"],
+          slice=args.slice, one_class_edited_rescore_s=round(child["one_class_edited_s"], 2),
           prefilter20_ms_per_image=round(child["prefilter20_per_image_ms"], 2),
           prefilter20_top1_agreement_random_features=child["prefilter20_top1_agreement"],
           peak_rss_mb=round(child["peak_rss_mb"]), load_avg=os.getloadavg()[0])
