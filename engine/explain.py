@@ -6,7 +6,9 @@ desktop can draw overlays from it without the engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,25 +148,39 @@ def explain_batch(
     vals, idx = T.topk(kr, dim=2) if kr > 0 else (T[:, :, :0], T[:, :, :0].long())  # [B,k,kr,M]
     rsim = S.gather(2, idx)
     bx = torch.round(boxes.detach().double().cpu() * 100) / 100
-    vals_l, idx_l, rsim_l = vals.tolist(), idx.tolist(), rsim.tolist()
-    score_l, share_l, mass_l, sim_l, bx_l = score.tolist(), share.tolist(), mass.tolist(), sim.tolist(), bx.tolist()
     out: list[list[ClassExplanation]] = []
-    for i in range(B):
-        row = []
-        for j in range(k):
-            texts = attr_texts[i][j]
-            attrs = []
-            for c in range(len(texts)):
-                regions = [RegionEvidence(tuple(bx_l[i][idx_l[i][j][q][c]]), vals_l[i][j][q][c], rsim_l[i][j][q][c])
-                           for q in range(kr) if vals_l[i][j][q][c] > 0]
-                attrs.append(AttributeEvidence(int(attr_indices[i][j][c]), texts[c], share_l[i][j][c], mass_l[i][j][c],
-                                               sim_l[i][j][c], regions))
-            attrs.sort(key=lambda a: -a.share)
-            w, h = image_sizes[i]
-            row.append(ClassExplanation(class_names[i][j], int(class_indices[i][j]), score_l[i][j], (int(w), int(h)),
-                                        attrs))
-        out.append(row)
+    with paused_gc():
+        vals_l, idx_l, rsim_l = vals.tolist(), idx.tolist(), rsim.tolist()
+        score_l, share_l, mass_l, sim_l, bx_l = score.tolist(), share.tolist(), mass.tolist(), sim.tolist(), bx.tolist()
+        for i in range(B):
+            row = []
+            for j in range(k):
+                texts = attr_texts[i][j]
+                attrs = []
+                for c in range(len(texts)):
+                    regions = [RegionEvidence(tuple(bx_l[i][idx_l[i][j][q][c]]), vals_l[i][j][q][c],
+                                              rsim_l[i][j][q][c]) for q in range(kr) if vals_l[i][j][q][c] > 0]
+                    attrs.append(AttributeEvidence(int(attr_indices[i][j][c]), texts[c], share_l[i][j][c],
+                                                   mass_l[i][j][c], sim_l[i][j][c], regions))
+                attrs.sort(key=lambda a: -a.share)
+                w, h = image_sizes[i]
+                row.append(ClassExplanation(class_names[i][j], int(class_indices[i][j]), score_l[i][j],
+                                            (int(w), int(h)), attrs))
+            out.append(row)
     return out
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic-garbage passes while a batch of result objects is built: they hold no cycles, and
+    each generation-2 pass would walk every object built so far (two thirds of the time, measured)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def heatmap(expl: ClassExplanation, size: tuple[int, int] | None = None, attribute: int | None = None) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 
 from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores
 from engine.cache import FeatureCache
-from engine.explain import AttributeEvidence, ClassExplanation, explain_batch
+from engine.explain import AttributeEvidence, ClassExplanation, explain_batch, paused_gc
 from engine.imageio import ImageError, open_rgb
 from engine.models import ClipModel
 from engine.prompts import CLIP_TEMPLATES, class_prompts, name_prompts
@@ -348,7 +348,8 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
         second = top.values[:, 1] if k > 1 else top.values[:, 0]
         mg.append((top.values[:, 0] - second).cpu())
         sizes = list(image_sizes[s:s + len(chunk)]) if image_sizes is not None else cache.sizes(chunk)
-        ex.extend(_explanations(g, r, b, mask, sizes, top.indices[:, :kx], texts, classes, config))
+        with paused_gc():  # thousands of small result objects: no generation-2 passes over them meanwhile
+            ex.extend(_explanations(g, r, b, mask, sizes, top.indices[:, :kx], texts, classes, config))
         if return_all:
             alls.append(sc.cpu())
     empty = torch.zeros(0, k)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.queries import ImageFilter
+from engine.explain import paused_gc
 from engine.pipeline import ImageItem
 from engine.pipeline import prelabel as engine_prelabel
 from workflows.errors import UserError
@@ -179,8 +180,9 @@ def _predict(
     ):
         now = time.perf_counter()
         t_engine += now - mark
-        writes = ctx.to_writes([it.key for it in br.items], br.result) if br.result is not None else []
-        project.write_prediction_batch(run_id, writes, errors=br.errors.items())
+        with paused_gc():  # tens of thousands of small objects per batch, none in a cycle
+            writes = ctx.to_writes([it.key for it in br.items], br.result) if br.result is not None else []
+            project.write_prediction_batch(run_id, writes, errors=br.errors.items())
         summary.errors.update(br.errors)
         summary.n_errors += len(br.errors)
         summary.n_scored += len(writes)

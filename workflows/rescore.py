@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from db.queries import ImageFilter
-from engine.explain import ClassExplanation
+from engine.explain import paused_gc
 from engine.pipeline import ScoreResult, score_cached
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress, check, drive
@@ -142,10 +142,11 @@ def rescore(
                     result.changed_ids.append(iid)
             if run_id is not None:
                 ts = time.perf_counter()
-                if delta is not None and not res.explanations:
-                    kx = min(ctx.engine_cfg.explain_top, res.topk_idx.shape[1])
-                    res.explanations = _delta_explanations(project, ctx, delta, chunk, res.topk_idx[:, :kx])
-                project.write_prediction_batch(run_id, ctx.to_writes(chunk, res))
+                with paused_gc():  # tens of thousands of small objects per chunk, none in a cycle
+                    if delta is not None and not res.explanations:
+                        kx = min(ctx.engine_cfg.explain_top, res.topk_idx.shape[1])
+                        res.explanations = _delta_explanations(project, ctx, delta, chunk, res.topk_idx[:, :kx])
+                    project.write_prediction_batch(run_id, ctx.to_writes(chunk, res))
                 t_store += time.perf_counter() - ts
             result.n_scored += len(chunk)
             yield Progress(
@@ -306,7 +307,7 @@ def _delta_chunks(
 
 def _delta_explanations(
     project: Any, ctx: ScoringContext, delta: _Delta, ids: list[int], top: torch.Tensor
-) -> list[list[ClassExplanation]]:
+) -> list[list[_Carried]]:
     """Evidence for each image's new top classes: the parent's where the class is unchanged and it
     was stored, computed from the cache otherwise."""
     stored = project.run_explanations(delta.parent.id, ids)
@@ -324,11 +325,21 @@ def _delta_explanations(
         for c in cids:
             data = fresh.get(iid, {}).get(c) or stored.get((iid, c))
             if data is not None:
-                e = ClassExplanation.from_json(data)
-                e.class_index = index[c]
-                row.append(e)
+                row.append(_Carried(data, index[c]))
         out.append(row)
     return out
+
+
+@dataclass
+class _Carried:
+    """Evidence carried into the new run as stored (no parse into dataclasses and back), re-indexed:
+    it only goes back to the store, through `to_json`."""
+
+    data: dict[str, Any]
+    class_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.data, "class_index": self.class_index}
 
 
 class _Memo:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from engine.alignment import lazsl_scores
-from engine.explain import ClassExplanation, explain, explain_batch, heatmap
+from engine.explain import ClassExplanation, explain, explain_batch, heatmap, paused_gc
 from tests.engine.conftest import make_problem
 
 
@@ -56,3 +57,26 @@ def test_heatmap_paints_boxes_by_mass():
     h1 = heatmap(e, (20, 10), attribute=1)
     assert h1.shape == (10, 20) and h1[5, 2] == 0 and h1[5, 15] == 1.0
     assert heatmap(ClassExplanation("x", 0, 0.0, (0, 0))).shape == (1, 1)
+
+
+def test_paused_gc_restores_the_collector_state():
+    import gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():  # nested: the inner exit must not switch it back on early
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off before: stays off
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError):
+        with paused_gc():
+            raise RuntimeError("boom")
+    assert gc.isenabled()
