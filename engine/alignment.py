@@ -53,8 +53,8 @@ CHECK_EVERY = 4
 #: Elements of the numba path's per-chunk [attributes, kept regions] matmul buffer (one per core, 8 MB in float32;
 #: about the L3 of a small CPU; larger matmuls run nearer BLAS peak, smaller ones stay in cache).
 NUMBA_CHUNK_ELEMENTS = 2_000_000
-#: Kept-region columns multiplied at once inside a chunk (float32 path): [attributes, 768] of Z stays in
-#: L3 next to the other core's, and BLAS is as fast at this width as at thousands.
+#: Kept regions multiplied at once inside a chunk (float32 path): the region-major [768, attributes] Z
+#: stays in cache for the kernel, and BLAS is as fast at this size as at thousands.
 SUB_CHUNK_COLUMNS = 768
 
 
@@ -494,6 +494,7 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
     if classes is None:
         order = np.concatenate([r.numpy() for r in rows]) if rows else np.zeros(0, dtype=np.int64)
         Tz = (T_np[order] * (alpha / eps)).astype(dt)  # [A, D]: the matmul yields Z/eps directly
+        TzT = np.ascontiguousarray(Tz.T)
         Tg = (T_np[order] * (1.0 - alpha)).astype(dt)  # global part (1-alpha) <p_0, t_j>
         starts = np.cumsum(counts_np) - counts_np
         live = np.flatnonzero(counts_np > 0)
@@ -557,9 +558,9 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
                 while v < b and reg_base[v] + nk[v] - c0 <= SUB_CHUNK_COLUMNS:
                     v += 1
                 c1 = int(reg_base[v - 1] + nk[v - 1])
-                Z = buffer(per_image * (c1 - c0)).reshape(per_image, c1 - c0)
-                np.matmul(Tz, Q[c0:c1].T, out=Z)
-                sinkhorn_cpu.solve_range(Z, c0, u, v, *meta)
+                Zt = buffer(per_image * (c1 - c0)).reshape(c1 - c0, per_image)  # region-major
+                np.matmul(Q[c0:c1], TzT, out=Zt)
+                sinkhorn_cpu.solve_range(Zt, c0, u, v, *meta)
                 u = v
         else:  # candidate lists, or float64 for a tiny eps: the whole chunk's Z at once
             if classes is None:

@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,6 +40,13 @@ def _write_atomic(path: Path, write) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _tensor_view(x: np.ndarray) -> torch.Tensor:
+    """A tensor over `x` without copying, read-only memory maps included (only ever read from here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(x)
 
 
 class FeatureCache:
@@ -176,7 +184,8 @@ class FeatureCache:
                 order = np.argsort(rows, kind="stable")  # sequential reads inside a memory map
                 rows, pos = rows[order], pos[torch.as_tensor(order)]
                 parts = (s["g"][rows], s["r"][rows], s["b"][rows])
-            gg, rr, bb = (torch.from_numpy(np.array(x)) for x in parts)  # one fp16 copy out of the map
+            # a run of rows is widened straight out of the map (one pass); fancy indexing already copied
+            gg, rr, bb = (_tensor_view(x) for x in parts)
             if len(pos) and int(pos[-1]) - int(pos[0]) + 1 == len(pos) and bool((pos.diff() == 1).all()):
                 dst = slice(int(pos[0]), int(pos[-1]) + 1)  # in-place fp16 → fp32, no temporary
                 g[dst].copy_(gg)

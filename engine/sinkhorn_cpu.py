@@ -37,19 +37,27 @@ WINDOW = 512
 if AVAILABLE:
 
     @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-    def _window32(ZF, zof, zst, m, n, nv, zi, ki):  # pragma: no cover - compiled
-        """Rows j < m of Z/eps (ZF[zof + j*zst : +n]) copied to zi[j*nv : +nv] (0-padded to whole SIMD
-        vectors) and ki = exp(zi) (0 on the padding) in float32, in one flat vectorised loop:
+    def _window32(ZF, zof, jst, ist, m, n, nv, zi, ki):  # pragma: no cover - compiled
+        """Z/eps of attributes j < m × regions ii < n (at ZF[zof + j*jst + ii*ist]) copied to
+        zi[j*nv + ii] (rows 0-padded to whole SIMD vectors, read along whichever axis is contiguous)
+        and ki = exp(zi) (0 on the padding) in float32, in one flat vectorised loop:
         2^x = 2^k 2^f, k = round(x), |f| <= 1/2, 2^f by its degree-7 Taylor polynomial, 2^k added into
         the exponent bits. As close to exp as a float32 input allows (relative |x| 2^-24 + 2e-7) for
         |x| <= 86; float32 mode only sees |x| <= 80 (the float64 switch in `alignment`)."""
-        for j in range(m):
-            z = ZF[zof + j * zst: zof + j * zst + n]
-            o = j * nv
+        if ist == 1:  # attribute-major Z: each attribute's regions are contiguous
+            for j in range(m):
+                z = ZF[zof + j * jst: zof + j * jst + n]
+                o = j * nv
+                for ii in range(n):
+                    zi[o + ii] = z[ii]
+        else:  # region-major Z: each region's attributes are contiguous (a transpose into the window)
             for ii in range(n):
-                zi[o + ii] = z[ii]
+                z = ZF[zof + ii * ist: zof + ii * ist + m]
+                for j in range(m):
+                    zi[j * nv + ii] = z[j]
+        for j in range(m):
             for ii in range(n, nv):
-                zi[o + ii] = np.float32(0.0)
+                zi[j * nv + ii] = np.float32(0.0)
         bits = ki.view(np.int32)
         for q in range(m * nv):
             x = zi[q] * np.float32(1.4426950408889634)
@@ -128,9 +136,10 @@ if AVAILABLE:
 
     @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
     def _kernel(KZ, ZE, colw, glob, wbase, reg_base, n_kept, n_rows, img_ptr, attr_base, prob_len, eps, tol,
-                max_iter, exp_inside, i_lo, i_hi, col0, scores, n_iter):  # pragma: no cover - compiled
+                max_iter, exp_inside, region_major, i_lo, i_hi, col0, scores, n_iter):  # pragma: no cover
         n_img = n_kept.shape[0]
-        cols = ZE.shape[1]
+        cols = ZE.shape[0] if region_major else ZE.shape[1]
+        n_attr = ZE.shape[1] if region_major else ZE.shape[0]
         ZF = ZE.ravel()
         KF = KZ.ravel()
         nmax = 1
@@ -165,8 +174,11 @@ if AVAILABLE:
                 if exp_inside:
                     if s0 < w_lo or s0 + m > w_hi:
                         w_lo = s0
-                        w_hi = min(ZE.shape[0], s0 + wmax)
-                        _window32(ZF, w_lo * cols + r0, cols, w_hi - w_lo, n, nv, zi, ki)
+                        w_hi = min(n_attr, s0 + wmax)
+                        if region_major:
+                            _window32(ZF, r0 * n_attr + w_lo, 1, n_attr, w_hi - w_lo, n, nv, zi, ki)
+                        else:
+                            _window32(ZF, w_lo * cols + r0, cols, 1, w_hi - w_lo, n, nv, zi, ki)
                     sc, it = _solve_block(ki, (s0 - w_lo) * nv, nv, zi, (s0 - w_lo) * nv, nv,
                                           colw[wb + s0:wb + s0 + m], glob[wb + s0:wb + s0 + m], n, nv, m, n_all,
                                           eps, tol, max_iter, r, kc, c)
@@ -210,7 +222,7 @@ def solve_scores(ZE: np.ndarray, colw: np.ndarray, glob: np.ndarray, wbase: np.n
             np.ascontiguousarray(glob, dtype=dt), np.asarray(wbase).astype(i64), np.asarray(reg_base).astype(i64),
             np.asarray(n_kept).astype(i64), np.asarray(rows).astype(i64), np.asarray(img_ptr).astype(i64),
             np.asarray(attr_base).astype(i64), np.asarray(prob_len).astype(i64), float(eps), float(tol),
-            int(max_iter), exp_inside, 0, len(n_kept), 0, scores, n_iter)
+            int(max_iter), exp_inside, False, 0, len(n_kept), 0, scores, n_iter)
     return scores, n_iter
 
 
@@ -218,11 +230,12 @@ def solve_range(ZE: np.ndarray, col0: int, i_lo: int, i_hi: int, colw: np.ndarra
                 wbase: np.ndarray, reg_base: np.ndarray, n_kept: np.ndarray, n_rows: np.ndarray, img_ptr: np.ndarray,
                 attr_base: np.ndarray, prob_len: np.ndarray, eps: float, tol: float, max_iter: int,
                 scores: np.ndarray, n_iter: np.ndarray) -> None:
-    """`solve_scores` for images i_lo..i_hi only, whose region columns start at `col0` in the float32
-    ZE (they were multiplied in a sub-chunk small enough to stay in cache), writing into `scores`
-    and `n_iter`. No conversions: int arrays int64, float arrays float32, all contiguous."""
+    """`solve_scores` for images i_lo..i_hi only, whose regions start at `col0` in the float32 ZE
+    (multiplied in a sub-chunk small enough to stay in cache), writing into `scores` and `n_iter`.
+    ZE is region-major here, [regions, attributes] (each image's block is then one contiguous
+    stretch). No conversions: int arrays int64, float arrays float32, all contiguous."""
     _kernel(_DUMMY, ZE, colw, glob, wbase, reg_base, n_kept, n_rows, img_ptr, attr_base, prob_len, float(eps),
-            float(tol), int(max_iter), True, int(i_lo), int(i_hi), int(col0), scores, n_iter)
+            float(tol), int(max_iter), True, True, int(i_lo), int(i_hi), int(col0), scores, n_iter)
 
 
 _DUMMY = np.empty((1, 1), dtype=np.float32)

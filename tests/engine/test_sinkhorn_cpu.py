@@ -25,7 +25,7 @@ def test_in_kernel_exp_is_float32_accurate_and_pads_with_zeros():
     Z[0, 3:8] = [0.0, -0.0, 1e-8, -80.0, 80.0]
     zi = np.full(m * nv, np.nan, dtype=np.float32)
     ki = np.full(m * nv, np.nan, dtype=np.float32)
-    sinkhorn_cpu._window32(Z.ravel(), 3, cols, m, n, nv, zi, ki)
+    sinkhorn_cpu._window32(Z.ravel(), 3, cols, 1, m, n, nv, zi, ki)
     got = ki.reshape(m, nv)
     want = np.exp(Z[:, 3:3 + n].astype(np.float64))
     rel = np.abs(got[:, :n] / want - 1.0)
@@ -33,6 +33,11 @@ def test_in_kernel_exp_is_float32_accurate_and_pads_with_zeros():
     assert (rel <= bound).all(), (rel / bound).max()
     assert (got[:, n:] == 0).all() and (zi.reshape(m, nv)[:, n:] == 0).all()
     assert np.array_equal(zi.reshape(m, nv)[:, :n], Z[:, 3:3 + n])
+    # the same window read from a region-major copy (what the chunked path multiplies into)
+    Zt = np.ascontiguousarray(Z.T)  # [cols, m]
+    zi2, ki2 = np.full_like(zi, np.nan), np.full_like(ki, np.nan)
+    sinkhorn_cpu._window32(Zt.ravel(), 3 * m, 1, m, m, n, nv, zi2, ki2)
+    assert np.array_equal(zi2, zi) and np.array_equal(ki2, ki)
 
 
 def _problem_arrays(seed=0, b=4, A=12, n_max=20):
@@ -67,7 +72,8 @@ def test_float32_kernel_matches_float64_kernel():
 
 
 def test_range_entry_equals_whole_call():
-    """`solve_range` on a column window (what the chunked path calls) gives the whole call's results."""
+    """`solve_range` on a region window, region-major (what the chunked path calls), gives the
+    whole attribute-major call's results."""
     p = _problem_arrays(seed=3)
     whole, it_whole = sinkhorn_cpu.solve_scores(**p, eps=0.1, tol=1e-2, max_iter=100)
     sc = np.full(len(whole), np.nan)
@@ -75,7 +81,7 @@ def test_range_entry_equals_whole_call():
     rb, nk = p["reg_base"], p["n_kept"]
     for u, v in ((0, 2), (2, 4)):  # images 0-1, then 2-3, each with only its own columns
         c0, c1 = int(rb[u]), int(rb[v - 1] + nk[v - 1])
-        sinkhorn_cpu.solve_range(np.ascontiguousarray(p["ZE"][:, c0:c1]), c0, u, v, p["colw"], p["glob"],
+        sinkhorn_cpu.solve_range(np.ascontiguousarray(p["ZE"][:, c0:c1].T), c0, u, v, p["colw"], p["glob"],
                                  p["wbase"].astype(np.int64), rb.astype(np.int64), nk.astype(np.int64),
                                  nk.astype(np.int64), p["img_ptr"].astype(np.int64), p["attr_base"].astype(np.int64),
                                  p["prob_len"].astype(np.int64), 0.1, 1e-2, 100, sc, it)
