@@ -56,6 +56,8 @@ NUMBA_CHUNK_ELEMENTS = 2_000_000
 #: Kept regions multiplied at once inside a chunk (float32 path): the region-major [768, attributes] Z
 #: stays in cache for the kernel, and BLAS is as fast at this size as at thousands.
 SUB_CHUNK_COLUMNS = 768
+#: Below this many [kept regions × attributes] elements a call runs in the calling thread.
+SMALL_CALL_ELEMENTS = 1_000_000
 
 
 @dataclass
@@ -508,6 +510,8 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
     workers = max(1, sinkhorn_cpu.threads())
     if chunk_size:
         step = chunk_size
+    elif B * avg_rows * per_image <= SMALL_CALL_ELEMENTS:  # a small batch: one chunk, no hand-off to workers
+        step = B
     else:  # as large as the buffer bound allows, in a multiple of `workers` equal chunks so no core idles
         most = max(1, int(NUMBA_CHUNK_ELEMENTS // (avg_rows * max(per_image, 1))))
         n_chunks = workers * -(-B // (workers * most))
@@ -578,11 +582,11 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
         n_iter.numpy()[rows_i, cls] = it
 
     starts_list = range(0, B, step)
-    if workers == 1 or len(starts_list) == 1:
-        for s in starts_list:
-            one_chunk(s)
-        return
     with _single_threaded_blas():
+        if workers == 1 or len(starts_list) == 1:
+            for s in starts_list:
+                one_chunk(s)
+            return
         for f in [_pool(workers).submit(one_chunk, s) for s in starts_list]:
             f.result()
 
@@ -603,7 +607,8 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 def _single_threaded_blas():
     """While the CPU path runs: numpy's BLAS computes in the calling thread (each core already has
-    its own chunk; BLAS's own threads would spin against the other core's chunk)."""
+    its own chunk; BLAS's own threads would spin against the other core's chunk, and waking them
+    costs more than a small call's matmul)."""
     with _POOL_LOCK:
         if not _BLAS:
             try:
