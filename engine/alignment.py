@@ -125,7 +125,7 @@ def clip_scores(global_feats: torch.Tensor, class_text_feats: torch.Tensor,
 def region_weights(global_feats: torch.Tensor, region_feats: torch.Tensor, gamma: float = 0.0,
                    region_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Kept-region mask [B,N] (bool) and marginal a [B,N] (uniform on kept regions, 0 elsewhere)."""
-    g = torch.matmul(region_feats.float(), global_feats.float().unsqueeze(-1)).squeeze(-1)
+    g = _global_sims(global_feats.float(), region_feats)
     valid = torch.ones_like(g, dtype=torch.bool) if region_mask is None else region_mask.to(g.device).bool()
     nv = valid.sum(1)
     mean = (g * valid).sum(1) / nv.clamp_min(1)
@@ -135,6 +135,26 @@ def region_weights(global_feats: torch.Tensor, region_feats: torch.Tensor, gamma
     kept = kept | (empty[:, None] & (gm == gm.max(1, keepdim=True).values) & valid)
     a = kept.float() / kept.sum(1, keepdim=True).clamp_min(1)
     return kept, a
+
+
+def _global_sims(P0: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    """g [B,N] = <p_i, p_0> in float32. Half-precision regions on CPU (as the feature cache stores
+    them) are widened row by row inside a numba kernel, images split over the cores, never as a
+    whole float32 copy."""
+    if R.dtype != torch.float16 or R.device.type != "cpu" or not sinkhorn_cpu.AVAILABLE:
+        return torch.matmul(R.float(), P0.unsqueeze(-1)).squeeze(-1)
+    B = R.shape[0]
+    out = np.empty(R.shape[:2], dtype=np.float32)
+    half, p0 = R.numpy(), P0.numpy()
+    parts = max(1, min(sinkhorn_cpu.threads(), B))
+    bounds = [B * k // parts for k in range(parts + 1)]
+    if parts == 1:
+        sinkhorn_cpu.half_region_sims(half, p0, 0, B, out)
+    else:
+        for f in [_pool(parts).submit(sinkhorn_cpu.half_region_sims, half, p0, lo, hi, out)
+                  for lo, hi in zip(bounds, bounds[1:])]:
+            f.result()
+    return torch.from_numpy(out)
 
 
 # ----------------------------------------------------------------------------- solvers
@@ -305,7 +325,8 @@ def lazsl_scores(
         raise ValueError("the numba backend needs numba installed, CPU tensors and faithful mode")
     dev = global_feats.device
     P0 = global_feats.float()
-    R0 = region_feats.float()
+    # the CPU kernel widens half-precision regions itself (kept rows only), chunk by chunk
+    R0 = region_feats if use_numba and region_feats.dtype == torch.float16 else region_feats.float()
     Tt = attr_feats.float().to(dev)
     attr_class = attr_class.long()
     C = _class_count(attr_class, n_classes)
@@ -334,7 +355,7 @@ def lazsl_scores(
     scores = torch.where(torch.isnan(scores), torch.full_like(scores, float("-inf")), scores)
     out = AlignmentResult(scores=scores, region_weights=a, n_iter=n_iter)
     if return_plans_for is not None:
-        _plans(out, P0, R0, Tt, kept, a, rows, return_plans_for.long().to(dev), alpha, solver, params)
+        _plans(out, P0, R0.float(), Tt, kept, a, rows, return_plans_for.long().to(dev), alpha, solver, params)
     return out
 
 
@@ -491,6 +512,17 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
     nk_all = kept_np.sum(1)
     n_rows_all = params["n_rows"].cpu().numpy()
     R_np = R0.numpy()
+    half = R_np.dtype == np.float16
+    R_flat = R_np.reshape(B * N, D) if half else None
+
+    def regions_f32(s: int, e: int, mask: np.ndarray | None) -> np.ndarray:
+        """float32 region rows of images s..e: the kept ones stacked [k, D], or all of them [b, N, D]."""
+        if not half:
+            return R_np[s:e][mask] if mask is not None else R_np[s:e]
+        rows = (np.flatnonzero(mask.ravel()) if mask is not None else np.arange((e - s) * N)) + s * N
+        out = sinkhorn_cpu.widen_rows(R_flat, rows)
+        return out if mask is not None else out.reshape(e - s, N, D)
+
     P_np = P0.numpy().astype(dt, copy=False)
     T_np = Tt.numpy()
     if classes is None:
@@ -530,7 +562,7 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
         nk = nk_all[s:e]
         p0 = P_np[s:e]
         if classes is None:
-            Q = R_np[s:e][kept_np[s:e]].astype(dt, copy=False)  # kept regions, image by image (original order)
+            Q = regions_f32(s, e, kept_np[s:e]).astype(dt, copy=False)  # kept regions, image by image, in order
             G = p0 @ Tg.T  # [b, A]
             reg_base = np.cumsum(nk) - nk
             cls = np.tile(live, b)
@@ -539,7 +571,7 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
             wbase = np.arange(b, dtype=np.int64) * per_image
         else:
             idx = np.argsort(~kept_np[s:e], axis=1, kind="stable")[:, : max(int(nk.max(initial=0)), 1)]
-            Rc = np.take_along_axis(R_np[s:e], idx[:, :, None], axis=1).astype(dt, copy=False)
+            Rc = np.take_along_axis(regions_f32(s, e, None), idx[:, :, None], axis=1).astype(dt, copy=False)
             cand = cand_np[s:e]
             per, mmax = cand.shape[1], pad.shape[1]
             Tf = T_np[np.maximum(pad[cand], 0)].reshape(b, per * mmax, D).astype(dt)

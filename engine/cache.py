@@ -145,8 +145,10 @@ class FeatureCache:
                 self._maps.move_to_end(sid)
             return m
 
-    def get(self, hashes: Sequence[str], with_mask: bool = False):
-        """Batched read → (global [B,D], regions [B,N,D], boxes [B,N,4]) float32 CPU tensors.
+    def get(self, hashes: Sequence[str], with_mask: bool = False, dtype: torch.dtype = torch.float32):
+        """Batched read → (global [B,D], regions [B,N,D], boxes [B,N,4]) CPU tensors: features in
+        `dtype` (``torch.float16`` hands them over as stored, for a consumer that widens only what
+        it uses), boxes float32.
 
         Rows follow `hashes`. If shards differ in region count, regions are zero-padded to the
         largest N; pass ``with_mask=True`` to also get the valid-region mask [B,N] (bool).
@@ -168,8 +170,8 @@ class FeatureCache:
         B = len(hashes)
         full = all(s["r"].shape[1] == N for s in shards.values())  # every row written: no zero fill
         alloc = torch.empty if full else torch.zeros
-        g = torch.empty(B, D)
-        r = alloc(B, N, D)
+        g = torch.empty(B, D, dtype=dtype)
+        r = alloc(B, N, D, dtype=dtype)
         b = alloc(B, N, 4)
         mask = torch.zeros(B, N, dtype=torch.bool)
         for sid, positions in groups.items():
@@ -187,13 +189,13 @@ class FeatureCache:
             # a run of rows is widened straight out of the map (one pass); fancy indexing already copied
             gg, rr, bb = (_tensor_view(x) for x in parts)
             if len(pos) and int(pos[-1]) - int(pos[0]) + 1 == len(pos) and bool((pos.diff() == 1).all()):
-                dst = slice(int(pos[0]), int(pos[-1]) + 1)  # in-place fp16 → fp32, no temporary
+                dst = slice(int(pos[0]), int(pos[-1]) + 1)  # in place (fp16 → dtype), no temporary
                 g[dst].copy_(gg)
                 r[dst, :n].copy_(rr)
                 b[dst, :n].copy_(bb)
             else:
-                g[pos] = gg.float()
-                r[pos, :n] = rr.float()
+                g[pos] = gg.to(dtype)
+                r[pos, :n] = rr.to(dtype)
                 b[pos, :n] = bb.float()
             mask[pos, :n] = True
         return (g, r, b, mask) if with_mask else (g, r, b)

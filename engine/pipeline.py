@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from engine import sinkhorn_cpu
 from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores
 from engine.cache import FeatureCache
 from engine.explain import AttributeEvidence, ClassExplanation, explain_batch, paused_gc
@@ -336,10 +337,12 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
     k = min(config.topk, C)
     kx = min(config.explain_top, C)
     ti, ts, mg, ex, alls = [], [], [], [], []
+    half_ok = dev.type == "cpu" and sinkhorn_cpu.AVAILABLE and config.method == "lazsl" and config.ot_mode == "faithful"
     for s in range(0, len(hashes), SCORE_CHUNK):
         chunk = hashes[s:s + SCORE_CHUNK]
-        g, r, b, mask = cache.get(chunk, with_mask=True)
-        g, r = g.to(dev), r.to(dev)
+        # on CPU with the numba kernel, regions stay half precision: it widens only the rows it uses
+        g, r, b, mask = cache.get(chunk, with_mask=True, dtype=torch.float16 if half_ok else torch.float32)
+        g, r = g.float().to(dev), r.to(dev)
         mask = None if bool(mask.all()) else mask.to(dev)
         sc = method(g, r, mask, texts, C, config).float()
         top = sc.topk(k, dim=1)

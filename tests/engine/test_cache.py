@@ -47,6 +47,22 @@ def test_round_trip_and_order(tmp_path):
         c.get(["h1", "zz"])
 
 
+def test_half_precision_read_is_the_stored_values(tmp_path):
+    """dtype=float16 hands rows over as stored (what float32 reads widen), runs and scattered
+    rows, one shard or several, padded region counts included."""
+    c = FeatureCache(tmp_path, "m", "v")
+    hs = [f"h{i}" for i in range(8)]
+    g, r, b = _batch(hs)
+    c.put_batch(hs[:5], g[:5], r[:5], b[:5])
+    c.put_batch(hs[5:], *_batch(hs[5:], N=3))
+    for order in (hs[:5], ["h6", "h1", "h3", "h7", "h0"]):
+        G16, R16, B16, M16 = c.get(order, with_mask=True, dtype=torch.float16)
+        G32, R32, B32, M32 = c.get(order, with_mask=True)
+        assert G16.dtype == R16.dtype == torch.float16 and B16.dtype == torch.float32
+        assert torch.equal(G16.float(), G32) and torch.equal(R16.float(), R32)
+        assert torch.equal(B16, B32) and torch.equal(M16, M32)
+
+
 def test_duplicates_are_not_rewritten(tmp_path):
     c = FeatureCache(tmp_path, "m", "v")
     g, r, b = _batch(["h1", "h2"])

@@ -106,3 +106,32 @@ def test_chunking_over_cores_and_sub_chunks_does_not_change_results(monkeypatch)
     assert torch.allclose(parts.scores, whole.scores, atol=1e-6, rtol=0)
     assert torch.equal(parts.n_iter, whole.n_iter)
     assert torch.equal(parts.scores.argmax(1), whole.scores.argmax(1))
+
+
+def test_half_widening_is_exact_including_specials():
+    """The kernel's float16 → float32 widening equals numpy's cast bit for bit: normals, subnormals,
+    signed zeros, infinities and NaN."""
+    rng = np.random.default_rng(5)
+    half = (rng.standard_normal((40, 33)) * 0.05).astype(np.float16)
+    half[0, :8] = [0.0, -0.0, 6e-8, -3e-6, 6.1e-5, 65504.0, np.inf, -np.inf]
+    half[1, 0] = np.nan
+    rows = np.array([1, 0, 7, 39, 7])
+    got = sinkhorn_cpu.widen_rows(half, rows)
+    want = half[rows].astype(np.float32)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_half_precision_regions_score_like_their_float32_values():
+    """Regions handed over as float16 (what the cache stores) score as the same values in float32:
+    the kernel widens only the rows it uses, and the kept-region test sees the same similarities."""
+    P0, R, T, ac, C = make_problem(B=11, N=37, D=40, C=8, seed=31)
+    R16 = R.half()
+    g16 = alignment._global_sims(P0, R16)
+    assert torch.allclose(g16, torch.matmul(R16.float(), P0.unsqueeze(-1)).squeeze(-1), atol=1e-6)
+    a = lazsl_scores(P0, R16.float(), T, ac, n_classes=C, backend="numba")
+    b = lazsl_scores(P0, R16, T, ac, n_classes=C, backend="numba")
+    c = lazsl_scores(P0, R16, T, ac, n_classes=C, backend="numba", chunk_size=3,
+                     classes=torch.arange(C).repeat(11, 1)[:, :5])
+    assert torch.allclose(a.scores, b.scores, atol=1e-6, rtol=0) and torch.equal(a.n_iter, b.n_iter)
+    assert torch.allclose(c.scores[:, :5], a.scores[:, :5], atol=1e-5, rtol=0)
+    assert torch.equal(a.region_weights, b.region_weights)
