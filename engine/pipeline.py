@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,26 @@ def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], c
                             return_all, device=model.device)
 
 
+def _read_ahead(cache: FeatureCache, hashes: list[str], step: int, dtype: torch.dtype):
+    """(start, chunk, cache.get(chunk)) chunk by chunk; the next chunk is read on a helper thread
+    while the caller scores this one (a memory copy overlapping the scoring's arithmetic)."""
+    def read(s: int):
+        return cache.get(hashes[s:s + step], with_mask=True, dtype=dtype)
+
+    starts = range(0, len(hashes), step)
+    if len(starts) < 2:
+        for s in starts:
+            yield s, hashes[s:s + step], read(s)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="lazlabel-read") as pool:
+        pending = pool.submit(read, 0)
+        for s in starts:
+            data = pending.result()
+            if s + step < len(hashes):
+                pending = pool.submit(read, s + step)
+            yield s, hashes[s:s + step], data
+
+
 def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec], texts: TextBank,
                      config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None,
                      return_all: bool = False, device: torch.device | str = "cpu") -> ScoreResult:
@@ -338,10 +359,9 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
     kx = min(config.explain_top, C)
     ti, ts, mg, ex, alls = [], [], [], [], []
     half_ok = dev.type == "cpu" and sinkhorn_cpu.AVAILABLE and config.method == "lazsl" and config.ot_mode == "faithful"
-    for s in range(0, len(hashes), SCORE_CHUNK):
-        chunk = hashes[s:s + SCORE_CHUNK]
-        # on CPU with the numba kernel, regions stay half precision: it widens only the rows it uses
-        g, r, b, mask = cache.get(chunk, with_mask=True, dtype=torch.float16 if half_ok else torch.float32)
+    # on CPU with the numba kernel, regions stay half precision: it widens only the rows it uses
+    dtype = torch.float16 if half_ok else torch.float32
+    for s, chunk, (g, r, b, mask) in _read_ahead(cache, hashes, SCORE_CHUNK, dtype):
         g, r = g.float().to(dev), r.to(dev)
         mask = None if bool(mask.all()) else mask.to(dev)
         sc = method(g, r, mask, texts, C, config).float()
