@@ -188,6 +188,8 @@ class Run(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # "host|pid|start ticks" of the process running it, so a run whose process died is recognised
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class Prediction(Base):

@@ -9,6 +9,8 @@ transaction, so the review grid sorts by confidence from one indexed table.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,42 @@ from db.models import AttributeEdit, Explanation, Image, LabelClass, Prediction,
 
 PREDICTION_KINDS = ("prelabel", "rescore")  # runs whose predictions label images (audit runs don't)
 UNFINISHED = ("running", "cancelled", "failed")
+INTERRUPTED = "interrupted: the process running it stopped (killed or crashed); run it again to resume"
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken for
+    the original process; '' where /proc is not there."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def this_process() -> str:
+    """The owner stamp of runs this process starts or resumes: host | pid | start ticks."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}|{pid}|{_start_ticks(pid)}"[:128]
+
+
+def owner_gone(owner: str | None) -> bool:
+    """Whether the process that stamped `owner` has certainly ended: same host, and its pid is free
+    or now belongs to a later process. Unknown owners, other hosts and non-POSIX systems: no."""
+    if not owner or os.name != "posix":
+        return False
+    host, _, rest = owner.partition("|")
+    pid_s, _, ticks = rest.partition("|")
+    if host != socket.gethostname() or not pid_s.isdigit():
+        return False
+    pid = int(pid_s)
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only (POSIX)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return bool(ticks) and _start_ticks(pid) not in ("", ticks)
 CLASS_IDENTITY_EDITS = ("rename_class", "merge_classes", "delete_class")
 
 
@@ -114,14 +152,25 @@ class RunsMixin:
                 status="running",
                 n_images=n_images,
                 timings=timings or {},
+                owner=this_process(),
             )
             s.add(run)
             s.flush()
             return run.id
 
+    def _mark_interrupted(self, s: Any) -> None:
+        """Runs still 'running' whose process has ended (kill -9, crash, power loss) become 'failed'
+        with a message saying so: what they wrote stays, and running them again resumes."""
+        for r in s.scalars(select(Run).where(Run.status == "running", Run.owner.is_not(None))):
+            if owner_gone(r.owner):
+                r.status = "failed"
+                r.message = INTERRUPTED
+        s.flush()
+
     def runs(self, kind: str | None = None) -> list[RunRow]:
-        """All runs, newest first (optionally of one kind)."""
+        """All runs, newest first (optionally of one kind); runs whose process died are shown failed."""
         with self.session() as s:
+            self._mark_interrupted(s)
             q = select(Run).order_by(Run.id.desc())
             if kind is not None:
                 q = q.where(Run.kind == kind)
@@ -129,12 +178,14 @@ class RunsMixin:
 
     def run(self, run_id: int) -> RunRow | None:
         with self.session() as s:
+            self._mark_interrupted(s)
             r = s.get(Run, run_id)
             return None if r is None else _run_row(r)
 
     def latest_prediction_run(self, *, finished_only: bool = False) -> RunRow | None:
         """The newest pre-label or re-score run (the one whose labels the grid shows)."""
         with self.session() as s:
+            self._mark_interrupted(s)
             q = select(Run).where(Run.kind.in_(PREDICTION_KINDS)).order_by(Run.id.desc()).limit(1)
             if finished_only:
                 q = q.where(Run.status == "done")
@@ -158,6 +209,8 @@ class RunsMixin:
                 raise KeyError(f"no run {run_id}")
             if status is not None:
                 r.status = status
+                if status == "running":  # resumed here: this process owns it now
+                    r.owner = this_process()
             if n_images is not None:
                 r.n_images = n_images
             if timings is not None:
