@@ -186,3 +186,38 @@ def test_labelstudio_import_reads_label_studio_own_export(project, tmp_path):
     r = import_labels(project, "labelstudio", f)
     assert (r.n_rows, r.n_imported, r.n_no_label) == (2, 1, 1)  # predictions are not labels
     assert [x.label for x in project.imported_labels(ids["birds/1.png"])] == ["wren"]
+
+
+def test_labelstudio_import_reads_json_min(project, tmp_path):
+    """Label Studio's flat JSON-MIN export: one row per annotation (a task's id repeats), the label
+    under the control's name, as a string, a choices object or a taxonomy path; newest wins."""
+    from tests.export.conftest import add_images
+
+    ids = add_images(project, ["birds/1.png", "birds/2.png", "birds/3.png", "birds/4.png"])
+    rows = [
+        {"image": "/data/local-files/?d=birds%2F1.png", "id": 1, "choice": "robin", "annotator": 1,
+         "annotation_id": 5, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+         "lead_time": 3.2},
+        {"image": "/data/local-files/?d=birds%2F1.png", "id": 1, "choice": "wren", "annotator": 2,
+         "annotation_id": 6, "created_at": "2026-01-02T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z",
+         "lead_time": 1.0},
+        {"image": "birds/2.png", "id": 2},  # no annotation yet
+        {"image": "birds/3.png", "id": 3, "choice": {"choices": ["crow"]}, "annotation_id": 9},
+        {"image": "birds/4.png", "id": 4, "choice": {"taxonomy": [["corvid", "jay"]]}, "annotation_id": 10},
+    ]
+    f = tmp_path / "export-min.json"
+    f.write_text(json.dumps(rows), encoding="utf-8")
+    r = import_labels(project, "labelstudio", f)
+    assert (r.n_rows, r.n_imported, r.n_no_label) == (4, 3, 1)
+    got = {p: [x.label for x in project.imported_labels(ids[p])] for p in ids}
+    assert got == {"birds/1.png": ["wren"], "birds/2.png": [], "birds/3.png": ["crow"], "birds/4.png": ["jay"]}
+
+
+def test_labelstudio_json_min_with_ambiguous_label_fields_is_a_clear_error(project, tmp_path):
+    from tests.export.conftest import add_images
+
+    add_images(project, ["a.png"])
+    f = tmp_path / "min.json"
+    f.write_text(json.dumps([{"image": "a.png", "id": 1, "mood": "calm", "weather": "rain"}]), encoding="utf-8")
+    with pytest.raises(UserError, match="mood, weather"):
+        import_labels(project, "labelstudio", f)
