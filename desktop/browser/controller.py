@@ -116,7 +116,16 @@ class BrowserController(QObject):
         return sorted(set(rows))
 
     def selected_ids(self) -> list[int]:
+        ranges = [(r.top(), r.bottom()) for r in self.selection_model.selection()]
+        if len(ranges) == 1:  # one block (select all, shift-click): a slice of the id array
+            return self.model.id_slice(ranges[0][0], ranges[0][1] + 1)
         return self.model.ids(self.selected_rows())
+
+    def selected_count(self) -> int:
+        ranges = [(r.top(), r.bottom()) for r in self.selection_model.selection()]
+        if len(ranges) == 1:
+            return ranges[0][1] - ranges[0][0] + 1
+        return len(self.selected_rows())
 
     def select_ids(self, ids: set[int] | list[int]) -> None:
         wanted = set(ids)
@@ -139,7 +148,7 @@ class BrowserController(QObject):
         self._emit_counts()
 
     def _emit_counts(self) -> None:
-        self.counts_changed.emit(self.model.rowCount(), self.total, len(self.selected_rows()))
+        self.counts_changed.emit(self.model.rowCount(), self.total, self.selected_count())
 
     def open_row(self, row: int, screen: str = "review") -> None:
         if 0 <= row < self.model.rowCount():

@@ -112,6 +112,10 @@ class ImageGridModel(QAbstractListModel):
     def image_id(self, row: int) -> int:
         return int(self._ids[row])
 
+    def id_slice(self, start: int, stop: int) -> list[int]:
+        """Ids of rows start..stop-1, straight from the id array."""
+        return self._ids[start:stop].tolist()
+
     def ids(self, rows: list[int] | None = None) -> list[int]:
         """Ids of `rows` (all when None) without fetching row data."""
         return list(self._ids) if rows is None else [int(self._ids[r]) for r in rows]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 
 from desktop.browser.model import RowRole, ThumbErrorRole, ThumbRole
 
@@ -106,3 +106,34 @@ def test_select_all_and_reload_keep_selection(browser, grid_project, qtbot):
     c.select_ids({grid_project.ids[1]})
     c.reload()
     assert c.selected_ids() == [grid_project.ids[1]]
+
+
+def test_large_selections_repaint_the_viewport_without_walking_rows(qtbot):
+    """Select-all over many rows: the grid answers 'repaint the viewport' instead of visiting each
+    selected row (Qt's default asks the Python model's rowCount once per row); small selections keep
+    Qt's exact region. Ids of one selected block come straight from the id array, in row order."""
+    from PySide6.QtCore import QStringListModel
+
+    from desktop.browser.view import LARGE_SELECTION, ImageGrid
+
+    grid = ImageGrid(64)
+    qtbot.addWidget(grid)
+    model = QStringListModel([f"x{i}" for i in range(LARGE_SELECTION * 4)])
+    grid.setModel(model)
+    grid.resize(500, 400)
+    grid.show()
+    qtbot.waitExposed(grid)
+    full = grid.viewport().rect()
+    big = QItemSelection(model.index(0), model.index(model.rowCount() - 1))
+    assert grid.visualRegionForSelection(big).boundingRect() == full
+    small = QItemSelection(model.index(0), model.index(0))
+    assert grid.visualRegionForSelection(small).boundingRect().height() < full.height()
+
+
+def test_one_selected_block_gives_ids_in_row_order(browser, grid_project):
+    c = browser.controller
+    m = c.model
+    c.selection_model.select(QItemSelection(m.index(2), m.index(6)), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    assert c.selected_ids() == m.ids([2, 3, 4, 5, 6]) and c.selected_count() == 5
+    c.selection_model.select(m.index(9), QItemSelectionModel.SelectionFlag.Select)  # two blocks now
+    assert c.selected_ids() == m.ids([2, 3, 4, 5, 6, 9]) and c.selected_count() == 6
