@@ -527,9 +527,7 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
     T_np = Tt.numpy()
     if classes is None:
         order = np.concatenate([r.numpy() for r in rows]) if rows else np.zeros(0, dtype=np.int64)
-        Tz = (T_np[order] * (alpha / eps)).astype(dt)  # [A, D]: the matmul yields Z/eps directly
-        TzT = np.ascontiguousarray(Tz.T)
-        Tg = (T_np[order] * (1.0 - alpha)).astype(dt)  # global part (1-alpha) <p_0, t_j>
+        Tz, TzT, Tg = _attribute_operands(Tt, T_np, order, alpha, eps, dt)
         starts = np.cumsum(counts_np) - counts_np
         live = np.flatnonzero(counts_np > 0)
         per_image = Tz.shape[0]
@@ -621,6 +619,27 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
             return
         for f in [_pool(workers).submit(one_chunk, s) for s in starts_list]:
             f.result()
+
+
+_OPERANDS: list = [None, None]  # (key, operands) of the last call: re-scoring chunk after chunk reuses them
+
+
+def _attribute_operands(Tt: torch.Tensor, T_np: np.ndarray, order: np.ndarray, alpha: float, eps: float, dt):
+    """(alpha/eps) T and its transpose for the matmul, and (1-alpha) T for the global part, rows in
+    class order. A re-score calls with the same attribute tensor for every chunk of images: built
+    once (same storage, same in-place version, same order and constants)."""
+    try:
+        version = Tt._version
+    except RuntimeError:  # an inference-mode tensor has no version counter: do not reuse
+        version = None
+    key = (Tt.data_ptr(), version, tuple(Tt.shape), alpha, eps, np.dtype(dt).str, hash(order.tobytes()))
+    cached = _OPERANDS
+    if version is not None and cached[0] == key:
+        return cached[1]
+    Tz = (T_np[order] * (alpha / eps)).astype(dt)  # [A, D]: the matmul yields Z/eps directly
+    ops = (Tz, np.ascontiguousarray(Tz.T), (T_np[order] * (1.0 - alpha)).astype(dt))  # last: (1-alpha) <p_0, t_j>
+    _OPERANDS[:] = [key, ops]
+    return ops
 
 
 _POOL: list = [None, 0]

@@ -135,3 +135,16 @@ def test_half_precision_regions_score_like_their_float32_values():
     assert torch.allclose(a.scores, b.scores, atol=1e-6, rtol=0) and torch.equal(a.n_iter, b.n_iter)
     assert torch.allclose(c.scores[:, :5], a.scores[:, :5], atol=1e-5, rtol=0)
     assert torch.equal(a.region_weights, b.region_weights)
+
+
+def test_reused_attribute_operands_follow_in_place_edits_and_constants():
+    """The matmul operands are reused across calls on the same attribute tensor, but an in-place
+    edit, another alpha or eps, or another class order builds them again."""
+    P0, R, T, ac, C = make_problem(B=6, N=30, D=32, C=5, seed=41)
+    first = lazsl_scores(P0, R, T, ac, n_classes=C, backend="numba").scores
+    T[:3] = T[:3].flip(0).clone()  # in place: same storage, new version
+    edited = lazsl_scores(P0, R, T, ac, n_classes=C, backend="numba").scores
+    fresh = lazsl_scores(P0, R, T.clone(), ac, n_classes=C, backend="numba").scores
+    assert torch.equal(edited, fresh) and not torch.equal(edited, first)
+    other_alpha = lazsl_scores(P0, R, T, ac, n_classes=C, alpha=0.5, backend="numba").scores
+    assert torch.allclose(other_alpha, plain_scores(P0, R, T, ac, C, alpha=0.5).float(), atol=1e-4)
