@@ -50,8 +50,8 @@ DEFAULT_CHUNK_ELEMENTS = 2_000_000
 #: Above this value of (1 - min S) / eps, exp() would underflow float32; the chunk runs in float64.
 _F32_EXP_LIMIT = 80.0
 CHECK_EVERY = 4
-#: Elements of the numba path's per-chunk [attributes, kept regions] matmul buffer (one per core, 8 MB in float32;
-#: about the L3 of a small CPU; larger matmuls run nearer BLAS peak, smaller ones stay in cache).
+#: [kept regions × attributes] elements per chunk of images handed to a worker on the numba path
+#: (bounds its stacked regions, and Z where a chunk is multiplied whole: candidates, float64).
 NUMBA_CHUNK_ELEMENTS = 2_000_000
 #: Kept regions multiplied at once inside a chunk (float32 path): the region-major [768, attributes] Z
 #: stays in cache for the kernel, and BLAS is as fast at this size as at thousands.
@@ -146,12 +146,13 @@ def _global_sims(P0: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
     B = R.shape[0]
     out = np.empty(R.shape[:2], dtype=np.float32)
     half, p0 = R.numpy(), P0.numpy()
-    parts = max(1, min(sinkhorn_cpu.threads(), B))
-    bounds = [B * k // parts for k in range(parts + 1)]
-    if parts == 1:
+    workers = max(1, sinkhorn_cpu.threads())
+    parts = min(workers, B)
+    if parts <= 1:
         sinkhorn_cpu.half_region_sims(half, p0, 0, B, out)
     else:
-        for f in [_pool(parts).submit(sinkhorn_cpu.half_region_sims, half, p0, lo, hi, out)
+        bounds = [B * k // parts for k in range(parts + 1)]
+        for f in [_pool(workers).submit(sinkhorn_cpu.half_region_sims, half, p0, lo, hi, out)
                   for lo, hi in zip(bounds, bounds[1:])]:
             f.result()
     return torch.from_numpy(out)
@@ -578,7 +579,7 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
             cls = cand.reshape(-1)
             attr_base = np.repeat(np.arange(b) * per * mmax, per) + np.tile(np.arange(per) * mmax, b)
             ln = counts_np[cls]
-            wbase = np.arange(b, dtype=np.int64) * 0
+            wbase = np.zeros(b, dtype=np.int64)
         W = np.exp((G - 1.0) / eps)  # column factor w_j = exp((g_j - 1)/eps)
         img_ptr = np.arange(b + 1, dtype=np.int64) * per
         if classes is None and not f64:
@@ -621,24 +622,28 @@ def _score_numba(P0, R0, Tt, kept, rows, classes, alpha, params, chunk_size, sco
             f.result()
 
 
-_OPERANDS: list = [None, None]  # (key, operands) of the last call: re-scoring chunk after chunk reuses them
+#: The last call's (attribute tensor, version, constants, order, operands): a re-score calls with the
+#: same tensor for every chunk of images. One tuple, replaced whole, so concurrent callers never mix
+#: one call's key with another's operands; it holds the tensor, so its memory cannot be reused.
+_OPERANDS: list = [None]
 
 
 def _attribute_operands(Tt: torch.Tensor, T_np: np.ndarray, order: np.ndarray, alpha: float, eps: float, dt):
     """(alpha/eps) T and its transpose for the matmul, and (1-alpha) T for the global part, rows in
-    class order. A re-score calls with the same attribute tensor for every chunk of images: built
-    once (same storage, same in-place version, same order and constants)."""
+    class order; built once per re-score (same tensor object, same in-place version, same order
+    and constants), not once per chunk."""
     try:
         version = Tt._version
     except RuntimeError:  # an inference-mode tensor has no version counter: do not reuse
         version = None
-    key = (Tt.data_ptr(), version, tuple(Tt.shape), alpha, eps, np.dtype(dt).str, hash(order.tobytes()))
-    cached = _OPERANDS
-    if version is not None and cached[0] == key:
-        return cached[1]
+    consts = (version, alpha, eps, np.dtype(dt).str)
+    entry = _OPERANDS[0]
+    if version is not None and entry is not None and entry[0] is Tt and entry[1] == consts \
+            and np.array_equal(entry[2], order):
+        return entry[3]
     Tz = (T_np[order] * (alpha / eps)).astype(dt)  # [A, D]: the matmul yields Z/eps directly
     ops = (Tz, np.ascontiguousarray(Tz.T), (T_np[order] * (1.0 - alpha)).astype(dt))  # last: (1-alpha) <p_0, t_j>
-    _OPERANDS[:] = [key, ops]
+    _OPERANDS[0] = (Tt, consts, order.copy(), ops)
     return ops
 
 
@@ -650,7 +655,9 @@ _BLAS: list = []
 def _pool(workers: int) -> ThreadPoolExecutor:
     """One long-lived worker per core for the CPU path (threads are not re-made per call)."""
     with _POOL_LOCK:
-        if _POOL[0] is None or _POOL[1] != workers:
+        if _POOL[0] is None or _POOL[1] != workers:  # first use, or the thread setting changed
+            if _POOL[0] is not None:
+                _POOL[0].shutdown(wait=False)  # queued work still runs; its threads then end
             _POOL[0] = ThreadPoolExecutor(workers, thread_name_prefix="lazsl")
             _POOL[1] = workers
         return _POOL[0]

@@ -148,3 +148,18 @@ def test_reused_attribute_operands_follow_in_place_edits_and_constants():
     assert torch.equal(edited, fresh) and not torch.equal(edited, first)
     other_alpha = lazsl_scores(P0, R, T, ac, n_classes=C, alpha=0.5, backend="numba").scores
     assert torch.allclose(other_alpha, plain_scores(P0, R, T, ac, C, alpha=0.5).float(), atol=1e-4)
+
+
+def test_concurrent_calls_with_different_attributes_do_not_mix():
+    """Two callers (say a GUI re-score and a pre-label) scoring against different attribute sets at
+    the same time each get their own results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    probs = [make_problem(B=14, N=30, D=32, C=6, seed=s) for s in (51, 52)]
+    want = [lazsl_scores(P0, R, T, ac, n_classes=C, backend="numba").scores for P0, R, T, ac, C in probs]
+    with ThreadPoolExecutor(4) as ex:
+        futs = [(k % 2, ex.submit(lambda p: lazsl_scores(p[0], p[1], p[2], p[3], n_classes=p[4], chunk_size=3,
+                                                          backend="numba").scores, probs[k % 2]))
+                for k in range(12)]
+        for k, f in futs:
+            assert torch.allclose(f.result(), want[k], atol=1e-6, rtol=0)
