@@ -232,8 +232,14 @@ if AVAILABLE:
                 out[i, n] = acc
 
 
+def _need_numba() -> None:
+    if not AVAILABLE:
+        raise RuntimeError("numba is not installed")
+
+
 def widen_rows(half: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """float32 copies of rows `rows` of the float16 matrix `half` [R, D] (GIL released)."""
+    _need_numba()
     out = np.empty((len(rows), half.shape[1]), dtype=np.float32)
     _widen_rows(np.ascontiguousarray(half).view(np.uint16), np.asarray(rows, dtype=np.int64), out)
     return out
@@ -241,6 +247,7 @@ def widen_rows(half: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def half_region_sims(half: np.ndarray, p0: np.ndarray, i_lo: int, i_hi: int, out: np.ndarray) -> None:
     """out[i, n] = <half[i, n], p0[i]> in float32 for images i_lo..i_hi of half [B, N, D] (float16)."""
+    _need_numba()
     B, N, D = half.shape
     _half_region_sims(half.reshape(B * N, D).view(np.uint16), np.ascontiguousarray(p0, dtype=np.float32), N,
                       int(i_lo), int(i_hi), out)
@@ -262,8 +269,7 @@ def solve_scores(ZE: np.ndarray, colw: np.ndarray, glob: np.ndarray, wbase: np.n
     (default: n_kept); the published stopping test is mean |r - r_prev| over ALL regions, where a
     dropped region's r is 0 after the first iteration, so it counts in the denominator.
     """
-    if not AVAILABLE:
-        raise RuntimeError("numba is not installed")
+    _need_numba()
     dt = ZE.dtype
     exp_inside = KZ is None
     if exp_inside and dt != np.float32:
@@ -290,6 +296,7 @@ def solve_range(ZE: np.ndarray, col0: int, i_lo: int, i_hi: int, colw: np.ndarra
     (multiplied in a sub-chunk small enough to stay in cache), writing into `scores` and `n_iter`.
     ZE is region-major here, [regions, attributes] (each image's block is then one contiguous
     stretch). No conversions: int arrays int64, float arrays float32, all contiguous."""
+    _need_numba()
     _kernel(_DUMMY, ZE, colw, glob, wbase, reg_base, n_kept, n_rows, img_ptr, attr_base, prob_len, float(eps),
             float(tol), int(max_iter), True, True, int(i_lo), int(i_hi), int(col0), scores, n_iter)
 
