@@ -287,6 +287,12 @@ def _chunks(B: int, per_image: int, chunk_size: int | None) -> tuple[range, int]
     return range(0, B, step), step
 
 
+def uses_cpu_kernel(mode: str, device: torch.device | str) -> bool:
+    """Whether `lazsl_scores` (backend auto) scores with the numba kernel, which also takes
+    half-precision regions as the feature cache stores them."""
+    return mode == "faithful" and torch.device(device).type == "cpu" and sinkhorn_cpu.AVAILABLE
+
+
 def lazsl_scores(
     global_feats: torch.Tensor,
     region_feats: torch.Tensor,
@@ -320,8 +326,7 @@ def lazsl_scores(
         raise ValueError(f"unknown OT mode {mode!r}; known: {', '.join(OT_SOLVERS)}") from None
     if backend not in ("auto", "torch", "numba"):
         raise ValueError(f"unknown backend {backend!r}; use auto, torch or numba")
-    use_numba = (mode == "faithful" and global_feats.device.type == "cpu" and sinkhorn_cpu.AVAILABLE
-                 and backend != "torch")
+    use_numba = backend != "torch" and uses_cpu_kernel(mode, global_feats.device)
     if backend == "numba" and not use_numba:
         raise ValueError("the numba backend needs numba installed, CPU tensors and faithful mode")
     dev = global_feats.device

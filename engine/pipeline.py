@@ -18,8 +18,7 @@ from typing import Any
 
 import torch
 
-from engine import sinkhorn_cpu
-from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores
+from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores, uses_cpu_kernel
 from engine.cache import FeatureCache
 from engine.explain import AttributeEvidence, ClassExplanation, explain_batch, paused_gc
 from engine.imageio import ImageError, open_rgb
@@ -358,9 +357,9 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
     k = min(config.topk, C)
     kx = min(config.explain_top, C)
     ti, ts, mg, ex, alls = [], [], [], [], []
-    half_ok = dev.type == "cpu" and sinkhorn_cpu.AVAILABLE and config.method == "lazsl" and config.ot_mode == "faithful"
-    # on CPU with the numba kernel, regions stay half precision: it widens only the rows it uses
-    dtype = torch.float16 if half_ok else torch.float32
+    # scored by the numba kernel, regions stay half precision: it widens only the rows it uses
+    half = config.method == "lazsl" and uses_cpu_kernel(config.ot_mode, dev)
+    dtype = torch.float16 if half else torch.float32
     for s, chunk, (g, r, b, mask) in _read_ahead(cache, hashes, SCORE_CHUNK, dtype):
         g, r = g.float().to(dev), r.to(dev)
         mask = None if bool(mask.all()) else mask.to(dev)
