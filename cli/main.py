@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "cli.run_cmds",  # prelabel, rescore, review, decide, audit, stats (issue #6)
     "cli.export_cmds",  # export, import-labels       (issue #7)
     "cli.demo_cmds",  # demo                           (issues #4, #8)
+    "cli.explain_cmds",  # explain                     (issue #12)
 )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-_PARTS = ("g", "r", "b")  # required; "s" (image W,H) is optional
+_PARTS = ("g", "r", "b")  # required; "s" (image W,H) and "p" (pooled patch tokens) are optional
 _MAX_OPEN_SHARDS = 8  # mapped pages count as resident memory: keep few maps open
 
 
@@ -91,10 +91,12 @@ class FeatureCache:
     # ---------------------------------------------------------------- write
 
     def put_batch(self, hashes: Sequence[str], global_feats: torch.Tensor, region_feats: torch.Tensor,
-                  boxes: torch.Tensor, image_sizes: Sequence[tuple[int, int]] | None = None) -> None:
+                  boxes: torch.Tensor, image_sizes: Sequence[tuple[int, int]] | None = None,
+                  patch_maps: torch.Tensor | None = None) -> None:
         """Store one batch (rows aligned with `hashes`); rows already cached are skipped.
 
-        `image_sizes` (W,H) per row lets a later re-score build explanations without opening images.
+        `image_sizes` (W,H) per row lets a later re-score build explanations without opening images;
+        `patch_maps` [B,G*G,D] are the pooled patch tokens localisation maps read (engine/localize.py).
         """
         hashes = list(hashes)
         B = len(hashes)
@@ -119,6 +121,8 @@ class FeatureCache:
         }
         if image_sizes is not None:
             arrays["s"] = np.asarray(image_sizes, dtype=np.int32).reshape(B, 2)[keep]
+        if patch_maps is not None:
+            arrays["p"] = patch_maps[idx].detach().to("cpu", torch.float16).numpy()
         sid = uuid.uuid4().hex
         for p, arr in arrays.items():
             _write_atomic(self.dir / f"{sid}.{p}.npy", lambda f, arr=arr: np.save(f, arr))
@@ -138,6 +142,9 @@ class FeatureCache:
                 sizes = self.dir / f"{sid}.s.npy"
                 if sizes.is_file():
                     m["s"] = np.load(sizes)
+                patches = self.dir / f"{sid}.p.npy"
+                if patches.is_file():
+                    m["p"] = np.load(patches, mmap_mode="r")
                 self._maps[sid] = m
                 while len(self._maps) > _MAX_OPEN_SHARDS:
                     self._maps.popitem(last=False)
@@ -208,6 +215,20 @@ class FeatureCache:
             s = self._shard(sid).get("s")
             out.append((int(s[row, 0]), int(s[row, 1])) if s is not None else (0, 0))
         return out
+
+    def patch_maps(self, hashes: Sequence[str]) -> torch.Tensor | None:
+        """Pooled patch tokens [B,G*G,D] float32 of cached images, or None unless every one has them
+        (older caches, towers without patch tokens)."""
+        rows = []
+        for h in hashes:
+            sid, row = self._index[h]
+            p = self._shard(sid).get("p")
+            if p is None:
+                return None
+            rows.append(torch.from_numpy(np.asarray(p[row], dtype=np.float32)))
+        if not rows or len({r.shape for r in rows}) != 1:
+            return None
+        return torch.stack(rows)
 
     def close(self) -> None:
         """Drop open memory maps (files stay)."""

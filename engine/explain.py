@@ -1,7 +1,8 @@
-"""Explanations: which attribute took which region's mass, serialisable for the store and the GUI.
+"""Explanations: transport plans and localisation maps turned into the evidence schema
+(engine/evidence.py), batched over images, classes and attributes.
 
-The JSON is self-describing (boxes in original-image pixels, image size, attribute texts), so the
-desktop can draw overlays from it without the engine.
+The JSON is self-describing (maps and boxes in original-image pixels, image size, attribute
+texts), so the desktop and the exporters read it without the engine.
 """
 
 from __future__ import annotations
@@ -9,117 +10,14 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 
-EXPLANATION_VERSION = 1
+from engine.evidence import AttributeEvidence, AttributeMap, ClassEvidence, Region
+from engine.localize import MAP_GRID, MapInputs, attribute_maps, grid_coverage
 
-
-@dataclass
-class RegionEvidence:
-    """One region (box x0,y0,x1,y1 in original pixels) and what it gave to an attribute."""
-
-    box: tuple[float, float, float, float]
-    mass: float
-    similarity: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {"box": [float(v) for v in self.box], "mass": float(self.mass), "similarity": float(self.similarity)}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> RegionEvidence:
-        return cls(tuple(float(v) for v in d["box"]), float(d["mass"]), float(d["similarity"]))
-
-
-@dataclass
-class AttributeEvidence:
-    """One attribute's part of a class score: share = its fraction of the score, top regions by mass."""
-
-    index: int
-    text: str
-    share: float
-    mass: float
-    similarity: float
-    regions: list[RegionEvidence] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"index": int(self.index), "text": self.text, "share": float(self.share), "mass": float(self.mass),
-                "similarity": float(self.similarity), "regions": [r.to_json() for r in self.regions]}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> AttributeEvidence:
-        return cls(int(d["index"]), str(d["text"]), float(d["share"]), float(d["mass"]), float(d["similarity"]),
-                   [RegionEvidence.from_json(r) for r in d.get("regions", [])])
-
-
-@dataclass
-class ClassExplanation:
-    """Why an image scored `score` for a class: its attributes, ordered by share, with regions."""
-
-    class_name: str
-    class_index: int
-    score: float
-    image_size: tuple[int, int]
-    attributes: list[AttributeEvidence] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"version": EXPLANATION_VERSION, "class_name": self.class_name, "class_index": int(self.class_index),
-                "score": float(self.score), "image_size": [int(self.image_size[0]), int(self.image_size[1])],
-                "attributes": [a.to_json() for a in self.attributes]}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> ClassExplanation:
-        w, h = d["image_size"]
-        return cls(str(d["class_name"]), int(d["class_index"]), float(d["score"]), (int(w), int(h)),
-                   [AttributeEvidence.from_json(a) for a in d.get("attributes", [])])
-
-
-def explain(
-    plan: torch.Tensor,
-    S: torch.Tensor,
-    boxes: torch.Tensor,
-    attr_texts: Sequence[str],
-    *,
-    class_name: str = "",
-    class_index: int = -1,
-    image_size: tuple[int, int] = (0, 0),
-    top_regions: int = 3,
-    attr_indices: Sequence[int] | None = None,
-    min_mass_fraction: float = 0.0,
-) -> ClassExplanation:
-    """Turn one transport plan [N,M] and its similarities [N,M] into a ClassExplanation.
-
-    Columns beyond len(attr_texts) (padding) are ignored. An attribute's share is its column's
-    contribution sum_i T_ij S_ij divided by the class score; its regions are the rows carrying
-    the most of its mass.
-    """
-    m = len(attr_texts)
-    T = plan[:, :m].detach().float().cpu()
-    Sm = S[:, :m].detach().float().cpu()
-    bx = boxes.detach().float().cpu()
-    contrib = (T * Sm).sum(0)  # [M]
-    score = float(contrib.sum())
-    col_mass = T.sum(0)
-    attrs: list[AttributeEvidence] = []
-    k = min(top_regions, T.shape[0])
-    for j in range(m):
-        mass_j = float(col_mass[j])
-        regions: list[RegionEvidence] = []
-        if k > 0 and mass_j > 0:
-            vals, idx = T[:, j].topk(k)
-            for v, i in zip(vals.tolist(), idx.tolist()):
-                if v <= 0 or v < min_mass_fraction * mass_j:
-                    continue
-                regions.append(RegionEvidence(tuple(round(x, 2) for x in bx[i].tolist()), v, float(Sm[i, j])))
-        sim = float(contrib[j] / mass_j) if mass_j > 0 else 0.0
-        share = float(contrib[j] / score) if score != 0 else 0.0
-        attrs.append(AttributeEvidence(int(attr_indices[j]) if attr_indices is not None else j, attr_texts[j],
-                                       share, mass_j, sim, regions))
-    attrs.sort(key=lambda a: -a.share)
-    return ClassExplanation(class_name, class_index, score, (int(image_size[0]), int(image_size[1])), attrs)
+__all__ = ["explain_batch", "paused_gc", "runs_from_peak"]
 
 
 def explain_batch(
@@ -132,10 +30,21 @@ def explain_batch(
     class_indices: Sequence[Sequence[int]],
     image_sizes: Sequence[tuple[int, int]],
     top_regions: int = 3,
-) -> list[list[ClassExplanation]]:
-    """`explain` for plans [B,k,N,M] at once: every reduction and top-k runs on the whole tensor,
-    Python only assembles the dataclasses. attr_texts[i][j] lists the texts of plan (i,j)'s
-    columns (shorter than M where padded); the other arguments are indexed the same way."""
+    *,
+    region_sims: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+    pooled_sims: torch.Tensor | None = None,
+    map_method: str | None = None,
+) -> list[list[ClassEvidence]]:
+    """Evidence for plans [B,k,N,M] at once; every reduction runs on whole tensors and Python
+    only assembles the dataclasses.
+
+    attr_texts[i][j] lists the texts of plan (i,j)'s columns (shorter than M where padded); the
+    other sequences are indexed the same way. `region_sims` [B,k,N,M] (region.text cosine) give
+    each attribute's best-region similarity and, with `map_method`, its localisation map
+    (`pooled_sims` [B,k,M,g*g] for token maps, `valid` [B,N] marks real regions). Presence and
+    shares here are uncalibrated (within the class); readers recalibrate (workflows/evidence.py).
+    """
     T = plans.detach().float().cpu()
     S = sims.detach().float().cpu()
     B, k, N, M = T.shape
@@ -143,31 +52,91 @@ def explain_batch(
     score = contrib.sum(-1)  # [B,k]
     mass = T.sum(2)  # [B,k,M]
     sim = torch.where(mass > 0, contrib / mass.clamp_min(1e-30), torch.zeros_like(mass))
-    share = torch.where(score.unsqueeze(-1) != 0, contrib / score.unsqueeze(-1), torch.zeros_like(contrib))
     kr = min(top_regions, N)
     vals, idx = T.topk(kr, dim=2) if kr > 0 else (T[:, :, :0], T[:, :, :0].long())  # [B,k,kr,M]
     rsim = S.gather(2, idx)
     bx = torch.round(boxes.detach().double().cpu() * 100) / 100
-    out: list[list[ClassExplanation]] = []
+    best = None
+    maps = peaks = mboxes = None
+    if region_sims is not None:
+        R = region_sims.detach().float().cpu()
+        if valid is not None:
+            R = R.masked_fill(~valid.cpu().bool()[:, None, :, None], float("-inf"))
+        best = R.amax(2)  # [B,k,M]
+        if map_method is not None and B * k > 0:
+            maps, peaks, mboxes = _maps(map_method, T, R, boxes, valid, pooled_sims, image_sizes)
+    out: list[list[ClassEvidence]] = []
     with paused_gc():
         vals_l, idx_l, rsim_l = vals.tolist(), idx.tolist(), rsim.tolist()
-        score_l, share_l, mass_l, sim_l, bx_l = score.tolist(), share.tolist(), mass.tolist(), sim.tolist(), bx.tolist()
+        score_l, mass_l, sim_l, bx_l = score.tolist(), mass.tolist(), sim.tolist(), bx.tolist()
+        best_l = best.tolist() if best is not None else None
         for i in range(B):
             row = []
+            w, h = image_sizes[i]
             for j in range(k):
                 texts = attr_texts[i][j]
                 attrs = []
                 for c in range(len(texts)):
-                    regions = [RegionEvidence(tuple(bx_l[i][idx_l[i][j][q][c]]), vals_l[i][j][q][c],
-                                              rsim_l[i][j][q][c]) for q in range(kr) if vals_l[i][j][q][c] > 0]
-                    attrs.append(AttributeEvidence(int(attr_indices[i][j][c]), texts[c], share_l[i][j][c],
-                                                   mass_l[i][j][c], sim_l[i][j][c], regions))
-                attrs.sort(key=lambda a: -a.share)
-                w, h = image_sizes[i]
-                row.append(ClassExplanation(class_names[i][j], int(class_indices[i][j]), score_l[i][j],
-                                            (int(w), int(h)), attrs))
+                    regions = tuple(Region(tuple(bx_l[i][idx_l[i][j][q][c]]), vals_l[i][j][q][c], rsim_l[i][j][q][c])
+                                    for q in range(kr) if vals_l[i][j][q][c] > 0)
+                    amap = None
+                    if maps is not None:
+                        amap = AttributeMap(maps[i * k + j, c], tuple(peaks[i * k + j, c]), tuple(mboxes[i * k + j, c]))
+                    attrs.append(AttributeEvidence(
+                        int(attr_indices[i][j][c]), texts[c], mass_l[i][j][c], sim_l[i][j][c],
+                        best_similarity=best_l[i][j][c] if best_l is not None else None,
+                        map=amap, regions=regions))
+                ev = ClassEvidence(class_names[i][j], int(class_indices[i][j]), score_l[i][j], (int(w), int(h)),
+                                   tuple(attrs))
+                row.append(ev.calibrated(None))
             out.append(row)
     return out
+
+
+def _maps(method: str, T: torch.Tensor, R: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor | None,
+          pooled_sims: torch.Tensor | None, sizes: Sequence[tuple[int, int]]
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maps [B*k,M,G,G] in [0,1], peaks [B*k,M,2] and boxes [B*k,M,4] in pixels."""
+    B, k, N, M = T.shape
+    G = MAP_GRID
+    wh = torch.tensor([tuple(s) for s in sizes], dtype=torch.float32).reshape(B, 2)
+    cov = grid_coverage(boxes.detach().float().cpu(), wh, G, None if valid is None else valid.cpu())
+    fold = lambda x: x.reshape(B * k, *x.shape[2:])  # noqa: E731 - local shape helper
+    inputs = MapInputs(
+        region_sims=fold(torch.nan_to_num(R, neginf=0.0)),
+        plans=fold(T),
+        cover=cov.repeat_interleave(k, 0),
+        pooled_sims=None if pooled_sims is None else fold(pooled_sims.detach().float().cpu()),
+    )
+    m = attribute_maps(method, inputs).reshape(B * k, M, G, G).numpy()
+    flat = m.reshape(B * k, M, G * G)
+    arg = flat.argmax(-1)
+    pr, pc = np.divmod(arg, G)
+    cell = (wh.numpy() / G).repeat(k, 0)[:, None, :]  # [B*k,1,2] (cell width, cell height)
+    peaks = np.stack([pc + 0.5, pr + 0.5], -1) * cell
+    above = m >= 0.5 * flat.max(-1)[..., None, None]
+    left, right, up, down = runs_from_peak(above, pr, pc)
+    boxes_px = np.stack([pc - left, pr - up, pc + right + 1, pr + down + 1], -1).astype(np.float64)
+    boxes_px *= np.concatenate([cell, cell], -1)
+    return m, peaks, boxes_px
+
+
+def runs_from_peak(above: np.ndarray, pr: np.ndarray, pc: np.ndarray) -> tuple[np.ndarray, ...]:
+    """How many consecutive cells at or above the level lie left, right, up and down of each peak
+    (maps [...,G,G], peaks [...]): the extent of the peak's blob along its row and column,
+    vectorised over all maps."""
+    G = above.shape[-1]
+    d = np.arange(1, G)
+    row = np.take_along_axis(above, pr[..., None, None].repeat(G, -1), axis=-2)[..., 0, :]  # [...,G]
+    col = np.take_along_axis(above, pc[..., None, None].repeat(G, -2), axis=-1)[..., :, 0]  # [...,G]
+
+    def run(line: np.ndarray, start: np.ndarray, step: int) -> np.ndarray:
+        pos = start[..., None] + step * d
+        ok = (pos >= 0) & (pos < G)
+        hit = np.take_along_axis(line, np.clip(pos, 0, G - 1), axis=-1) & ok
+        return np.cumprod(hit, axis=-1).sum(-1)
+
+    return run(row, pc, -1), run(row, pc, 1), run(col, pr, -1), run(col, pr, 1)
 
 
 @contextlib.contextmanager
@@ -181,27 +150,3 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def heatmap(expl: ClassExplanation, size: tuple[int, int] | None = None, attribute: int | None = None) -> np.ndarray:
-    """Per-pixel evidence [H,W] in [0,1]: each listed region's box painted with its mass.
-
-    `size` is (W,H) of the output (default the original image size); `attribute` restricts to the
-    attribute with that `index` (default: all attributes).
-    """
-    W0, H0 = expl.image_size
-    W, H = size if size is not None else (W0, H0)
-    out = np.zeros((max(int(H), 1), max(int(W), 1)), dtype=np.float32)
-    if W0 <= 0 or H0 <= 0:
-        return out
-    sx, sy = W / W0, H / H0
-    for a in expl.attributes:
-        if attribute is not None and a.index != attribute:
-            continue
-        for r in a.regions:
-            x0, y0, x1, y1 = r.box
-            c0, r0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
-            c1, r1 = int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy))
-            out[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)] += r.mass
-    mx = out.max()
-    return out / mx if mx > 0 else out

@@ -8,6 +8,7 @@ without touching images); `prelabel` chains both per batch. Cancel is any object
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -20,12 +21,14 @@ import torch
 
 from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores, uses_cpu_kernel
 from engine.cache import FeatureCache
-from engine.explain import AttributeEvidence, ClassExplanation, explain_batch, paused_gc
+from engine.evidence import AttributeEvidence, ClassEvidence
+from engine.explain import explain_batch, paused_gc
 from engine.imageio import ImageError, open_rgb
+from engine.localize import DEFAULT_MAP_METHOD, capture_last_block, clear_tokens, pool_tokens, supports_tokens
 from engine.models import ClipModel
 from engine.prompts import CLIP_TEMPLATES, class_prompts, name_prompts
 from engine.types import ClassSpec, EngineConfig, ViewConfig
-from engine.views import make_views
+from engine.views import global_crop_box, make_views
 
 #: Views per forward pass of the image encoder (bounds activation memory).
 ENCODE_VIEWS_PER_PASS = 256
@@ -61,13 +64,13 @@ class ScoreResult:
     """Top-k predictions for cached images (rows follow the `hashes` order).
 
     ``margin`` = top-1 minus top-2 score (0 with a single class). ``explanations[i]`` holds the
-    ClassExplanation of image i's top `explain_top` classes, best first.
+    ClassEvidence of image i's top `explain_top` classes, best first.
     """
 
     topk_idx: torch.Tensor
     topk_scores: torch.Tensor
     margin: torch.Tensor
-    explanations: list[list[ClassExplanation]]
+    explanations: list[list[ClassEvidence]]
     all_scores: torch.Tensor | None = None
 
 
@@ -121,22 +124,42 @@ def _decoder(items: Sequence[ImageItem], model: ClipModel, view_cfg: ViewConfig,
 
 
 def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Views of b images → global [b,D] and regions [b,N,D] on CPU."""
-    if dense:
-        x = torch.cat(views)
-        gs, rs = [], []
-        for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS):
-            g, r, _ = model.encode_dense(x[i:i + ENCODE_VIEWS_PER_PASS])
-            gs.append(g.cpu())
-            rs.append(r.cpu())
-        return torch.cat(gs), torch.cat(rs)
-    nv = views[0].shape[0]
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Views of b images → global [b,D], regions [b,N,D] and, for ViT towers, every view's
+    text-aligned patch tokens [b,V,P,D] (engine/localize.py), all on CPU."""
+    visual = model.model.visual
+    want_tokens = supports_tokens(visual)
     x = torch.cat(views)
-    f = torch.cat([model.encode_images(x[i:i + ENCODE_VIEWS_PER_PASS]).cpu()
-                   for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS)])
-    f = f.view(len(views), nv, -1)
-    return f[:, 0].contiguous(), f[:, 1:].contiguous()
+    nv = views[0].shape[0]
+    gs, rs, ts = [], [], []
+    with contextlib.ExitStack() as stack:
+        seen = stack.enter_context(capture_last_block(visual)) if want_tokens else None
+        for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS):
+            if dense:
+                g, r, _ = model.encode_dense(x[i:i + ENCODE_VIEWS_PER_PASS])
+                gs.append(g.cpu())
+                rs.append(r.cpu())
+            else:
+                gs.append(model.encode_images(x[i:i + ENCODE_VIEWS_PER_PASS]).cpu())
+            if seen:
+                ts.append(clear_tokens(visual, seen.pop()).cpu())
+                seen.clear()
+    tokens = torch.cat(ts).view(len(views), nv, -1, ts[0].shape[-1]) if ts else None
+    if dense:
+        return torch.cat(gs), torch.cat(rs), tokens
+    f = torch.cat(gs).view(len(views), nv, -1)
+    return f[:, 0].contiguous(), f[:, 1:].contiguous(), tokens
+
+
+def _pooled_patches(tokens: torch.Tensor | None, region_boxes: torch.Tensor, sizes: list[tuple[int, int]],
+                    grid: tuple[int, int], dense: bool) -> torch.Tensor | None:
+    """Every view's patch tokens pooled onto a grid over each image (the cache's "p" part)."""
+    if tokens is None:
+        return None
+    wh = torch.tensor(sizes, dtype=torch.float32)
+    glob = torch.tensor([global_crop_box(w, h) for w, h in sizes], dtype=torch.float32)[:, None]
+    view_boxes = glob if dense else torch.cat([glob, region_boxes.float()], dim=1)
+    return pool_tokens(tokens, view_boxes, grid, wh)
 
 
 def _cancelled(cancel: Any) -> bool:
@@ -188,10 +211,12 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
             ev = EncodeEvent(errors=errors)
             if batch:
                 # same-hash duplicates inside a batch are encoded once by the cache's skip rule
-                g, r = _encode_batch(model, [b[1] for b in batch], dense)
+                g, r, tokens = _encode_batch(model, [b[1] for b in batch], dense)
                 boxes = torch.stack([b[2] for b in batch])
                 sizes = [b[3] for b in batch]
-                cache.put_batch([b[0].content_hash for b in batch], g, r, boxes, image_sizes=sizes)
+                patches = _pooled_patches(tokens, boxes, sizes, model.patch_grid, dense)
+                cache.put_batch([b[0].content_hash for b in batch], g, r, boxes, image_sizes=sizes,
+                                patch_maps=patches)
                 ev.encoded = [b[0].key for b in batch]
                 ev.image_sizes = {b[0].key: b[3] for b in batch}
             done += len(batch) + len(errors)
@@ -262,29 +287,16 @@ def text_bank(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConf
 
 
 def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, classes: Sequence[ClassSpec],
-                  config: EngineConfig) -> list[list[ClassExplanation]]:
+                  config: EngineConfig, patches: torch.Tensor | None = None, view_mode: str | None = None
+                  ) -> list[list[ClassEvidence]]:
     B, k = top.shape
     if k == 0:
         return [[] for _ in range(B)]
     if config.method == "clip":
-        return [[ClassExplanation(classes[int(c)].name, int(c), 0.0, sizes[i]) for c in top[i]] for i in range(B)]
-    C = len(classes)
+        return [[ClassEvidence(classes[int(c)].name, int(c), 0.0, sizes[i]) for c in top[i]] for i in range(B)]
     if config.method == "dclip":
-        sims = g @ texts.feats.T
-        out = []
-        for i in range(B):
-            row = []
-            for c in top[i].tolist():
-                lo, n = texts.first_row[c], len(classes[c].attributes) or 1
-                s = sims[i, lo:lo + n]
-                score = float(s.mean())
-                attrs = [AttributeEvidence(j, (classes[c].attributes or ("",))[j],
-                                           float(s[j] / n / score) if score else 0.0, 1.0 / n, float(s[j]), [])
-                         for j in range(n)]
-                attrs.sort(key=lambda a: -a.share)
-                row.append(ClassExplanation(classes[c].name, c, score, sizes[i], attrs))
-            out.append(row)
-        return out
+        return _dclip_explanations(g, sizes, top, texts, classes)
+    C = len(classes)
     res = lazsl_plans(g, r, texts.feats, texts.owner, top, n_classes=C, alpha=config.alpha, eps=config.eps,
                       gamma=config.gamma, max_iter=config.max_iter, tol=config.tol, mode=config.ot_mode,
                       region_mask=mask)
@@ -303,21 +315,46 @@ def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, 
         texts_l.append(t_row)
         local_l.append(l_row)
         names_l.append(n_row)
-    return explain_batch(res.plans, res.sims, boxes, texts_l, local_l, names_l, top_l, sizes)
+    # each plan column's text feature: region.text cosines (presence) and token maps (localisation)
+    tf = texts.feats.float()[res.attr_index.clamp_min(0).to(texts.feats.device)].cpu()  # [B,k,M,D]
+    region_sims = torch.einsum("bnd,bkmd->bknm", r.float().cpu(), tf)
+    pooled_sims = torch.einsum("bgd,bkmd->bkmg", patches.float(), tf) if patches is not None else None
+    method = DEFAULT_MAP_METHOD.get(view_mode or "", "tokens_x_mass" if patches is not None else "rise")
+    return explain_batch(res.plans, res.sims, boxes, texts_l, local_l, names_l, top_l, sizes,
+                         region_sims=region_sims, valid=None if mask is None else mask.cpu(),
+                         pooled_sims=pooled_sims, map_method=method)
+
+
+def _dclip_explanations(g, sizes, top: torch.Tensor, texts: TextBank, classes: Sequence[ClassSpec]
+                        ) -> list[list[ClassEvidence]]:
+    """Global-image evidence: each attribute's similarity to the whole image (no regions, no maps)."""
+    sims = g.float() @ texts.feats.float().T
+    out = []
+    for i in range(top.shape[0]):
+        row = []
+        for c in top[i].tolist():
+            lo, n = texts.first_row[c], len(classes[c].attributes) or 1
+            s = sims[i, lo:lo + n].tolist()
+            attrs = tuple(AttributeEvidence(j, (classes[c].attributes or ("",))[j], 1.0 / n, s[j],
+                                            best_similarity=s[j]) for j in range(n))
+            row.append(ClassEvidence(classes[c].name, c, sum(s) / n, sizes[i], attrs).calibrated(None))
+        out.append(row)
+    return out
 
 
 def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec],
                  config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None,
-                 return_all: bool = False) -> ScoreResult:
+                 return_all: bool = False, view_mode: str | None = None) -> ScoreResult:
     """Score cached images against classes; never opens or re-encodes an image (texts come from
-    the model's text cache). Raises KeyError if a hash is not cached, ValueError on an empty class
-    list or unknown method."""
+    the model's text cache). `view_mode` (the engine view mode the cache holds) picks the
+    localisation-map method of the explanations. Raises KeyError if a hash is not cached,
+    ValueError on an empty class list or unknown method."""
     if not classes:
         raise ValueError("no classes to score against")
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}; known: {', '.join(METHODS)}")
     return score_with_texts(cache, hashes, classes, text_bank(model, classes, config), config, image_sizes,
-                            return_all, device=model.device)
+                            return_all, device=model.device, view_mode=view_mode)
 
 
 def _read_ahead(cache: FeatureCache, hashes: list[str], step: int, dtype: torch.dtype):
@@ -342,7 +379,8 @@ def _read_ahead(cache: FeatureCache, hashes: list[str], step: int, dtype: torch.
 
 def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec], texts: TextBank,
                      config: EngineConfig, image_sizes: Sequence[tuple[int, int]] | None = None,
-                     return_all: bool = False, device: torch.device | str = "cpu") -> ScoreResult:
+                     return_all: bool = False, device: torch.device | str = "cpu",
+                     view_mode: str | None = None) -> ScoreResult:
     """`score_cached` with the texts already encoded (benchmarks, or callers holding a TextBank)."""
     if not classes:
         raise ValueError("no classes to score against")
@@ -370,8 +408,10 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
         second = top.values[:, 1] if k > 1 else top.values[:, 0]
         mg.append((top.values[:, 0] - second).cpu())
         sizes = list(image_sizes[s:s + len(chunk)]) if image_sizes is not None else cache.sizes(chunk)
+        patches = cache.patch_maps(chunk) if kx and config.method == "lazsl" else None
         with paused_gc():  # thousands of small result objects: no generation-2 passes over them meanwhile
-            ex.extend(_explanations(g, r, b, mask, sizes, top.indices[:, :kx], texts, classes, config))
+            ex.extend(_explanations(g, r, b, mask, sizes, top.indices[:, :kx], texts, classes, config,
+                                    patches=patches, view_mode=view_mode))
         if return_all:
             alls.append(sc.cpu())
     empty = torch.zeros(0, k)
@@ -395,7 +435,8 @@ def prelabel(model: ClipModel, items: Sequence[ImageItem], classes: Sequence[Cla
         if ready:
             sizes = [ev.image_sizes.get(it.key) for it in ready]
             result = score_cached(model, cache, [it.content_hash for it in ready], classes, config,
-                                  image_sizes=None if any(s is None for s in sizes) else sizes)
+                                  image_sizes=None if any(s is None for s in sizes) else sizes,
+                                  view_mode=view_cfg.mode)
         yield BatchResult(items=ready, result=result, errors=dict(ev.errors), done=ev.done, total=ev.total)
         if _cancelled(cancel):
             return

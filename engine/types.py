@@ -75,7 +75,7 @@ class EngineConfig:
     gamma: float = 0.0
     max_iter: int = 100
     tol: float = 1e-2
-    topk: int = 5
+    topk: int = 9
     explain_top: int = 2
     prefilter_k: int | None = None
     prompt_style: str = "lazsl"

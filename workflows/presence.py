@@ -2,16 +2,92 @@
 
 Computed from the feature cache (a fixed sample of at most CALIBRATION_SAMPLE images, never
 re-encoded) and kept in a small JSON file beside the cache, keyed by model, view configuration
-and attribute-set version; it is recomputed when the cached image count has grown by a quarter.
+and attribute-set version; it is recomputed once the cached image count has grown by a quarter.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
 from typing import Any
 
-from engine.evidence import PresenceCalibration
+from engine.evidence import PresenceCalibration, calibration_key
+
+#: images sampled for the statistics (evenly spread over the project's cached images)
+CALIBRATION_SAMPLE = 2000
+#: fewer cached images than this: no calibration (presence is judged within the class)
+MIN_IMAGES = 8
+#: recompute when the cached image count has grown by this factor
+REFRESH_GROWTH = 1.25
+
+_lock = threading.Lock()
 
 
-def calibration_for_project(project: Any) -> PresenceCalibration | None:
-    """Placeholder until the calibration lands: no calibration (presence is per-image)."""
-    return None
+def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibration | None:
+    """The calibration for the project's current model, views and attributes, from its file when
+    still fresh, else computed from the cache and saved. None with too few cached images."""
+    from workflows.scoring import ScoringContext
+
+    try:
+        ctx = ctx or ScoringContext.from_project(project)
+    except Exception:  # no classes or no model: nothing to calibrate against
+        return None
+    ids = project.image_ids()
+    hashes = project.content_hashes(ids)
+    cached = [h for h in dict.fromkeys(hashes[i] for i in ids if hashes.get(i)) if ctx.cache.has(h)]
+    if len(cached) < MIN_IMAGES:
+        return None
+    path = _path(ctx)
+    with _lock:
+        old = _read(path)
+        if old is not None and old.n_images * REFRESH_GROWTH >= len(cached):
+            return old
+        cal = compute_calibration(ctx, cached)
+        _write(path, cal)
+        return cal
+
+
+def compute_calibration(ctx: Any, hashes: list[str]) -> PresenceCalibration:
+    """Statistics of each (class, attribute) sentence's best-region similarity over a sample."""
+    from engine.pipeline import text_bank
+    from engine.presence import best_region_similarity, mean_and_spread
+
+    step = max(1, len(hashes) // CALIBRATION_SAMPLE)
+    sample = sorted(hashes)[::step][:CALIBRATION_SAMPLE]
+    cfg = ctx.engine_cfg if ctx.engine_cfg.method != "clip" else type(ctx.engine_cfg)(method="lazsl")
+    bank = text_bank(ctx.model, ctx.classes, cfg)
+    mean, std = mean_and_spread(best_region_similarity(ctx.cache, sample, bank.feats))
+    stats: dict[str, tuple[float, float]] = {}
+    owner = bank.owner.tolist()
+    for row, c in enumerate(owner):
+        spec = ctx.classes[c]
+        attrs = spec.attributes or ("",)
+        j = row - bank.first_row[c]
+        stats[calibration_key(spec.name, attrs[j])] = (float(mean[row]), float(std[row]))
+    return PresenceCalibration(stats, len(hashes))
+
+
+def _path(ctx: Any) -> Path:
+    key = json.dumps([ctx.model_id, ctx.view_cfg.key(), ctx.attribute_set_version,
+                      ctx.engine_cfg.prompt_style, ctx.engine_cfg.imagenet_suffix])
+    return Path(ctx.cache.dir) / f"presence-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def _read(path: Path) -> PresenceCalibration | None:
+    try:
+        return PresenceCalibration.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _write(path: Path, cal: PresenceCalibration) -> None:
+    """Atomic: written aside and renamed (a reader never sees half a file); failures are harmless."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        tmp.write_text(json.dumps(cal.to_json()))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)

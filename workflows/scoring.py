@@ -24,6 +24,7 @@ from workflows.settings import ProjectSettings, load_settings
 VIEW_MODES: dict[str, str] = {"faithful": "random", "random": "random", "grid": "grid", "dense": "dense"}
 
 SCORE_CHUNK = 512  # images per score_cached call when re-scoring from the cache
+MIN_TOPK = 9  # review keys 1-9 always have nine classes to pick from
 
 
 def view_config(settings: ProjectSettings) -> ViewConfig:
@@ -42,7 +43,7 @@ def engine_config(settings: ProjectSettings) -> EngineConfig:
     return EngineConfig(
         method=settings.method,
         ot_mode=settings.ot_mode,
-        topk=int(settings.topk),
+        topk=max(MIN_TOPK, int(settings.topk)),
         batch_size=int(settings.batch_size),
     )
 
@@ -155,7 +156,8 @@ class ScoringContext:
             check(cancel)
             ids = list(image_ids[start : start + chunk])
             res = score_cached(
-                self.model, self.cache, [hashes[i] for i in ids], self.classes, cfg, return_all=return_all
+                self.model, self.cache, [hashes[i] for i in ids], self.classes, cfg, return_all=return_all,
+                view_mode=self.view_cfg.mode,
             )
             yield ids, res
 

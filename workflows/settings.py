@@ -24,7 +24,7 @@ class ProjectSettings:
     seed: int = 0
     method: str = "lazsl"  # lazsl | dclip | clip
     ot_mode: str = "faithful"  # faithful | converged
-    topk: int = 5
+    topk: int = 9
     batch_size: int = 32
     ollama_host: str = ""  # empty: $OLLAMA_HOST or DEFAULT_OLLAMA_HOST
     ollama_model: str = "llama3.2"

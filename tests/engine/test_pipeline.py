@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from engine.cache import FeatureCache
-from engine.explain import ClassExplanation, heatmap
+from engine.evidence import ClassEvidence
 from engine.imageio import ImageError, open_rgb
 from engine.pipeline import ImageItem, encode_images, prelabel, score_cached
 from engine.types import ClassSpec, EngineConfig, ViewConfig
@@ -140,18 +140,24 @@ def _check_prelabel(tiny_model, items, vc, cache, method):
         ex = res.explanations[i]
         assert [e.class_index for e in ex] == res.topk_idx[i, :2].tolist()
         for e in ex:
-            back = ClassExplanation.from_json(json.loads(json.dumps(e.to_json())))
-            assert back == e
+            back = ClassEvidence.from_json(json.loads(json.dumps(e.to_json())))
+            assert back.to_json() == ClassEvidence.from_json(back.to_json()).to_json()
+            assert [a.text for a in back.attributes] == [a.text for a in e.attributes]
             if method == "lazsl":
                 assert abs(e.score - float(res.topk_scores[i][ex.index(e)])) < 1e-4
-                assert abs(sum(a.share for a in e.attributes) - 1.0) < 1e-4
+                assert abs(sum(a.share for a in e.attributes) - (1.0 if e.support else 0.0)) < 1e-6
                 assert e.image_size == open_rgb(it.path).size
                 for a in e.attributes:
                     for rg in a.regions:
                         x0, y0, x1, y1 = rg.box
                         assert 0 <= x0 < x1 <= e.image_size[0] + 1e-3 and 0 <= y0 < y1 <= e.image_size[1] + 1e-3
-                h = heatmap(e, (16, 12))
-                assert h.shape == (12, 16) and h.max() == pytest.approx(1.0)
+                W, H = e.image_size
+                for a in e.attributes:  # every attribute has a map whose peak lies in its box, in the image
+                    assert a.map is not None and a.map.values.max() == pytest.approx(1.0)
+                    px, py = a.map.peak
+                    x0, y0, x1, y1 = a.map.box
+                    assert 0 <= x0 <= px <= x1 <= W + 1e-3 and 0 <= y0 <= py <= y1 <= H + 1e-3
+                    assert 0.0 <= a.share <= 1.0 and a.presence is not None
 
 
 def test_rescore_after_attribute_edit_never_reencodes(tiny_model, tmp_path, monkeypatch):

@@ -1,0 +1,153 @@
+"""Measure the evidence on held-out demo scenes: pointing game, presence AUROC and cost.
+
+The demo world knows every part's box and which parts each scene contains. Scenes are written to
+disk and go through the product's own path (engine.pipeline.encode_images into a real
+FeatureCache, score_cached with explanations, engine.presence for the calibration), so the
+numbers are the product's. scripts/eval_evidence.py prints them; tests hold floors.
+
+* pointing: for correctly predicted images, every attribute of the predicted class that the scene
+  really contains -- does the peak of its map fall inside the part's true box? Chance = the part
+  box's share of the image (a uniformly random point).
+* presence: AUROC of the calibrated presence score between (image, attribute) pairs whose part is
+  in the scene and pairs whose part is not, over every class's attributes; precision and recall
+  of the "found" label.
+* cost: CPU seconds of the explanation (patch-token pooling at encode time, plans, maps and
+  presence of the top classes) as a fraction of the whole pre-label.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from engine import localize, pipeline
+from engine.cache import FeatureCache
+from engine.demo_world.classes import CLASS_NAMES
+from engine.demo_world.evaluate import demo_classes
+from engine.demo_world.scenes import EVAL_SEED_BASE, iter_scenes, render
+from engine.evidence import FOUND_AT
+from engine.pipeline import ImageItem, encode_images, score_cached, text_bank
+from engine.presence import best_region_similarity, mean_and_spread
+from engine.types import EngineConfig, ViewConfig
+
+VIEWS = {"faithful": ViewConfig(mode="random"), "grid": ViewConfig(mode="grid")}
+
+
+def write_scenes(n: int, out: Path):
+    scenes = list(iter_scenes(EVAL_SEED_BASE, n))
+    items = []
+    for i, sc in enumerate(scenes):
+        p = out / f"s{i:04d}.png"
+        render(sc).save(p)
+        items.append(ImageItem(i, p, f"eval-{sc.seed}"))
+    return scenes, items
+
+
+@contextmanager
+def map_method(mode: str, method: str):
+    old = localize.DEFAULT_MAP_METHOD[mode]
+    localize.DEFAULT_MAP_METHOD[mode] = method
+    try:
+        yield
+    finally:
+        localize.DEFAULT_MAP_METHOD[mode] = old
+
+
+def _in_box(pt, box) -> bool:
+    return box[0] <= pt[0] < box[2] and box[1] <= pt[1] < box[3]
+
+
+def pointing(model, scenes, items, cache, view: ViewConfig, method: str | None = None) -> dict:
+    classes = demo_classes()
+    cfg = EngineConfig(topk=9, explain_top=1)
+    hashes = [it.content_hash for it in items]
+    if method is None:
+        res = score_cached(model, cache, hashes, classes, cfg, view_mode=view.mode)
+    else:
+        with map_method(view.mode, method):
+            res = score_cached(model, cache, hashes, classes, cfg, view_mode=view.mode)
+    labels = [CLASS_NAMES.index(s.label) for s in scenes]
+    pred = res.topk_idx[:, 0].tolist()
+    hits = total = 0
+    chance = 0.0
+    for i, sc in enumerate(scenes):
+        if pred[i] != labels[i]:
+            continue
+        ev = res.explanations[i][0]
+        boxes = {p.part.description: p.box for p in sc.parts}
+        for a in ev.attributes:
+            box = boxes.get(a.text)
+            if box is None or a.map is None:
+                continue
+            hits += _in_box(a.map.peak, box)
+            chance += (box[2] - box[0]) * (box[3] - box[1]) / (sc.size * sc.size)
+            total += 1
+    acc = sum(p == y for p, y in zip(pred, labels)) / len(labels)
+    return {"accuracy": acc, "pointing": hits / max(total, 1), "chance": chance / max(total, 1), "n": total}
+
+
+def presence(model, scenes, items, cache) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    classes = demo_classes()
+    bank = text_bank(model, classes, EngineConfig())
+    best = best_region_similarity(cache, [it.content_hash for it in items], bank.feats)
+    mean, std = mean_and_spread(best)
+    z = (best - mean) / std
+    owner = bank.owner.tolist()
+    texts = [(classes[c].attributes or ("",))[row - bank.first_row[c]] for row, c in enumerate(owner)]
+    truth = torch.tensor([[t in {p.part.description for p in sc.parts} for t in texts] for sc in scenes])
+    y, s = truth.flatten().numpy(), z.flatten().numpy()
+    found = s >= FOUND_AT
+    tp = float((found & y).sum())
+    sweep = {}
+    for t in (1.0, 1.5, 2.0, 2.5, 3.0):
+        f = s >= t
+        sweep[t] = (float((f & y).sum()) / max(float(f.sum()), 1.0), float((f & y).sum()) / max(float(y.sum()), 1.0))
+    print("  presence precision/recall by threshold: " + ", ".join(f"{t}: {p:.3f}/{r:.3f}" for t, (p, r) in sweep.items()),
+          file=sys.stderr)
+    return {"auroc": float(roc_auc_score(y, s)), "auroc_raw": float(roc_auc_score(y, best.flatten().numpy())),
+            "sweep": {str(t): v for t, v in sweep.items()},
+            "found_precision": tp / max(float(found.sum()), 1.0), "found_recall": tp / max(float(y.sum()), 1.0),
+            "present_rate": float(y.mean()), "pairs": int(y.size)}
+
+
+def cost(model, items, view: ViewConfig, workdir: Path, repeats: int = 1) -> dict:
+    """Seconds per image: encode with and without the token pooling, score with and without
+    explanations of the top two classes (the difference is the explanation's cost)."""
+    classes = demo_classes()
+    hashes = [it.content_hash for it in items]
+    out = {}
+    for tag, tokens in (("tok", True), ("plain", False)):
+        cache = FeatureCache(workdir / f"{tag}-{view.mode}", model.model_id, view.key())
+        orig = pipeline.supports_tokens
+        if not tokens:
+            pipeline.supports_tokens = lambda _v: False
+        try:
+            t0 = time.process_time()
+            for _ in encode_images(model, items, view, cache, batch_size=8):
+                pass
+            out[f"encode_{tag}"] = time.process_time() - t0
+        finally:
+            pipeline.supports_tokens = orig
+        if tokens:
+            text_bank(model, classes, EngineConfig())  # texts encoded once, outside the timings
+            for kx in (2, 0):
+                best_t = float("inf")
+                for _ in range(repeats):
+                    t0 = time.process_time()
+                    score_cached(model, cache, hashes, classes, EngineConfig(topk=9, explain_top=kx), view_mode=view.mode)
+                    best_t = min(best_t, time.process_time() - t0)
+                out[f"score_explain{kx}"] = best_t
+    total = out["encode_tok"] + out["score_explain2"]
+    extra = (out["encode_tok"] - out["encode_plain"]) + (out["score_explain2"] - out["score_explain0"])
+    n = len(items)
+    return {"prelabel_s_per_image": total / n, "explain_s_per_image": extra / n, "fraction": extra / total,
+            "token_pooling_s_per_image": (out["encode_tok"] - out["encode_plain"]) / n,
+            "plans_maps_s_per_image": (out["score_explain2"] - out["score_explain0"]) / n}
+
+
