@@ -33,10 +33,13 @@ def _print_json(obj: Any) -> None:
 # --- classes ------------------------------------------------------------------------------------
 @with_project
 def _classes_add(project: Any, args: argparse.Namespace) -> int:
-    who = _who(project)
-    for name in args.names:
-        cid = project.add_class(name, who)
-        print(f"added class {project.get_class(cid).name!r} (id {cid})")
+    from workflows.attributes import add_classes
+
+    res = add_classes(project, args.names, _who(project))
+    for cid, name in zip(res.ids, res.names, strict=True):
+        print(f"added class {name!r} (id {cid})")
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -111,8 +114,9 @@ def _set_class_active(active: bool) -> Callable[[argparse.Namespace], int]:
 # --- attributes ---------------------------------------------------------------------------------
 @with_project
 def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
-    from workflows.attributes import propose_attributes
+    from workflows.attributes import check_propose_args, propose_attributes
 
+    check_propose_args(timeout=args.timeout, retries=args.retries, n=args.n, concurrency=args.concurrency)
     gen = propose_attributes(
         project,
         class_ids=args.classes,
@@ -139,7 +143,7 @@ def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
         print(f"{len(res.skipped)} classes already had attributes and were skipped (use --replace to re-ask)")
     for item in res.saved:
         for w in item.warnings:
-            print(f"note: {item.class_name}: {w}", file=sys.stderr)
+            print(f"warning: {item.class_name}: {w}", file=sys.stderr)
     if res.failures:
         print(f"{len(res.failures)} classes failed:", file=sys.stderr)
         for reason, count in Counter(r for _, r in res.failures).most_common(5):
@@ -207,8 +211,9 @@ def _attrs_list(project: Any, args: argparse.Namespace) -> int:
 
 @with_project
 def _attrs_add(project: Any, args: argparse.Namespace) -> int:
-    for text in args.texts:
-        aid = project.add_attribute(args.class_name, text, "manual", _who(project))
+    from workflows.attributes import add_attributes
+
+    for aid in add_attributes(project, args.class_name, args.texts, _who(project)):
         print(f"added attribute {aid}")
     return 0
 

@@ -54,6 +54,31 @@ class UnusableReply(AttributeSourceError):
         self.raw = raw
 
 
+class ReplyTooLarge(AttributeSourceError):
+    """The server kept sending past the byte cap (e.g. a stream that never ends a line)."""
+
+    def __init__(self, host: str, bytes_read: int, limit: int, *, context: str = "") -> None:
+        where = f" for '{context}'" if context else ""
+        super().__init__(
+            f"the reply of Ollama at {host}{where} passed {limit:,} bytes without ending; stopped reading "
+            "(is this an Ollama server?)"
+        )
+        self.bytes_read = bytes_read
+        self.limit = limit
+
+
+class NotOllamaReply(AttributeSourceError):
+    """HTTP 200, but the body is not the JSON Ollama sends: say what the server actually said."""
+
+    def __init__(self, host: str, said: str, why: str = "not JSON", *, context: str = "") -> None:
+        where = f" for '{context}'" if context else ""
+        snippet = " ".join(said.split())[:160]
+        super().__init__(
+            f"the server at {host} answered HTTP 200{where} with {why}: {snippet!r} (is it Ollama?)"
+        )
+        self.said = said
+
+
 class AttributeFileError(AttributeSourceError):
     """A malformed attribute file; the message names the file, line and column."""
 
