@@ -30,7 +30,7 @@ class Reply:
     stream_error: str = ""  # sent as an {"error": ...} line after the first chunk, as Ollama does
     # misbehaving servers (issue 13): "no-newline" streams `total_bytes` without ever ending a line,
     # as fast as the client reads; "trickle" does the same one byte per `chunk_delay`; "stall"
-    # sends the headers and one line, then nothing until the server closes; "raw" sends `body`
+    # sends the headers, then nothing until the server closes; "raw" sends `body`
     # as it is (HTTP 200, `content_type`).
     mode: str = ""
     total_bytes: int = 0
@@ -59,6 +59,7 @@ class FakeOllama:
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.closing = threading.Event()
+        self.tags_raw: Reply | None = None  # a "raw" reply for GET /api/tags
         self.sent = 0  # body bytes of misbehaving replies handed to the socket
         self.stalling = threading.Event()  # a "stall" reply is holding its connection
         self.disconnected = threading.Event()  # the client hung up on a misbehaving reply
@@ -82,7 +83,9 @@ class FakeOllama:
 
             def do_GET(self) -> None:
                 fake.requests.append(("GET", self.path, {}))
-                if self.path == "/api/tags":
+                if self.path == "/api/tags" and fake.tags_raw is not None:
+                    fake.misbehave(self, "", fake.tags_raw)
+                elif self.path == "/api/tags":
                     self._json(200, {"models": [fake.tag(m) for m in fake.models]})
                 else:
                     self._json(404, {"error": "404 page not found"})
@@ -205,13 +208,13 @@ class FakeOllama:
             w.flush()
             self.sent += len(data)
 
-        if reply.mode == "stall":
-            first = {"model": model, "created_at": _now(), "message": {"role": "assistant", "content": "["}}
-            chunk((json.dumps(first | {"done": False}) + "\n").encode())
+        if reply.mode == "stall":  # headers sent, then silence: the client is blocked reading
+            w.flush()
             self.stalling.set()
             self.closing.wait()
             return
-        head = ('{"model": "%s", "message": {"role": "assistant", "content": "' % model).encode()
+        head = json.dumps({"model": model, "message": {"role": "assistant", "content": ""}})
+        head = head[: head.rindex('""') + 1].encode()  # the content string opened, never closed
         chunk(head)
         if reply.mode == "no-newline":
             block = b"x" * 65536
