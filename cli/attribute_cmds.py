@@ -80,8 +80,15 @@ def _classes_import(project: Any, args: argparse.Namespace) -> int:
 
 @with_project
 def _classes_rename(project: Any, args: argparse.Namespace) -> int:
-    project.rename_class(args.old, args.new, _who(project))
-    print(f"renamed {args.old!r} to {args.new!r}")
+    from workflows.text import lookalikes
+
+    cid = project.get_class(args.old).id
+    project.rename_class(cid, args.new, _who(project))
+    new = project.get_class(cid).name
+    print(f"renamed {args.old!r} to {new!r}")
+    others = [c.name for c in project.list_classes() if c.id != cid]
+    for w in lookalikes([new], others):
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -166,12 +166,9 @@ class OllamaSource:
         if isinstance(err, json.JSONDecodeError):
             return NotOllamaReply(self.host, err.doc, context=class_name)
         if isinstance(err, UnicodeDecodeError):
-            return NotOllamaReply(
-                self.host,
-                repr(err.object[max(0, err.start - 40) : err.end + 40]),
-                "text that is not UTF-8",
-                context=class_name,
-            )
+            said = err.object[max(0, err.start - 60) : err.end + 60]
+            said = said.decode("utf-8", "backslashreplace") if isinstance(said, bytes) else str(said)
+            return NotOllamaReply(self.host, said, "text that is not UTF-8", context=class_name)
         if isinstance(err, pydantic.ValidationError):
             said = next((e.get("input") for e in err.errors()), "")
             return NotOllamaReply(

@@ -193,6 +193,9 @@ def test_names_are_normalised_and_look_alikes_warned(project, capsys):
     assert run(project, "classes", "add", "z\u043erbit") == 0  # Cyrillic o: allowed, with a warning
     err = capsys.readouterr().err
     assert "looks like the class 'zorbit'" in err and "mixes Cyrillic and Latin" in err
+    assert run(project, "classes", "rename", "blorp", "z\u03bfrbit\u200d") == 0  # Greek omicron
+    out, err = capsys.readouterr()
+    assert "to 'z\u03bfrbit'" in out and "looks like the class 'zorbit'" in err
     res = add_classes(project, ["\u0392\u039f\u03a7"], "ana")  # Greek capitals spelling "BOX"
     assert res.warnings == []  # one script, nothing like it yet
     with pytest.raises(UserError, match="empty"):
