@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from db.store_attributes import AttributeEditError, ClassKey, clean_attribute_text, clean_class_name
-from db.text import normalised
+from db.text import normalise, normalised
 from plugins.attribute_sources import (
     AttributeSourceError,
     ClassAttributes,
@@ -442,18 +442,21 @@ def _validate(path: Path, contents: FileContents, existing: Sequence[str]) -> tu
         except AttributeEditError as err:
             raise UserError(f"{where}: class {c.name!r}: {err}") from err
         attrs: list[str] = []
+        removed = 0
         for a in c.attributes:
-            if not normalised(a):
-                warnings.append(f"{at}class {name!r}: attribute {a!r} is empty once cleaned; skipped")
-                continue
             try:
                 attrs.append(clean_attribute_text(a))
             except AttributeEditError as err:
+                if not normalised(a):
+                    warnings.append(f"{at}class {name!r}: attribute {a!r} is empty once cleaned; skipped")
+                    continue
                 raise UserError(f"{where}: class {c.name!r}: {err}") from err
-        _, notes = text.clean_names([c.name])
-        warnings.extend(f"{at}class {n}" for n in notes)
-        _, notes = text.clean_attributes(c.attributes)
-        warnings.extend(f"{at}class {name!r}: {n}" for n in notes if "dropped" not in n)
+            if not (a.isascii() and a.isprintable()):  # only then can the rule have removed anything
+                removed += normalise(a)[1]
+        if removed:
+            warnings.append(f"{at}class {name!r}: {removed} control or invisible characters removed")
+        if name != c.name:
+            warnings.extend(f"{at}class {n}" for n in text.clean_names([c.name])[1])
         key = name.casefold()
         if key in merged:
             first, first_attrs, first_line = merged[key]
