@@ -40,6 +40,8 @@ def skeleton(name: str) -> str:
 
 def scripts(name: str) -> set[str]:
     """The confusable scripts (Latin, Cyrillic, Greek) whose letters a name uses."""
+    if name.isascii():
+        return {"LATIN"} if any(ch.isalpha() for ch in name) else set()
     out = set()
     for ch in name:
         if ch.isalpha():
