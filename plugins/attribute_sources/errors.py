@@ -40,7 +40,9 @@ class ProposalTimeout(AttributeSourceError):
 class OllamaServerError(AttributeSourceError):
     def __init__(self, message: str, status: int, *, context: str = "") -> None:
         where = f" for '{context}'" if context else ""
-        super().__init__(f"Ollama answered HTTP {status}{where}: {message}")
+        said = " ".join(str(message).split())  # one line, whatever the server sent
+        said = said if len(said) <= 300 else said[:300] + "..."
+        super().__init__(f"Ollama answered HTTP {status}{where}: {said}")
         self.status = status
         self.retryable = status >= 500 or status in (408, 429)
 

@@ -14,6 +14,7 @@ import pytest
 
 from plugins.attribute_sources import (
     NotOllamaReply,
+    OllamaServerError,
     ProposalTimeout,
     ReplyTooLarge,
     SourceStopped,
@@ -119,3 +120,12 @@ def test_invalid_utf8_is_reported_not_stored(fake_ollama):
         p = s.propose("lemur")
     assert p.attributes == ("grey fur",)
     assert any("UTF-8" in w for w in p.warnings)
+
+
+def test_server_error_pages_become_one_line(fake_ollama):
+    page = "<html>\n<body>\n<h1>502 Bad Gateway</h1>\n" + "<p>nginx</p>\n" * 200 + "</body></html>"
+    fake_ollama.script(Reply(status=502, error=page))
+    with src(fake_ollama.url) as s, pytest.raises(OllamaServerError) as err:
+        s.propose("lemur")
+    msg = str(err.value)
+    assert "\n" not in msg and "502 Bad Gateway" in msg and len(msg) < 400
