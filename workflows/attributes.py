@@ -185,10 +185,17 @@ def propose_attributes(
         source = make_ollama_source(project, model=model, host=host, **extra)
     result = ProposeResult(model=model, host=getattr(source, "host", ""))
     stop = threading.Event()
+
+    def stopped() -> bool:
+        """Polled by requests in flight: a Cancel stops them at once, not at the next progress."""
+        return stop.is_set() or (cancel is not None and cancel.cancelled)
+
     pool: ThreadPoolExecutor | None = None
     try:
         try:
-            model = source.ensure_model(model)  # fail fast, once, with `ollama pull NAME`
+            model = source.ensure_model(model, stop=stopped)  # fail fast, once, with `ollama pull NAME`
+        except SourceStopped:
+            raise Cancelled() from None
         except AttributeSourceError as err:
             raise UserError(str(err)) from err
         result.model = model
@@ -219,7 +226,7 @@ def propose_attributes(
                 domain_hint=settings.domain_hint,
                 n=n,
                 model=model,
-                stop=stop.is_set,
+                stop=stopped,
             ): c
             for c in targets
         }

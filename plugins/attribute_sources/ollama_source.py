@@ -182,10 +182,10 @@ class OllamaSource:
         return AttributeSourceError(f"Ollama request failed: {type(err).__name__}: {err}")
 
     # -- models ----------------------------------------------------------------------------------
-    def list_models(self) -> list[ModelInfo]:
+    def list_models(self, *, stop: Callable[[], bool] | None = None) -> list[ModelInfo]:
         """Models installed on the server (`/api/tags`), sorted by name."""
         try:
-            with self._limits():
+            with self._limits(stop=stop):
                 resp = self._client.list()
         except Exception as err:  # noqa: BLE001 - translated into the source error family
             raise self._translate(err) from err
@@ -205,10 +205,10 @@ class OllamaSource:
             )
         return sorted(out, key=lambda m: m.name)
 
-    def ensure_model(self, model: str) -> str:
+    def ensure_model(self, model: str, *, stop: Callable[[], bool] | None = None) -> str:
         """Check `model` is installed (fail fast, once, before hundreds of requests); returns
         the installed name it matched."""
-        installed = [m.name for m in self.list_models()]
+        installed = [m.name for m in self.list_models(stop=stop)]
         wanted = _canonical(model)
         for name in installed:
             if name == model or _canonical(name) == wanted:

@@ -17,7 +17,7 @@ import pytest
 from cli.main import main
 from workflows.attributes import import_attributes, propose_attributes
 from workflows.errors import UserError
-from workflows.progress import drive
+from workflows.progress import Cancelled, CancelToken, drive
 
 from .conftest import Reply, question_class
 
@@ -62,6 +62,27 @@ def test_closing_propose_while_the_server_stalls_keeps_what_was_saved(birds, fak
     assert not fake_ollama.closing.is_set()
     assert [r.text for r in birds.list_attributes("cardinal")] == ["red crest", "short conical bill"]
     assert [c.name for c in birds.list_classes() if c.n_attributes] == ["cardinal"]
+
+
+def test_cancel_while_the_model_check_stalls(birds, fake_ollama):
+    """The desktop's Cancel (a token, polled by the request itself) also ends the model check."""
+    fake_ollama.tags_raw = Reply(mode="stall")
+    token = CancelToken()
+    outcome: list[BaseException] = []
+
+    def run_it() -> None:
+        try:
+            drive(propose_attributes(birds, cancel=token, timeout=60))
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            outcome.append(err)
+
+    t = threading.Thread(target=run_it)
+    t.start()
+    assert fake_ollama.stalling.wait(10)
+    token.cancel()
+    t.join(10)
+    assert not t.is_alive() and len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert fake_ollama.chats() == []
 
 
 def _wait_for(condition, seconds: float = 60.0) -> bool:
