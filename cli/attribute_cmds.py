@@ -220,8 +220,11 @@ def _attrs_list(project: Any, args: argparse.Namespace) -> int:
 def _attrs_add(project: Any, args: argparse.Namespace) -> int:
     from workflows.attributes import add_attributes
 
-    for aid in add_attributes(project, args.class_name, args.texts, _who(project)):
+    ids, notes = add_attributes(project, args.class_name, args.texts, _who(project))
+    for aid in ids:
         print(f"added attribute {aid}")
+    for w in notes:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 

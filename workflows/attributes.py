@@ -346,14 +346,21 @@ def add_classes(project: Any, names: Sequence[object], who: str = "") -> AddedCl
     return AddedClasses(ids, list(stats.classes_added), warnings)
 
 
-def add_attributes(project: Any, class_key: ClassKey, texts: Sequence[object], who: str = "") -> list[int]:
-    """Add attributes to one class, all or none (each text checked before any is added)."""
+def add_attributes(
+    project: Any, class_key: ClassKey, texts: Sequence[object], who: str = ""
+) -> tuple[list[int], list[str]]:
+    """Add attributes to one class, all or none (each text checked before any is added);
+    returns the new ids and notes on what normalisation changed."""
     clean = []
+    notes = []
     for i, raw in enumerate(texts, 1):
         try:
             clean.append(clean_attribute_text(raw))
         except AttributeEditError as err:
             raise UserError(f"attribute {i} of {len(texts)} ({raw!r}): {err}; nothing was added") from err
+        note = text.changed(raw, clean[-1]) if isinstance(raw, str) else None
+        if note:
+            notes.append(note)
     try:
         have = {normalised(a.text).casefold() for a in project.list_attributes(class_key)}
     except AttributeEditError as err:
@@ -364,7 +371,7 @@ def add_attributes(project: Any, class_key: ClassKey, texts: Sequence[object], w
             raise UserError(f"attribute {clean[i]!r} is given twice; nothing was added")
         if key in have:
             raise UserError(f"the class already has the attribute {clean[i]!r}; nothing was added")
-    return [project.add_attribute(class_key, t, "manual", who) for t in clean]
+    return [project.add_attribute(class_key, t, "manual", who) for t in clean], notes
 
 
 # -- files -------------------------------------------------------------------------------------

@@ -51,9 +51,11 @@ def scripts(name: str) -> set[str]:
     return out
 
 
-def _changed(raw: str, clean: str, removed: int) -> str | None:
+def changed(raw: str, clean: str) -> str | None:
+    """A note saying what normalisation did to `raw`, or None when only spaces changed."""
     if raw == clean or " ".join(raw.split()) == clean:
         return None
+    removed = normalise(raw)[1]
     if removed:
         return f"{raw!r} stored as {clean!r} ({removed} control or invisible characters removed)"
     return f"{raw!r} stored as {clean!r} (Unicode compatibility forms normalised)"
@@ -72,10 +74,11 @@ def clean_names(names: Sequence[object], what: str = "class name") -> tuple[list
             raise UserError(f"{what} {i} of {len(names)} ({raw!r}): {err}; nothing was added") from err
         key = clean.casefold()
         if key in seen:
-            same = "" if seen[key] == raw else f" (the same as {seen[key]!r} once normalised)"
-            raise UserError(f"{what} {raw!r} is given twice{same}; nothing was added")
+            if " ".join(seen[key].split()).casefold() == " ".join(str(raw).split()).casefold():
+                raise UserError(f"{what} {raw!r} is given twice (ignoring case); nothing was added")
+            raise UserError(f"{what} {raw!r} is {seen[key]!r} once normalised; nothing was added")
         seen[key] = raw if isinstance(raw, str) else clean
-        note = _changed(raw, clean, normalise(raw)[1]) if isinstance(raw, str) else None
+        note = changed(raw, clean) if isinstance(raw, str) else None
         if note:
             notes.append(note)
         out.append(clean)

@@ -174,6 +174,10 @@ def test_classes_add_checks_every_name_before_adding_any(project, capsys):
     assert run(project, "classes", "add", "A", "B") == 0
     assert run(project, "attributes", "add", "A", "red", "\u200b", "blue") == 1
     assert project.list_attributes("A") == []
+    capsys.readouterr()
+    assert run(project, "attributes", "add", "A", "red\x01 dot", "blue") == 0
+    assert [a.text for a in project.list_attributes("A")] == ["red dot", "blue"]
+    assert "'red\\x01 dot' stored as 'red dot' (1 control" in capsys.readouterr().err
 
 
 # -- item 14: text hygiene ----------------------------------------------------------------------
