@@ -75,7 +75,7 @@ def test_stalled_request_stops_when_asked(fake_ollama):
     outcome: list[BaseException] = []
 
     def ask() -> None:
-        with src(fake_ollama.url, timeout=60) as s:
+        with src(fake_ollama.url, timeout=120) as s:
             try:
                 s.propose("lemur", stop=stop.is_set)
             except BaseException as err:  # noqa: BLE001 - handed to the test thread
@@ -83,9 +83,9 @@ def test_stalled_request_stops_when_asked(fake_ollama):
 
     t = threading.Thread(target=ask)
     t.start()
-    assert fake_ollama.stalling.wait(10)
+    assert fake_ollama.stalling.wait(30)
     stop.set()
-    t.join(10)  # the request's own timeout is 60 s
+    t.join(30)  # the request's own timeout is 120 s
     assert not t.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], SourceStopped)
 
