@@ -247,3 +247,12 @@ def test_every_path_applies_the_same_rule(project, tmp_path):
     assert [r.text for r in project.list_attributes("zorbit")] == ["green spots", "long tail"]
     assert any("the class 'zorbit' of line 1 once normalised" in w for w in res.warnings)
     assert any("'\\u200b' is empty once cleaned" in w or "is empty once cleaned" in w for w in res.warnings)
+
+
+def test_cli_propose_survives_a_reply_without_newline(birds, fake_ollama, capsys):
+    """The product path end to end: the default cap ends the request; the class is reported failed."""
+    fake_ollama.script(Reply(mode="no-newline", total_bytes=64 * 1024 * 1024))
+    assert run(birds, "attributes", "propose", "--classes", "crow", "--retries", "0") == 1
+    err = capsys.readouterr().err
+    assert "crow: the reply of Ollama" in err and "passed 4,194,304 bytes without ending" in err
+    assert not fake_ollama.finished.is_set() and birds.list_attributes("crow") == []
