@@ -33,10 +33,13 @@ def _print_json(obj: Any) -> None:
 # --- classes ------------------------------------------------------------------------------------
 @with_project
 def _classes_add(project: Any, args: argparse.Namespace) -> int:
-    who = _who(project)
-    for name in args.names:
-        cid = project.add_class(name, who)
-        print(f"added class {project.get_class(cid).name!r} (id {cid})")
+    from workflows.attributes import add_classes
+
+    res = add_classes(project, args.names, _who(project))
+    for cid, name in zip(res.ids, res.names, strict=True):
+        print(f"added class {name!r} (id {cid})")
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -77,8 +80,15 @@ def _classes_import(project: Any, args: argparse.Namespace) -> int:
 
 @with_project
 def _classes_rename(project: Any, args: argparse.Namespace) -> int:
-    project.rename_class(args.old, args.new, _who(project))
-    print(f"renamed {args.old!r} to {args.new!r}")
+    from workflows.text import lookalikes
+
+    cid = project.get_class(args.old).id
+    project.rename_class(cid, args.new, _who(project))
+    new = project.get_class(cid).name
+    print(f"renamed {args.old!r} to {new!r}")
+    others = [c.name for c in project.list_classes() if c.id != cid]
+    for w in lookalikes([new], others):
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -111,8 +121,9 @@ def _set_class_active(active: bool) -> Callable[[argparse.Namespace], int]:
 # --- attributes ---------------------------------------------------------------------------------
 @with_project
 def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
-    from workflows.attributes import propose_attributes
+    from workflows.attributes import check_propose_args, propose_attributes
 
+    check_propose_args(timeout=args.timeout, retries=args.retries, n=args.n, concurrency=args.concurrency)
     gen = propose_attributes(
         project,
         class_ids=args.classes,
@@ -139,7 +150,7 @@ def _attrs_propose(project: Any, args: argparse.Namespace) -> int:
         print(f"{len(res.skipped)} classes already had attributes and were skipped (use --replace to re-ask)")
     for item in res.saved:
         for w in item.warnings:
-            print(f"note: {item.class_name}: {w}", file=sys.stderr)
+            print(f"warning: {item.class_name}: {w}", file=sys.stderr)
     if res.failures:
         print(f"{len(res.failures)} classes failed:", file=sys.stderr)
         for reason, count in Counter(r for _, r in res.failures).most_common(5):
@@ -207,9 +218,13 @@ def _attrs_list(project: Any, args: argparse.Namespace) -> int:
 
 @with_project
 def _attrs_add(project: Any, args: argparse.Namespace) -> int:
-    for text in args.texts:
-        aid = project.add_attribute(args.class_name, text, "manual", _who(project))
+    from workflows.attributes import add_attributes
+
+    ids, notes = add_attributes(project, args.class_name, args.texts, _who(project))
+    for aid in ids:
         print(f"added attribute {aid}")
+    for w in notes:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 

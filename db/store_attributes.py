@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +35,11 @@ from db.models import (
     Prediction,
     utcnow,
 )
+from db.text import normalised
 
 MAX_CLASS_NAME = 512
 MAX_ATTRIBUTE_TEXT = 500
 ClassKey = int | str  # a class id, or its name (matched case-insensitively)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class AttributeEditError(ProjectError, ValueError):
@@ -105,14 +103,13 @@ class BulkStats:
 
 
 def clean_text(text: object, what: str, max_len: int) -> str:
-    """NFC, trim, collapse inner whitespace; reject empty, control characters and overlong text."""
+    """`db.text.normalise` (NFKC, control and invisible characters removed, whitespace collapsed);
+    reject empty and overlong text."""
     if not isinstance(text, str):
         raise AttributeEditError(f"{what} must be text, got {type(text).__name__}")
-    out = " ".join(unicodedata.normalize("NFC", text).split())
+    out = normalised(text)
     if not out:
-        raise AttributeEditError(f"{what} is empty")
-    if _CONTROL.search(out):
-        raise AttributeEditError(f"{what} {out!r} contains control characters")
+        raise AttributeEditError(f"{what} is empty" + (f" (was {text!r})" if text.strip() else ""))
     if len(out) > max_len:
         raise AttributeEditError(f"{what} is {len(out)} characters long (at most {max_len}): {out[:60]!r}...")
     return out
@@ -127,7 +124,8 @@ def clean_attribute_text(text: object) -> str:
 
 
 def _fold(s: str) -> str:
-    return s.casefold()
+    """Comparison key: rows stored before normalisation compare by their normalised form."""
+    return normalised(s).casefold()
 
 
 def specs_version(specs: Iterable[tuple[Any, str, Sequence[str]]]) -> str:

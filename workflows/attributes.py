@@ -8,6 +8,7 @@ transaction: a malformed file changes nothing.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from db.store_attributes import AttributeEditError, ClassKey, clean_attribute_text, clean_class_name
+from db.text import normalise, normalised
 from plugins.attribute_sources import (
     AttributeSourceError,
     ClassAttributes,
@@ -30,6 +32,7 @@ from plugins.attribute_sources import (
 from plugins.attribute_sources.files import read_class_list
 from plugins.attribute_sources.prompting import pick_other_classes
 from plugins.registry import ATTRIBUTE_SOURCES, available, load
+from workflows import text
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress
 from workflows.settings import load_settings
@@ -120,6 +123,30 @@ def _resolve_classes(project: Any, class_ids: Sequence[ClassKey] | None) -> list
     return out
 
 
+MAX_N_ATTRIBUTES = 50
+
+
+def check_propose_args(
+    *,
+    timeout: float | None = None,
+    retries: int | None = None,
+    n: int | None = None,
+    concurrency: int | None = None,
+) -> None:
+    """A `UserError` for a value that cannot work, before anything is sent or written (a zero
+    or NaN timeout used to surface as "Ollama is not running" or "HTTP 502")."""
+    if timeout is not None and not (
+        isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0
+    ):
+        raise UserError(f"--timeout must be a positive number of seconds, not {timeout!r}")
+    if retries is not None and retries < 0:
+        raise UserError(f"--retries must be 0 or more, not {retries}")
+    if n is not None and not 1 <= n <= MAX_N_ATTRIBUTES:
+        raise UserError(f"--n must be between 1 and {MAX_N_ATTRIBUTES} attributes per class, not {n}")
+    if concurrency is not None and concurrency < 1:
+        raise UserError(f"--concurrency must be 1 or more, not {concurrency}")
+
+
 def propose_attributes(
     project: Any,
     class_ids: Sequence[ClassKey] | None = None,
@@ -143,6 +170,7 @@ def propose_attributes(
     `replace` a class's attributes become the proposal; otherwise new ones are appended.
     `source` defaults to an `OllamaSource` on the project's host (tests pass their own).
     """
+    check_propose_args(timeout=timeout, retries=retries, n=n, concurrency=concurrency)
     settings = load_settings(project)
     model = (model or settings.ollama_model or "").strip()
     if not model:
@@ -157,10 +185,17 @@ def propose_attributes(
         source = make_ollama_source(project, model=model, host=host, **extra)
     result = ProposeResult(model=model, host=getattr(source, "host", ""))
     stop = threading.Event()
+
+    def stopped() -> bool:
+        """Polled by requests in flight: a Cancel stops them at once, not at the next progress."""
+        return stop.is_set() or (cancel is not None and cancel.cancelled)
+
     pool: ThreadPoolExecutor | None = None
     try:
         try:
-            model = source.ensure_model(model)  # fail fast, once, with `ollama pull NAME`
+            model = source.ensure_model(model, stop=stopped)  # fail fast, once, with `ollama pull NAME`
+        except SourceStopped:
+            raise Cancelled() from None
         except AttributeSourceError as err:
             raise UserError(str(err)) from err
         result.model = model
@@ -191,7 +226,7 @@ def propose_attributes(
                 domain_hint=settings.domain_hint,
                 n=n,
                 model=model,
-                stop=stop.is_set,
+                stop=stopped,
             ): c
             for c in targets
         }
@@ -244,9 +279,15 @@ def _save_one(project: Any, fut: Future, row: Any, result: ProposeResult, *, rep
         result.failures.append((row.name, reason))
         return f"{row.name}: failed"
     prop = fut.result()
+    attributes, notes = text.clean_attributes(prop.attributes)  # a control character costs itself only
+    if not attributes:
+        result.failures.append(
+            (row.name, f"nothing usable in the reply of {prop.model} ({'; '.join(notes)})")
+        )
+        return f"{row.name}: failed"
     try:
         stats = project.replace_attributes(
-            [(row.id, list(prop.attributes))],
+            [(row.id, attributes)],
             mode="replace" if replace else "merge",
             source="llm",
             origin_model=prop.model,
@@ -263,14 +304,74 @@ def _save_one(project: Any, fut: Future, row: Any, result: ProposeResult, *, rep
         ClassProposal(
             row.id,
             row.name,
-            prop.attributes,
+            tuple(attributes),
             stats.attributes_added,
-            prop.warnings,
+            (*prop.warnings, *notes),
             prop.attempts,
             prop.seconds,
         )
     )
-    return f"{row.name}: {len(prop.attributes)} attributes"
+    return f"{row.name}: {len(attributes)} attributes"
+
+
+# -- names typed by hand ---------------------------------------------------------------------------
+
+
+@dataclass
+class AddedClasses:
+    ids: list[int]
+    names: list[str]
+    warnings: list[str]
+
+
+def add_classes(project: Any, names: Sequence[object], who: str = "") -> AddedClasses:
+    """Add classes, all or none: every name is checked first (normalised, not empty, not given
+    twice, not taken), then all are added in one transaction. Warnings: what normalisation changed,
+    and names that look like another class."""
+    clean, notes = text.clean_names(list(names))
+    existing = {normalised(c.name).casefold(): c.name for c in project.list_classes()}
+    for raw, name in zip(names, clean, strict=True):
+        taken = existing.get(name.casefold())
+        if taken is not None:
+            same = "" if taken == raw else f" ({raw!r} is {taken!r} once normalised)"
+            raise UserError(f"class name {taken!r} already exists{same}; nothing was added")
+    warnings = notes + text.lookalikes(clean, existing.values())
+    try:
+        stats = project.replace_attributes(
+            [(name, ()) for name in clean], mode="merge", source="manual", who=who, create_classes=True
+        )
+    except AttributeEditError as err:
+        raise UserError(f"{err}; nothing was added") from err
+    ids = [project.get_class(name).id for name in stats.classes_added]
+    return AddedClasses(ids, list(stats.classes_added), warnings)
+
+
+def add_attributes(
+    project: Any, class_key: ClassKey, texts: Sequence[object], who: str = ""
+) -> tuple[list[int], list[str]]:
+    """Add attributes to one class, all or none (each text checked before any is added);
+    returns the new ids and notes on what normalisation changed."""
+    clean = []
+    notes = []
+    for i, raw in enumerate(texts, 1):
+        try:
+            clean.append(clean_attribute_text(raw))
+        except AttributeEditError as err:
+            raise UserError(f"attribute {i} of {len(texts)} ({raw!r}): {err}; nothing was added") from err
+        note = text.changed(raw, clean[-1]) if isinstance(raw, str) else None
+        if note:
+            notes.append(note)
+    try:
+        have = {normalised(a.text).casefold() for a in project.list_attributes(class_key)}
+    except AttributeEditError as err:
+        raise UserError(str(err)) from err
+    folded = [t.casefold() for t in clean]
+    for i, key in enumerate(folded):
+        if key in folded[:i]:
+            raise UserError(f"attribute {clean[i]!r} is given twice; nothing was added")
+        if key in have:
+            raise UserError(f"the class already has the attribute {clean[i]!r}; nothing was added")
+    return [project.add_attribute(class_key, t, "manual", who) for t in clean], notes
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -342,15 +443,48 @@ def _read(path: Path, fmt: str | None) -> tuple[str, FileContents]:
         raise UserError(str(err)) from err
 
 
-def _validate(path: Path, contents: FileContents) -> None:
+def _validate(path: Path, contents: FileContents, existing: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """The file's classes with names and texts normalised (`workflows.text`), before anything is
+    written: [(name, attributes, line)] and warnings. Names that become equal are merged."""
+    warnings: list[str] = []
+    merged: dict[str, tuple[str, list[str], int | None]] = {}
     for c in contents.classes:
         where = f"{path}:{c.line}" if c.line else str(path)
+        at = f"line {c.line}: " if c.line else ""
         try:
-            clean_class_name(c.name)
-            for a in c.attributes:
-                clean_attribute_text(a)
+            name = clean_class_name(c.name)
         except AttributeEditError as err:
             raise UserError(f"{where}: class {c.name!r}: {err}") from err
+        attrs: list[str] = []
+        removed = 0
+        for a in c.attributes:
+            try:
+                attrs.append(clean_attribute_text(a))
+            except AttributeEditError as err:
+                if not normalised(a):
+                    warnings.append(f"{at}class {name!r}: attribute {a!r} is empty once cleaned; skipped")
+                    continue
+                raise UserError(f"{where}: class {c.name!r}: {err}") from err
+            if not (a.isascii() and a.isprintable()):  # only then can the rule have removed anything
+                removed += normalise(a)[1]
+        if removed:
+            warnings.append(f"{at}class {name!r}: {removed} control or invisible characters removed")
+        if name != c.name:
+            warnings.extend(f"{at}class {n}" for n in text.clean_names([c.name])[1])
+        key = name.casefold()
+        if key in merged:
+            first, first_attrs, first_line = merged[key]
+            warnings.append(
+                f"{at}class {c.name!r} is the class {first!r}"
+                + (f" of line {first_line}" if first_line else "")
+                + " once normalised; their attributes are merged"
+            )
+            first_attrs.extend(attrs)
+        else:
+            merged[key] = (name, attrs, c.line)
+    names = [n for n, _, _ in merged.values()]
+    warnings.extend(text.lookalikes(names, [e for e in existing if e.casefold() not in merged]))
+    return list(merged.values()), warnings
 
 
 def import_attributes(
@@ -372,17 +506,17 @@ def import_attributes(
         raise UserError(f"import mode must be merge or replace, not {mode!r}")
     p = Path(path)
     fmt_name, contents = _read(p, fmt)
-    _validate(p, contents)
+    before = {normalised(c.name).casefold(): c.name for c in project.list_classes()}
+    classes, warnings = _validate(p, contents, list(before.values()))
     who = who or load_settings(project).effective_reviewer
-    before = {c.name.casefold(): c.name for c in project.list_classes()}
-    items = [(c.name, () if classes_only else c.attributes) for c in contents.classes]
+    items = [(name, () if classes_only else attrs) for name, attrs, _ in classes]
     try:
         stats = project.replace_attributes(
             items, mode="merge" if classes_only else mode, source="import", origin=p.name, who=who
         )
     except AttributeEditError as err:
         raise UserError(f"{p}: {err}") from err
-    in_file = {c.name.casefold() for c in contents.classes}
+    in_file = {name.casefold() for name, _, _ in classes}
     missing = [name for key, name in before.items() if key not in in_file]
     added = len(stats.classes_added)
     if not added:
@@ -406,7 +540,7 @@ def import_attributes(
         duplicates_dropped=stats.duplicates_dropped,
         classes_not_in_file=missing,
         order_note=order_note,
-        warnings=list(contents.warnings),
+        warnings=list(contents.warnings) + warnings,
         attribute_set_version=project.attribute_set_version(),
     )
 

@@ -6,9 +6,11 @@ from plugins.attribute_sources.errors import (
     AttributeFileError,
     AttributeSourceError,
     ModelNotInstalled,
+    NotOllamaReply,
     OllamaServerError,
     OllamaUnreachable,
     ProposalTimeout,
+    ReplyTooLarge,
     SourceStopped,
     UnusableReply,
 )
@@ -20,9 +22,11 @@ __all__ = [
     "FileAttributeSource",
     "FileContents",
     "ModelNotInstalled",
+    "NotOllamaReply",
     "OllamaServerError",
     "OllamaUnreachable",
     "ProposalTimeout",
+    "ReplyTooLarge",
     "SourceStopped",
     "UnusableReply",
 ]

@@ -40,7 +40,9 @@ class ProposalTimeout(AttributeSourceError):
 class OllamaServerError(AttributeSourceError):
     def __init__(self, message: str, status: int, *, context: str = "") -> None:
         where = f" for '{context}'" if context else ""
-        super().__init__(f"Ollama answered HTTP {status}{where}: {message}")
+        said = " ".join(str(message).split())  # one line, whatever the server sent
+        said = said if len(said) <= 300 else said[:300] + "..."
+        super().__init__(f"Ollama answered HTTP {status}{where}: {said}")
         self.status = status
         self.retryable = status >= 500 or status in (408, 429)
 
@@ -52,6 +54,31 @@ class UnusableReply(AttributeSourceError):
         snippet = " ".join(raw.split())[:160]
         super().__init__(f"the reply of {model} for '{class_name}' is unusable ({why}): {snippet!r}")
         self.raw = raw
+
+
+class ReplyTooLarge(AttributeSourceError):
+    """The server kept sending past the byte cap (e.g. a stream that never ends a line)."""
+
+    def __init__(self, host: str, bytes_read: int, limit: int, *, context: str = "") -> None:
+        where = f" for '{context}'" if context else ""
+        super().__init__(
+            f"the reply of Ollama at {host}{where} passed {limit:,} bytes without ending; stopped reading "
+            "(is this an Ollama server?)"
+        )
+        self.bytes_read = bytes_read
+        self.limit = limit
+
+
+class NotOllamaReply(AttributeSourceError):
+    """HTTP 200, but the body is not the JSON Ollama sends: say what the server actually said."""
+
+    def __init__(self, host: str, said: str, why: str = "not JSON", *, context: str = "") -> None:
+        where = f" for '{context}'" if context else ""
+        snippet = " ".join(said.split())[:160]
+        super().__init__(
+            f"the server at {host} answered HTTP 200{where} with {why}: {snippet!r} (is it Ollama?)"
+        )
+        self.said = said
 
 
 class AttributeFileError(AttributeSourceError):

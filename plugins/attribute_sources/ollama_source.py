@@ -7,6 +7,8 @@ messages that say what to do: start the server, pull the model, wait longer.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import threading
 import time
@@ -18,15 +20,18 @@ from plugins.attribute_sources import prompting
 from plugins.attribute_sources.errors import (
     AttributeSourceError,
     ModelNotInstalled,
+    NotOllamaReply,
     OllamaServerError,
     OllamaUnreachable,
     ProposalTimeout,
+    ReplyTooLarge,
     SourceStopped,
     UnusableReply,
 )
 from plugins.attribute_sources.parsing import parse_reply
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
+MAX_REPLY_BYTES = 4 * 1024 * 1024  # raw bytes per request; a 512-token streamed reply is ~150 KB
 
 
 @dataclass(frozen=True)
@@ -81,20 +86,50 @@ class OllamaSource:
         stream: bool = True,
         options: dict[str, Any] | None = None,
         max_reply_chars: int = 20_000,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         self.host = (host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).rstrip("/")
         self.model = model
         self.timeout = float(timeout)
+        if not math.isfinite(self.timeout) or self.timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.retries = max(0, int(retries))
         self.retry_backoff = float(retry_backoff)
         self.stream = stream
         self.options = {"temperature": 0.2, "num_predict": 512} | dict(options or {})
         self.max_reply_chars = max_reply_chars
+        self.max_reply_bytes = int(max_reply_bytes)
         import httpx  # deferred: listing file formats must not pay for the HTTP stack
         import ollama
 
+        from plugins.attribute_sources.transport import guarded_transport
+
         self._client = ollama.Client(
-            host=self.host, timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
+            host=self.host,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
+            transport=guarded_transport(),
+        )
+
+    def _limits(
+        self, *, class_name: str = "", model: str = "", stop: Callable[[], bool] | None = None
+    ) -> Any:
+        """This request's total deadline, raw byte cap and stop check (see `transport`)."""
+        from plugins.attribute_sources.transport import Limits, limited
+
+        def on_deadline() -> AttributeSourceError:
+            if class_name:
+                return ProposalTimeout(class_name, model or "-", self.timeout)
+            return AttributeSourceError(f"Ollama at {self.host} did not answer within {self.timeout:g} s")
+
+        return limited(
+            Limits(
+                deadline=time.monotonic() + self.timeout,
+                max_bytes=self.max_reply_bytes,
+                on_deadline=on_deadline,
+                on_too_large=lambda n: ReplyTooLarge(self.host, n, self.max_reply_bytes, context=class_name),
+                stop=stop,
+                on_stop=SourceStopped,
+            )
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -128,15 +163,30 @@ class OllamaSource:
             if not class_name:
                 return AttributeSourceError(f"Ollama at {self.host} did not answer within {self.timeout:g} s")
             return ProposalTimeout(class_name, model or "-", self.timeout)
-        if isinstance(err, (httpx.TransportError, ValueError, pydantic.ValidationError)):
+        if isinstance(err, json.JSONDecodeError):
+            return NotOllamaReply(self.host, err.doc, context=class_name)
+        if isinstance(err, UnicodeDecodeError):
+            said = err.object[max(0, err.start - 60) : err.end + 60]
+            said = said.decode("utf-8", "backslashreplace") if isinstance(said, bytes) else str(said)
+            return NotOllamaReply(self.host, said, "text that is not UTF-8", context=class_name)
+        if isinstance(err, pydantic.ValidationError):
+            said = next((e.get("input") for e in err.errors()), "")
+            return NotOllamaReply(
+                self.host,
+                json.dumps(said, default=str)[:400],
+                "JSON that is not an Ollama reply",
+                context=class_name,
+            )
+        if isinstance(err, (httpx.TransportError, ValueError)):
             return OllamaServerError(f"broken reply ({type(err).__name__}: {err})", 502, context=class_name)
         return AttributeSourceError(f"Ollama request failed: {type(err).__name__}: {err}")
 
     # -- models ----------------------------------------------------------------------------------
-    def list_models(self) -> list[ModelInfo]:
+    def list_models(self, *, stop: Callable[[], bool] | None = None) -> list[ModelInfo]:
         """Models installed on the server (`/api/tags`), sorted by name."""
         try:
-            resp = self._client.list()
+            with self._limits(stop=stop):
+                resp = self._client.list()
         except Exception as err:  # noqa: BLE001 - translated into the source error family
             raise self._translate(err) from err
         out = []
@@ -155,10 +205,10 @@ class OllamaSource:
             )
         return sorted(out, key=lambda m: m.name)
 
-    def ensure_model(self, model: str) -> str:
+    def ensure_model(self, model: str, *, stop: Callable[[], bool] | None = None) -> str:
         """Check `model` is installed (fail fast, once, before hundreds of requests); returns
         the installed name it matched."""
-        installed = [m.name for m in self.list_models()]
+        installed = [m.name for m in self.list_models(stop=stop)]
         wanted = _canonical(model)
         for name in installed:
             if name == model or _canonical(name) == wanted:
@@ -228,31 +278,28 @@ class OllamaSource:
         class_name: str,
         stop: Callable[[], bool] | None,
     ) -> str:
-        if not self.stream:
-            resp = self._client.chat(
-                model=model, messages=messages, format=schema, options=options, stream=False
+        with self._limits(class_name=class_name, model=model, stop=stop) as limits:
+            if not self.stream:
+                resp = self._client.chat(
+                    model=model, messages=messages, format=schema, options=options, stream=False
+                )
+                return resp.message.content or ""
+            parts: list[str] = []
+            size = 0
+            chunks = self._client.chat(
+                model=model, messages=messages, format=schema, options=options, stream=True
             )
-            return resp.message.content or ""
-        deadline = time.monotonic() + self.timeout
-        parts: list[str] = []
-        size = 0
-        chunks = self._client.chat(
-            model=model, messages=messages, format=schema, options=options, stream=True
-        )
-        try:
-            for chunk in chunks:
-                piece = chunk.message.content or ""
-                parts.append(piece)
-                size += len(piece)
-                if chunk.done or size >= self.max_reply_chars:
-                    break
-                if stop is not None and stop():
-                    raise SourceStopped()
-                if time.monotonic() > deadline:
-                    raise ProposalTimeout(class_name, model, self.timeout)
-        finally:
-            chunks.close()
-        return "".join(parts)
+            try:
+                for chunk in chunks:
+                    piece = chunk.message.content or ""
+                    parts.append(piece)
+                    size += len(piece)
+                    if chunk.done or size >= self.max_reply_chars:
+                        break
+                    limits.check()  # also between lines that arrive in time
+            finally:
+                chunks.close()
+            return "".join(parts)
 
 
 def _sleep(seconds: float, stop: Callable[[], bool] | None) -> bool:

@@ -137,8 +137,11 @@ def parse_reply(raw: str, class_name: str, *, n: int | None = None, max_len: int
     warnings: list[str] = []
     out: list[str] = []
     seen: set[str] = set()
-    dup = empty = cut = 0
+    dup = empty = cut = broken = 0
     for item in items or []:
+        if isinstance(item, str) and "\ufffd" in item:
+            broken += 1  # bytes that were not UTF-8, replaced on the way in: the text is damaged
+            continue
         s = normalise(item, class_name)
         if not s:
             empty += 1
@@ -153,6 +156,10 @@ def parse_reply(raw: str, class_name: str, *, n: int | None = None, max_len: int
             continue
         seen.add(key)
         out.append(s)
+    if broken:
+        warnings.append(
+            f"{broken} items with invalid UTF-8 (shown as U+FFFD) dropped; the reply was not valid text"
+        )
     for count, what in (
         (dup, "duplicates"),
         (empty, "empty or class-name items"),

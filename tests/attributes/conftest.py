@@ -28,6 +28,14 @@ class Reply:
     chunk_delay: float = 0.0  # between streamed chunks
     chunk_size: int = 12
     stream_error: str = ""  # sent as an {"error": ...} line after the first chunk, as Ollama does
+    # misbehaving servers (issue 13): "no-newline" streams `total_bytes` without ever ending a line,
+    # as fast as the client reads; "trickle" does the same one byte per `chunk_delay`; "stall"
+    # sends the headers, then nothing until the server closes; "raw" sends `body`
+    # as it is (HTTP 200, `content_type`).
+    mode: str = ""
+    total_bytes: int = 0
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -51,6 +59,11 @@ class FakeOllama:
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.closing = threading.Event()
+        self.tags_raw: Reply | None = None  # a "raw" reply for GET /api/tags
+        self.sent = 0  # body bytes of misbehaving replies handed to the socket
+        self.stalling = threading.Event()  # a "stall" reply is holding its connection
+        self.disconnected = threading.Event()  # the client hung up on a misbehaving reply
+        self.finished = threading.Event()  # a misbehaving reply was sent to its end
         self.lock = threading.Lock()
         fake = self
 
@@ -70,7 +83,9 @@ class FakeOllama:
 
             def do_GET(self) -> None:
                 fake.requests.append(("GET", self.path, {}))
-                if self.path == "/api/tags":
+                if self.path == "/api/tags" and fake.tags_raw is not None:
+                    fake.misbehave(self, "", fake.tags_raw)
+                elif self.path == "/api/tags":
                     self._json(200, {"models": [fake.tag(m) for m in fake.models]})
                 else:
                     self._json(404, {"error": "404 page not found"})
@@ -89,6 +104,12 @@ class FakeOllama:
                     return
                 reply = fake.next_reply(body)
                 if reply.delay and fake.closing.wait(reply.delay):
+                    return
+                if reply.mode:
+                    try:
+                        fake.misbehave(self, model, reply)
+                    except (BrokenPipeError, ConnectionResetError):
+                        fake.disconnected.set()
                     return
                 if reply.status != 200:
                     self._json(reply.status, {"error": reply.error or "internal error"})
@@ -166,6 +187,48 @@ class FakeOllama:
             "eval_count": 40,
             "eval_duration": 500_000,
         }
+
+    def misbehave(self, handler: BaseHTTPRequestHandler, model: str, reply: Reply) -> None:
+        """Serve one of the misbehaving replies; `sent` counts the body bytes handed to the socket."""
+        w = handler.wfile
+        if reply.mode == "raw":
+            handler.send_response(200)
+            handler.send_header("Content-Type", reply.content_type)
+            handler.send_header("Content-Length", str(len(reply.body)))
+            handler.end_headers()
+            w.write(reply.body)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/x-ndjson")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+
+        def chunk(data: bytes) -> None:
+            w.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            w.flush()
+            self.sent += len(data)
+
+        if reply.mode == "stall":  # headers sent, then silence: the client is blocked reading
+            w.flush()
+            self.stalling.set()
+            self.closing.wait()
+            return
+        head = json.dumps({"model": model, "message": {"role": "assistant", "content": ""}})
+        head = head[: head.rindex('""') + 1].encode()  # the content string opened, never closed
+        chunk(head)
+        if reply.mode == "no-newline":
+            block = b"x" * 65536
+            while self.sent < reply.total_bytes:
+                chunk(block)
+        elif reply.mode == "trickle":
+            while self.sent < reply.total_bytes:
+                if self.closing.wait(reply.chunk_delay):
+                    return
+                chunk(b"x")
+        else:
+            raise ValueError(f"unknown mode {reply.mode!r}")
+        w.write(b"0\r\n\r\n")
+        self.finished.set()  # the whole misbehaving body went out: the client never stopped it
 
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self.lock:
