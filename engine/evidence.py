@@ -11,10 +11,11 @@ Definitions (docs/architecture.md, "Evidence"):
   (`PresenceCalibration`), so a score of 2 means "two spreads above what this attribute usually
   reaches here", whatever the attribute or model. Labels: ``found`` (score >= FOUND_AT),
   ``weak`` (>= WEAK_AT), ``not found``.
-* **contribution** of an attribute: its transport mass times its presence score. The **share**
-  is its positive contribution over the sum of positive contributions: always in [0, 1] and
-  summing to 1 over the attributes that count for the class. Attributes with a negative
-  contribution (below their usual level) are evidence *against* and are listed apart.
+* **contribution** of an attribute: its transport mass times how far its presence score lies
+  above the "not found" line (WEAK_AT). The **share** is its positive contribution over the sum
+  of positive contributions: always in [0, 1] and summing to 1 over the attributes that count for
+  the class, which are exactly those found or weak. Attributes not found have a negative
+  contribution: evidence *against*, listed apart and never given a share.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ WEAK_AT = 0.5
 PRESENCE_LABELS: tuple[str, ...] = ("found", "weak", "not found")
 
 SHARE_RULE = (
-    "share = transport mass x presence above the attribute's usual level, over the sum for the "
-    "class; attributes below their usual level count against"
+    "share = transport mass x presence above the 'not found' line, over the sum for the class; "
+    "attributes not found count against"
 )
 
 
@@ -136,7 +137,7 @@ class AttributeEvidence:
 
     @property
     def against(self) -> bool:
-        """Below its usual level in this image: evidence against the class."""
+        """Not found in this image: evidence against the class."""
         return self.contribution < 0
 
     @property
@@ -218,7 +219,7 @@ class ClassEvidence:
 
     @property
     def against(self) -> tuple[AttributeEvidence, ...]:
-        """Attributes below their usual level, most negative first."""
+        """Attributes not found, most negative first."""
         return tuple(sorted((a for a in self.attributes if a.against), key=lambda a: a.contribution))
 
     @property
@@ -258,7 +259,7 @@ class ClassEvidence:
             z = cal.score(calibration_key(self.class_name, a.text), bests[i]) if usable else None
             scores.append(local[i] if z is None else z)
             flags.append(z is not None)
-        contrib = [a.mass * z for a, z in zip(self.attributes, scores)]
+        contrib = [a.mass * (z - WEAK_AT) for a, z in zip(self.attributes, scores)]
         shares = honest_shares(contrib)
         attrs = tuple(
             replace(a, presence=Presence(z, presence_label(z) or "not found", ok), contribution=c, share=s)
