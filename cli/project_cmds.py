@@ -28,11 +28,15 @@ def find_project_file(arg: str | None, cwd: Path | None = None) -> Path:
     """The project file `--project` names (a file, or a folder with exactly one), else the one in cwd."""
     if arg:
         p = Path(arg).expanduser()
-        if p.is_dir():
+        # what `init NAME` writes (project_file_for_init); "." and "/" have no name to extend
+        named = p.with_name(p.name + PROJECT_SUFFIX) if p.name else p
+        if p.is_dir() and not (named.is_file() and not any(p.glob(f"*{PROJECT_SUFFIX}"))):
             return _single_project_in(p, hint="--project")
-        if not p.exists():
-            raise UserError(f"no project at {p} (create one with `lazlabel init {p} --images DIR`)")
-        return p
+        if p.is_file():
+            return p
+        if named.is_file():
+            return named
+        raise UserError(f"no project at {p} (create one with `lazlabel init {p} --images DIR`)")
     return _single_project_in(cwd or Path.cwd(), hint=None)
 
 

@@ -237,14 +237,14 @@ def _stats(project: Any, args: argparse.Namespace) -> int:
 
 # --- registration -----------------------------------------------------------------------------
 def _engine_options(p: argparse.ArgumentParser) -> None:
+    from cli.choices import add_method_option, add_view_mode_option
+
     p.add_argument("--model", help="model spec (alias, NAME:TAG, NAME@FILE, local-dir:PATH, random:NAME)")
-    p.add_argument(
-        "--mode", choices=["faithful", "grid", "dense"], help="region mode (faithful = published crops)"
-    )
+    add_view_mode_option(p, "--mode")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"])
-    p.add_argument("--method", choices=["lazsl", "dclip", "clip"])
-    p.add_argument("--crops", type=int, help="number of random crops (faithful mode)")
+    add_method_option(p, "--method")
+    p.add_argument("--crops", type=int, help="number of random crops (random mode)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--save", action="store_true", help="store these options in the project settings")
 

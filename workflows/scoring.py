@@ -14,24 +14,27 @@ import torch
 from db.store_runs import PredictionWrite
 from engine.cache import FeatureCache
 from engine.pipeline import ScoreResult, score_cached
-from engine.types import ClassSpec, EngineConfig, ViewConfig
+from engine.types import METHODS, OT_MODES, ClassSpec, EngineConfig, ViewConfig, view_mode, view_mode_names
 from workflows.errors import UserError
 from workflows.models import get_model
 from workflows.progress import CancelToken, Progress, check
 from workflows.settings import ProjectSettings, load_settings
 
-#: CLI / settings names of region modes -> engine view modes
-VIEW_MODES: dict[str, str] = {"faithful": "random", "random": "random", "grid": "grid", "dense": "dense"}
+#: CLI / settings names of region modes (aliases included) -> engine view modes, from the one
+#: registry (engine.types.VIEW_MODES).
+VIEW_MODES: dict[str, str] = {name: view_mode(name).engine_mode for name in view_mode_names(aliases=True)}
 
 SCORE_CHUNK = 512  # images per score_cached call when re-scoring from the cache
 
 
 def view_config(settings: ProjectSettings) -> ViewConfig:
-    mode = VIEW_MODES.get(settings.view_mode)
-    if mode is None:
-        raise UserError(f"unknown region mode '{settings.view_mode}' (one of: {', '.join(VIEW_MODES)})")
+    """The engine view configuration for the settings' region mode (an alias reads as its mode)."""
+    try:
+        mode = view_mode(settings.view_mode)
+    except KeyError as err:
+        raise UserError(err.args[0]) from None
     return ViewConfig(
-        mode=mode,
+        mode=mode.engine_mode,
         n_crops=int(settings.n_crops),
         alpha_crop=float(settings.alpha_crop),
         seed=int(settings.seed),
@@ -39,6 +42,12 @@ def view_config(settings: ProjectSettings) -> ViewConfig:
 
 
 def engine_config(settings: ProjectSettings) -> EngineConfig:
+    """The engine configuration the settings ask for; a method or solver name not in the registry
+    (engine.types) is the user's to fix, not a failure deep in the engine."""
+    for what, value, known in (("scoring method", settings.method, METHODS),
+                               ("transport solver", settings.ot_mode, OT_MODES)):
+        if value not in known:
+            raise UserError(f"unknown {what} '{value}' (one of: {', '.join(known)})")
     return EngineConfig(
         method=settings.method,
         ot_mode=settings.ot_mode,
