@@ -72,16 +72,14 @@ def dense_boxes(W: int, H: int, grid: tuple[int, int]) -> Boxes:
     return np.stack([x0 + c * cw, y0 + r * ch, x0 + (c + 1) * cw, y0 + (r + 1) * ch], axis=1).astype(np.float64)
 
 
-def _dense_placeholder(W: int, H: int, content_hash: str, cfg: ViewConfig) -> Boxes:
-    return np.zeros((0, 4), dtype=np.float64)
-
-
-#: Region box makers by ViewConfig.mode; dense boxes need the model's patch grid (see make_views).
+#: Region box makers by ViewConfig.mode for the modes that crop; ``dense`` crops nothing (its boxes
+#: are the model's patch cells, `dense_boxes`, see make_views). A new view mode adds its maker here
+#: and its entry in engine.types.VIEW_MODES (docs/architecture.md, "Adding a view mode").
 BOX_MAKERS: dict[str, Callable[[int, int, str, ViewConfig], Boxes]] = {
     "random": random_boxes,
     "grid": grid_boxes,
-    "dense": _dense_placeholder,
 }
+PATCH_MODES = frozenset({"dense"})  # regions are the encoder's patch tokens, not crops
 
 
 def _normalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -162,12 +160,12 @@ def make_views(
         img = img.convert("RGB")
     W, H = img.size
     try:
-        make_boxes = BOX_MAKERS[cfg.mode]
         crop = CROP_BACKENDS[backend]
+        make_boxes = None if cfg.mode in PATCH_MODES else BOX_MAKERS[cfg.mode]
     except KeyError as e:
         raise ValueError(f"unknown view mode or crop backend: {e.args[0]!r}") from None
     g = global_view(img, image_size).unsqueeze(0)
-    if cfg.mode == "dense":
+    if make_boxes is None:
         boxes = dense_boxes(W, H, dense_grid)
         return _normalise(g, mean, std), torch.as_tensor(boxes, dtype=torch.float32)
     boxes = make_boxes(W, H, content_hash, cfg)

@@ -32,14 +32,3 @@ def get_model(spec: str, device: str = "auto", precision: str = "auto") -> Any:
             _models.move_to_end(key)
         return model
 
-
-def cached_keys() -> list[tuple[str, str, str]]:
-    """What is loaded now, least recently used first."""
-    with _lock:
-        return list(_models)
-
-
-def clear_models() -> None:
-    """Drop every cached model (frees memory; tests use it for isolation)."""
-    with _lock:
-        _models.clear()

@@ -29,11 +29,11 @@ def test_faithful_is_a_solver_and_only_an_alias_for_a_view_mode():
 def test_the_engine_implements_every_registered_entry():
     from engine.alignment import OT_SOLVERS
     from engine.pipeline import METHODS as ENGINE_METHODS
-    from engine.views import BOX_MAKERS
+    from engine.views import BOX_MAKERS, PATCH_MODES
 
     assert set(ENGINE_METHODS) == set(METHODS)
     assert set(OT_SOLVERS) == set(OT_MODES)
-    assert {m.engine_mode for m in VIEW_MODES.values()} <= set(BOX_MAKERS)
+    assert {m.engine_mode for m in VIEW_MODES.values()} <= set(BOX_MAKERS) | PATCH_MODES
     for m in VIEW_MODES.values():
         ViewConfig(mode=m.engine_mode).key()  # a cache key for each
 
