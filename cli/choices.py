@@ -26,12 +26,10 @@ def view_mode_help(default: str | None = None) -> str:
     return text.replace("%", "%%")
 
 
-def add_view_mode_option(parser: argparse.ArgumentParser, *flags: str, default: str | None = None,
-                         dest: str | None = None) -> argparse.Action:
+def add_view_mode_option(parser: argparse.ArgumentParser, *flags: str, default: str | None = None) -> argparse.Action:
     """A region-mode option: the registry's names, aliases accepted and stored as the name."""
-    extra = {"dest": dest} if dest else {}
     return parser.add_argument(*flags, type=canonical_view_mode, choices=tuple(VIEW_MODES), default=default,
-                               help=view_mode_help(default), **extra)
+                               help=view_mode_help(default))
 
 
 def add_method_option(parser: argparse.ArgumentParser, *flags: str, default: str | None = None) -> argparse.Action:

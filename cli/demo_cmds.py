@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workflows.demo import DemoSummary
 
 
 def register(subs: argparse._SubParsersAction) -> None:
@@ -42,7 +46,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(s) -> str:  # noqa: ANN001 - workflows.demo.DemoSummary (imported lazily)
+def format_summary(s: DemoSummary) -> str:
     """Plain-text summary for the terminal."""
     lines = [
         f"demo project: {s.project_path}",

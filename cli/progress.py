@@ -21,6 +21,8 @@ from typing import Any, TextIO, TypeVar
 from workflows.progress import Cancelled, CancelToken, Progress
 
 R = TypeVar("R")
+#: A use case driven by `run_with_progress`: yields Progress, returns its typed result.
+Job = Generator[Progress, None, R]
 
 WIDTH = 24
 TTY_REDRAW_S = 0.1
@@ -130,7 +132,8 @@ def run_with_progress(
                 except StopIteration as stop:
                     if last is not None and not quiet:
                         bar.draw(last, force=True)
-                    return stop.value
+                    result: R = stop.value
+                    return result
                 if not quiet:
                     bar.draw(last)
     except Cancelled:

@@ -55,7 +55,8 @@ def _single_project_in(folder: Path, hint: str | None) -> Path:
 
 def open_project(args: argparse.Namespace) -> Project:
     """Open the project selected by `args.project` (see `find_project_file`)."""
-    return Project.open(find_project_file(getattr(args, "project", None)))
+    project: Project = Project.open(find_project_file(getattr(args, "project", None)))
+    return project
 
 
 def with_project(fn: Callable[[Project, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
+from cli.progress import Job, R
 from cli.project_cmds import with_project
 from workflows.errors import UserError
 from workflows.progress import CancelToken
 
 
 # --- shared helpers ----------------------------------------------------------------------------
-def _drive(start: Callable[[CancelToken], Generator], label: str) -> Any:
+def _drive(start: Callable[[CancelToken], Job[R]], label: str) -> R:
     """Run a use case under the shared progress bar; the first Ctrl+C stops it at a batch boundary."""
     from cli.progress import run_with_progress
 

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from db.store_runs import PredictionWrite
 from engine.cache import FeatureCache
+from engine.models import ClipModel
 from engine.pipeline import ScoreResult, score_cached
 from engine.types import METHODS, OT_MODES, ClassSpec, EngineConfig, ViewConfig, view_mode, view_mode_names
 from workflows.errors import UserError
 from workflows.models import get_model
 from workflows.progress import CancelToken, Progress, check
 from workflows.settings import ProjectSettings, load_settings
+
+if TYPE_CHECKING:
+    from db.project import Project
 
 #: CLI / settings names of region modes (aliases included) -> engine view modes, from the one
 #: registry (engine.types.VIEW_MODES).
@@ -56,7 +60,7 @@ def engine_config(settings: ProjectSettings) -> EngineConfig:
     )
 
 
-def _load_model(settings: ProjectSettings) -> Any:
+def _load_model(settings: ProjectSettings) -> ClipModel:
     from engine.models import ModelLoadError
 
     try:
@@ -70,7 +74,7 @@ class ScoringContext:
     """One consistent view of (model, classes, configs, cache) for a use case."""
 
     settings: ProjectSettings
-    model: Any  # engine.models.ClipModel
+    model: ClipModel
     class_ids: list[int]
     classes: list[ClassSpec]
     attribute_set_version: str
@@ -79,7 +83,7 @@ class ScoringContext:
     cache: FeatureCache
 
     @classmethod
-    def from_project(cls, project: Any, settings: ProjectSettings | None = None) -> ScoringContext:
+    def from_project(cls, project: Project, settings: ProjectSettings | None = None) -> ScoringContext:
         settings = settings or load_settings(project)
         specs = project.class_specs()
         if not specs:
@@ -141,8 +145,8 @@ class ScoringContext:
     # -- scoring from the cache --------------------------------------------------------------------
     def split_cached(self, hashes: Mapping[int, str | None]) -> tuple[list[int], list[int]]:
         """(ids whose features are cached, ids that were never encoded), in the given order."""
-        known = [i for i, h in hashes.items() if h]
-        missing_hashes = set(self.cache.missing([hashes[i] for i in known]))
+        known = {i: h for i, h in hashes.items() if h}
+        missing_hashes = set(self.cache.missing(list(known.values())))
         cached = [i for i in known if hashes[i] not in missing_hashes]
         absent = [i for i, h in hashes.items() if not h or h in missing_hashes]
         return cached, absent
@@ -164,13 +168,13 @@ class ScoringContext:
             check(cancel)
             ids = list(image_ids[start : start + chunk])
             res = score_cached(
-                self.model, self.cache, [hashes[i] for i in ids], self.classes, cfg, return_all=return_all
+                self.model, self.cache, _hashes_of(ids, hashes), self.classes, cfg, return_all=return_all
             )
             yield ids, res
 
     def score_all(
         self,
-        project: Any,
+        project: Project,
         image_ids: Sequence[int],
         *,
         cancel: CancelToken | None = None,
@@ -184,6 +188,8 @@ class ScoringContext:
         done = 0
         progress = Progress(0, len(cached), "scoring all classes", stage=stage)
         for ids, res in self.score_chunks(cached, hashes, config=cfg, return_all=True, cancel=cancel):
+            if res.all_scores is None:
+                raise RuntimeError("score_cached(return_all=True) returned no all_scores")
             parts.append(res.all_scores.float())
             done += len(ids)
             yield Progress(
@@ -194,7 +200,7 @@ class ScoringContext:
 
     def explain_pairs(
         self,
-        project: Any,
+        project: Project,
         wanted: Mapping[int, Iterable[int]],
         *,
         cancel: CancelToken | None = None,
@@ -228,6 +234,17 @@ class ScoringContext:
             done += len(ids)
             yield Progress(done, total, "explaining", stage=stage)
         return out
+
+
+def _hashes_of(ids: Sequence[int], hashes: Mapping[int, str | None]) -> list[str]:
+    """The content hashes of images known to be cached (split_cached keeps only hashed ones)."""
+    out: list[str] = []
+    for i in ids:
+        h = hashes[i]
+        if not h:
+            raise LookupError(f"image {i} has no content hash, so no cached features")
+        out.append(h)
+    return out
 
 
 def _with_class(data: dict[str, Any], class_id: int, index: Mapping[int, int]) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def register_config() -> None:
 
 
 def model_config() -> dict:
-    return json.loads((CONFIG_DIR / f"{MODEL_NAME}.json").read_text())
+    config: dict = json.loads((CONFIG_DIR / f"{MODEL_NAME}.json").read_text())
+    return config
 
 
 def count_params(model: torch.nn.Module) -> int:
@@ -167,7 +168,7 @@ def soft_targets(keys: list[frozenset[Part]]) -> torch.Tensor:
 # ----------------------------------------------------------------------------- training
 
 
-def build_model(seed: int) -> tuple[torch.nn.Module, Callable]:
+def build_model(seed: int) -> tuple[open_clip.CLIP, Callable]:
     register_config()
     torch.manual_seed(seed)
     model = open_clip.create_model(MODEL_NAME, pretrained=None)
