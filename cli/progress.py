@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 from collections.abc import Generator, Iterator
-from typing import Any, TextIO, TypeVar
+from types import FrameType
+from typing import TextIO, TypeVar
 
 from workflows.progress import Cancelled, CancelToken, Progress
 
@@ -94,7 +95,7 @@ def _sigint_cancels(cancel: CancelToken | None, stream: TextIO) -> Iterator[None
         yield
         return
 
-    def handler(_sig: int, _frame: Any) -> None:
+    def handler(_sig: int, _frame: FrameType | None) -> None:
         if cancel.cancelled:
             raise KeyboardInterrupt
         cancel.cancel()

@@ -12,11 +12,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db import PROJECT_SUFFIX, Project, ProjectError
 from workflows.errors import UserError
 from workflows.progress import CancelToken
+
+if TYPE_CHECKING:
+    from workflows.scan import ScanResult
 
 EXAMPLES_PER_REASON = 3
 
@@ -85,7 +88,7 @@ def project_file_for_init(arg: str) -> Path:
 # --- commands -----------------------------------------------------------------------------------
 
 
-def _scan(project: Project, args: argparse.Namespace) -> Any:
+def _scan(project: Project, args: argparse.Namespace) -> ScanResult:
     from cli.progress import run_with_progress
     from workflows.scan import scan_folder
 
@@ -94,7 +97,7 @@ def _scan(project: Project, args: argparse.Namespace) -> Any:
     return run_with_progress(gen, "scanning", cancel=token, quiet=args.quiet)
 
 
-def _print_scan(res: Any) -> None:
+def _print_scan(res: ScanResult) -> None:
     changes = [f"{res.added:,} added", f"{res.changed:,} changed", f"{res.missing:,} newly missing"]
     if res.refreshed:
         changes.append(f"{res.refreshed:,} re-read")
