@@ -9,7 +9,7 @@ open_clip's own machinery. Training pairs come from a rolling pool of rendered s
 * ~15% LaZSL-style random large crops captioned with the parts visible in them.
 
 Real CLIP has seen objects alone and in context; the demo model must too, or the crops that LaZSL
-scores are out of distribution (DESIGN.md, "The demo world"). Crops are cut and resized for the
+scores are out of distribution (docs/architecture.md, "The demo world"). Crops are cut and resized for the
 whole batch at once with `torchvision.ops.roi_align`. Captions that name the same set of parts
 are treated as positives of each other (soft targets), since duplicates are common.
 """
