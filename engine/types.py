@@ -36,8 +36,6 @@ class ScoringMethod:
 
     name: str
     description: str
-    uses_regions: bool  # needs the region views (optimal transport), not only the global view
-    uses_attributes: bool  # scores against attribute sentences, not only the class name
 
 
 @dataclass(frozen=True)
@@ -68,10 +66,9 @@ VIEW_MODES: dict[str, ViewMode] = _registry(
 
 #: Scoring methods by name (the first is the default).
 METHODS: dict[str, ScoringMethod] = _registry(
-    ScoringMethod("lazsl", "regions and attributes aligned by optimal transport, the published method",
-                  True, True),
-    ScoringMethod("dclip", "mean similarity of the whole image to the class's attributes", False, True),
-    ScoringMethod("clip", "similarity of the whole image to the class name alone", False, False),
+    ScoringMethod("lazsl", "regions and attributes aligned by optimal transport, the published method"),
+    ScoringMethod("dclip", "mean similarity of the whole image to the class's attributes"),
+    ScoringMethod("clip", "similarity of the whole image to the class name alone"),
 )
 
 #: Transport solvers for the lazsl method by name (the first is the default).
