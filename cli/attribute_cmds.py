@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
-from cli.progress import run_with_progress
+from cli.progress import Job, R, run_with_progress
 from cli.project_cmds import open_project, with_project
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -22,7 +22,7 @@ def _who(project: Any) -> str:
     return load_settings(project).effective_reviewer
 
 
-def _drive(gen: Generator, label: str) -> Any:
+def _drive(gen: Job[R], label: str) -> R:
     return run_with_progress(gen, label)
 
 

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workflows.demo import DemoSummary
 
 
 def register(subs: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
+    from cli.choices import add_view_mode_option
     from workflows.demo import DEFAULT_IMAGES, DEFAULT_VIEW_MODE
 
     p = subs.add_parser(
         "demo",
         help="build and pre-label the bundled demo project (generated scenes, shipped tiny model)",
         description="Build (or reuse) the demo project: generated part scenes in class folders, their "
-        "attribute file, folder labels with ~10%% flipped for the audit, a few broken files, and a "
+        "attribute file, folder labels with ~10% flipped for the audit, a few broken files, and a "
         "pre-label run with the shipped demo model. Prints the project summary and the accuracy of "
         "the pre-labels against the generated ground truth.",
     )
     p.add_argument("--dir", type=Path, default=Path("demo-project"),
                    help="where to build it (default: ./demo-project)")
     p.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"number of scenes (default {DEFAULT_IMAGES})")
-    p.add_argument("--views", choices=("random", "grid", "dense"), default=DEFAULT_VIEW_MODE,
-                   help=f"region mode for the pre-label run (default {DEFAULT_VIEW_MODE}; random = the "
-                   "published 90 crops, slower)")
+    add_view_mode_option(p, "--views", default=DEFAULT_VIEW_MODE)
     p.add_argument("--rebuild", action="store_true", help="delete an existing demo in --dir and build it again")
     p.add_argument("--no-prelabel", action="store_true", help="build the project but do not pre-label it")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -43,7 +46,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(s) -> str:  # noqa: ANN001 - workflows.demo.DemoSummary (imported lazily)
+def format_summary(s: DemoSummary) -> str:
     """Plain-text summary for the terminal."""
     lines = [
         f"demo project: {s.project_path}",

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
+from cli.progress import Job, R
 from cli.project_cmds import open_project
 from workflows.errors import UserError
 from workflows.progress import CancelToken
 
 
-def _nothing_kept(gen: Generator) -> Generator:
+def _nothing_kept(gen: Job[R]) -> Job[R]:
     """A cancelled export keeps nothing: say so (not "finished batches are saved") and interrupt."""
     from workflows.progress import Cancelled
 
@@ -24,7 +23,7 @@ def _nothing_kept(gen: Generator) -> Generator:
         raise KeyboardInterrupt from None
 
 
-def _drive(gen: Generator, label: str, cancel: Any = None) -> Any:
+def _drive(gen: Job[R], label: str, cancel: CancelToken | None = None) -> R:
     """Run a use case with the shared progress bar; the first Ctrl+C cancels cleanly, and the
     generator is closed on every exit so the export removes its temporary folder."""
     from cli.progress import run_with_progress

@@ -1,17 +1,22 @@
-"""`lazlabel` command line. Subcommands live in small modules, each with `register(subparsers)`.
+"""Pre-label and audit image-classification datasets with interpretable zero-shot predictions.
 
-Conventions for every command: `--project PATH` (default: the one `*.lazlabel` file in the
-current directory); exit 0 on success, 1 on a user-facing error (one line on stderr, traceback
-only with `--debug`), 2 on bad usage.
+(The first line above is what `lazlabel --help` opens with.) Subcommands live in small modules,
+each with `register(subparsers)`. Conventions for every command: `--project PATH` (default: the one
+`*.lazlabel` file in the current directory) and the other global options work before or after the
+command name; exit 0 on success, 1 on a user-facing error (one line on stderr, traceback only with
+`--debug`), 2 on bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
 
 # Modules that add subcommands; each defines `register(subparsers: argparse._SubParsersAction)`
 # and sets `func=` on its parsers. Handlers take the parsed args and return an exit code.
@@ -24,20 +29,102 @@ COMMAND_MODULES = (
     "cli.explain_cmds",  # explain                     (issue #12)
 )
 
+EPILOG = """\
+a first session:
+  lazlabel init birds --images ~/data/birds     create birds.lazlabel and scan the folder
+  lazlabel classes add sparrow robin             name the classes
+  lazlabel attributes propose                    a local LLM (Ollama) proposes their attributes
+  lazlabel prelabel                              pre-label every image, with evidence
+  lazlabel-desktop birds.lazlabel                review, audit and export in the app
+
+Every command finds its project with --project PATH (before or after the command name), else the
+one *.lazlabel file in the current directory. Exit status: 0 done, 1 a problem you can fix (one
+line; --debug shows the traceback), 2 bad usage. `lazlabel COMMAND --help` for each command."""
+
+
+@dataclass(frozen=True)
+class GlobalOption:
+    """An option every command accepts, before or after its name."""
+
+    flags: tuple[str, ...]
+    dest: str
+    options: dict[str, object] = field(default_factory=dict)
+
+
+GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
+    GlobalOption(
+        ("--project", "-p"),
+        "project",
+        {"metavar": "PATH", "help": "project file, a folder holding one, or its name without .lazlabel "
+         "(default: the *.lazlabel file in .)"},
+    ),
+    GlobalOption(("--debug",), "debug", {"action": "store_true", "help": "show tracebacks"}),
+)
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Add GLOBAL_OPTIONS to one parser. Below the top, an option that is not given sets nothing
+    (SUPPRESS), so `lazlabel --project X status` keeps X; given after the command, it wins."""
+    group = parser.add_argument_group("global options" if top else "global options (also before the command)")
+    for opt in GLOBAL_OPTIONS:
+        flags = [f for f in opt.flags if f not in parser._option_string_actions]
+        if not flags:  # the command already uses these flags for something of its own
+            continue
+        extra: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+        group.add_argument(*flags, dest=opt.dest, **opt.options, **extra)  # type: ignore[arg-type]
+
+
+def iter_commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every (sub)command parser below `parser`, nested ones included, with its command path."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            seen: set[int] = set()
+            for name, sub in action.choices.items():
+                if id(sub) in seen:  # an alias of a command already listed
+                    continue
+                seen.add(id(sub))
+                yield (*path, name), sub
+                yield from iter_commands(sub, (*path, name))
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lazlabel", description=__doc__.splitlines()[0])
-    parser.add_argument("--project", "-p", help="project file (default: the *.lazlabel file in .)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    doc = __doc__ or "lazlabel"
+    parser = argparse.ArgumentParser(
+        prog="lazlabel",
+        description=doc.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_global_options(parser, top=True)
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subs)
+    for _path, sub in iter_commands(parser):
+        _add_global_options(sub, top=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from workflows.errors import UserError
+def report_error(err: BaseException, *, debug: bool, stream: TextIO | None = None) -> int:
+    """The exit status for an error a handler raised, after telling the user (see workflows.errors)."""
+    from workflows.errors import is_user_error
 
+    out = stream if stream is not None else sys.stderr
+    if debug:
+        traceback.print_exception(type(err), err, err.__traceback__, file=out)
+    if is_user_error(err):
+        print(f"lazlabel: {err}", file=out)
+    elif not debug:
+        print(
+            f"lazlabel: internal error (a bug, not something you did): {type(err).__name__}: {err}"
+            " (run again with --debug for the traceback, and report it)",
+            file=out,
+        )
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -49,27 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("lazlabel: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `lazlabel ... | head`: the reader left; not an error of ours
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as err:  # noqa: BLE001 - the one place that turns errors into exit codes
-        if args.debug:
-            traceback.print_exc()
-        known = (UserError,) + _known_errors()
-        if isinstance(err, known):
-            print(f"lazlabel: {err}", file=sys.stderr)
-            return 1
-        if not args.debug:
-            print(f"lazlabel: internal error: {type(err).__name__}: {err} (run with --debug)", file=sys.stderr)
-        return 1
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from db import ProjectError
-
-    return (ProjectError,)
+        return report_error(err, debug=bool(args.debug))
 
 
 if __name__ == "__main__":

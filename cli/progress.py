@@ -16,11 +16,14 @@ import sys
 import threading
 import time
 from collections.abc import Generator, Iterator
-from typing import Any, TextIO, TypeVar
+from types import FrameType
+from typing import TextIO, TypeVar
 
 from workflows.progress import Cancelled, CancelToken, Progress
 
 R = TypeVar("R")
+#: A use case driven by `run_with_progress`: yields Progress, returns its typed result.
+Job = Generator[Progress, None, R]
 
 WIDTH = 24
 TTY_REDRAW_S = 0.1
@@ -92,7 +95,7 @@ def _sigint_cancels(cancel: CancelToken | None, stream: TextIO) -> Iterator[None
         yield
         return
 
-    def handler(_sig: int, _frame: Any) -> None:
+    def handler(_sig: int, _frame: FrameType | None) -> None:
         if cancel.cancelled:
             raise KeyboardInterrupt
         cancel.cancel()
@@ -130,7 +133,8 @@ def run_with_progress(
                 except StopIteration as stop:
                     if last is not None and not quiet:
                         bar.draw(last, force=True)
-                    return stop.value
+                    result: R = stop.value
+                    return result
                 if not quiet:
                     bar.draw(last)
     except Cancelled:

@@ -12,11 +12,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db import PROJECT_SUFFIX, Project, ProjectError
 from workflows.errors import UserError
 from workflows.progress import CancelToken
+
+if TYPE_CHECKING:
+    from workflows.scan import ScanResult
 
 EXAMPLES_PER_REASON = 3
 
@@ -28,11 +31,15 @@ def find_project_file(arg: str | None, cwd: Path | None = None) -> Path:
     """The project file `--project` names (a file, or a folder with exactly one), else the one in cwd."""
     if arg:
         p = Path(arg).expanduser()
-        if p.is_dir():
+        # what `init NAME` writes (project_file_for_init); "." and "/" have no name to extend
+        named = p.with_name(p.name + PROJECT_SUFFIX) if p.name else p
+        if p.is_dir() and not (named.is_file() and not any(p.glob(f"*{PROJECT_SUFFIX}"))):
             return _single_project_in(p, hint="--project")
-        if not p.exists():
-            raise UserError(f"no project at {p} (create one with `lazlabel init {p} --images DIR`)")
-        return p
+        if p.is_file():
+            return p
+        if named.is_file():
+            return named
+        raise UserError(f"no project at {p} (create one with `lazlabel init {p} --images DIR`)")
     return _single_project_in(cwd or Path.cwd(), hint=None)
 
 
@@ -51,7 +58,8 @@ def _single_project_in(folder: Path, hint: str | None) -> Path:
 
 def open_project(args: argparse.Namespace) -> Project:
     """Open the project selected by `args.project` (see `find_project_file`)."""
-    return Project.open(find_project_file(getattr(args, "project", None)))
+    project: Project = Project.open(find_project_file(getattr(args, "project", None)))
+    return project
 
 
 def with_project(fn: Callable[[Project, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -80,7 +88,7 @@ def project_file_for_init(arg: str) -> Path:
 # --- commands -----------------------------------------------------------------------------------
 
 
-def _scan(project: Project, args: argparse.Namespace) -> Any:
+def _scan(project: Project, args: argparse.Namespace) -> ScanResult:
     from cli.progress import run_with_progress
     from workflows.scan import scan_folder
 
@@ -89,7 +97,7 @@ def _scan(project: Project, args: argparse.Namespace) -> Any:
     return run_with_progress(gen, "scanning", cancel=token, quiet=args.quiet)
 
 
-def _print_scan(res: Any) -> None:
+def _print_scan(res: ScanResult) -> None:
     changes = [f"{res.added:,} added", f"{res.changed:,} changed", f"{res.missing:,} newly missing"]
     if res.refreshed:
         changes.append(f"{res.refreshed:,} re-read")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
+from cli.progress import Job, R
 from cli.project_cmds import with_project
 from workflows.errors import UserError
 from workflows.progress import CancelToken
 
 
 # --- shared helpers ----------------------------------------------------------------------------
-def _drive(start: Callable[[CancelToken], Generator], label: str) -> Any:
+def _drive(start: Callable[[CancelToken], Job[R]], label: str) -> R:
     """Run a use case under the shared progress bar; the first Ctrl+C stops it at a batch boundary."""
     from cli.progress import run_with_progress
 
@@ -237,14 +238,14 @@ def _stats(project: Any, args: argparse.Namespace) -> int:
 
 # --- registration -----------------------------------------------------------------------------
 def _engine_options(p: argparse.ArgumentParser) -> None:
+    from cli.choices import add_method_option, add_view_mode_option
+
     p.add_argument("--model", help="model spec (alias, NAME:TAG, NAME@FILE, local-dir:PATH, random:NAME)")
-    p.add_argument(
-        "--mode", choices=["faithful", "grid", "dense"], help="region mode (faithful = published crops)"
-    )
+    add_view_mode_option(p, "--mode")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"])
-    p.add_argument("--method", choices=["lazsl", "dclip", "clip"])
-    p.add_argument("--crops", type=int, help="number of random crops (faithful mode)")
+    add_method_option(p, "--method")
+    p.add_argument("--crops", type=int, help="number of random crops (random mode)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--save", action="store_true", help="store these options in the project settings")
 

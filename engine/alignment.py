@@ -1,6 +1,7 @@
 """LaZSL region–attribute alignment by entropic optimal transport, batched over images × classes.
 
-The math is DESIGN.md's, constant for constant:
+The math of docs/architecture.md, "The LaZSL score", constant for constant (LaZSL, ICCV 2025;
+published code: github.com/shiming-chen/LaZSL):
 
     g_i = <p_i, p_0>;  keep region i iff g_i >= mean(g) + gamma;  a = uniform on kept, b = 1/M
     S_ij = alpha <p_i, t_j> + (1 - alpha) <p_0, t_j>;  K = exp(-(1 - S) / eps)

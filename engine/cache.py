@@ -17,8 +17,10 @@ import threading
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO, Literal, overload
 
 import numpy as np
 import torch
@@ -33,13 +35,17 @@ def _slug(text: str) -> str:
     return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
-def _write_atomic(path: Path, write) -> None:
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     with open(tmp, "wb") as f:
         write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _save_array(f: BinaryIO, arr: np.ndarray) -> None:
+    np.save(f, arr)
 
 
 def _tensor_view(x: np.ndarray) -> torch.Tensor:
@@ -125,7 +131,7 @@ class FeatureCache:
             arrays["p"] = patch_maps[idx].detach().to("cpu", torch.float16).numpy()
         sid = uuid.uuid4().hex
         for p, arr in arrays.items():
-            _write_atomic(self.dir / f"{sid}.{p}.npy", lambda f, arr=arr: np.save(f, arr))
+            _write_atomic(self.dir / f"{sid}.{p}.npy", partial(_save_array, arr=arr))
         names = [hashes[i] for i in keep]
         _write_atomic(self.dir / f"{sid}.hashes", lambda f: f.write(("\n".join(names) + "\n").encode()))
         with self._lock:
@@ -152,7 +158,17 @@ class FeatureCache:
                 self._maps.move_to_end(sid)
             return m
 
-    def get(self, hashes: Sequence[str], with_mask: bool = False, dtype: torch.dtype = torch.float32):
+    @overload
+    def get(self, hashes: Sequence[str], with_mask: Literal[False] = False,
+            dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    @overload
+    def get(self, hashes: Sequence[str], with_mask: Literal[True],
+            dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    def get(
+        self, hashes: Sequence[str], with_mask: bool = False, dtype: torch.dtype = torch.float32
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Batched read → (global [B,D], regions [B,N,D], boxes [B,N,4]) CPU tensors: features in
         `dtype` (``torch.float16`` hands them over as stored, for a consumer that widens only what
         it uses), boxes float32.
@@ -169,8 +185,8 @@ class FeatureCache:
             except KeyError:
                 raise KeyError(f"features for image {h} are not cached under {self.dir}") from None
         groups: dict[str, list[int]] = {}
-        for pos, (sid, _) in enumerate(where):
-            groups.setdefault(sid, []).append(pos)
+        for at, (sid, _) in enumerate(where):
+            groups.setdefault(sid, []).append(at)
         shards = {sid: self._shard(sid) for sid in groups}
         D = next(iter(shards.values()))["g"].shape[1] if shards else 0
         N = max((s["r"].shape[1] for s in shards.values()), default=0)

@@ -335,7 +335,8 @@ def _standardise(values: Sequence[float]) -> list[float]:
     sd = float(arr.std())
     if not math.isfinite(sd) or sd < 1e-9:
         return [0.0] * len(values)
-    return ((arr - arr.mean()) / sd).tolist()
+    standard: list[float] = ((arr - arr.mean()) / sd).tolist()
+    return standard
 
 
 def _ordered(attrs: Iterable[AttributeEvidence]) -> tuple[AttributeEvidence, ...]:

@@ -23,7 +23,7 @@ _VERB_FIRST = ("has", "often", "typically", "may", "can")
 
 
 def _lazsl_connector(attribute: str) -> str:
-    """DESIGN rule: 'a…' → 'which is', has/often/typically/may/can → 'which', 'used' → 'which is', else 'which has'."""
+    """docs/architecture.md, "Attribute sentences": 'a…' → 'which is', has/often/typically/may/can → 'which', 'used' → 'which is', else 'which has'."""
     # Prefix tests, exactly as the published DCLIP/LaZSL code ("cannot…" counts as "can").
     if attribute.startswith("a"):
         return "which is"
@@ -52,7 +52,7 @@ PROMPT_STYLES: dict[str, Callable[[str, str, str], str]] = {
 
 
 def clean_class_name(name: str) -> str:
-    """Underscores become spaces (DESIGN: class names like ``red_fox``)."""
+    """Underscores become spaces (docs/architecture.md, "Attribute sentences": ``red_fox``)."""
     return name.replace("_", " ")
 
 
@@ -70,8 +70,8 @@ def class_prompts(
 ) -> tuple[list[str], torch.Tensor]:
     """All descriptor sentences in class order, and the class index of each ([A] long).
 
-    A class with no attributes contributes one sentence with an empty attribute (DESIGN), so every
-    class owns at least one row.
+    A class with no attributes contributes one sentence with an empty attribute (docs/architecture.md,
+    "Attribute sentences"), so every class owns at least one row.
     """
     sentences: list[str] = []
     owner: list[int] = []

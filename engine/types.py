@@ -4,10 +4,97 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 #: Default fixed multi-scale grid for ``ViewConfig(mode="grid")``: (rows/cols per scale).
 DEFAULT_GRID_SCALES: tuple[int, ...] = (2, 3, 4)
+
+
+# --- the registries: every name a user, a setting or a run can give a view mode, a scoring method or
+# --- a transport solver. The CLI choices, the project settings, the GUI settings dialog and the
+# --- scoring use cases read these; docs/architecture.md ("Adding a view mode") says what else a new
+# --- entry needs (its box maker in engine/views.py, and tests).
+
+
+@dataclass(frozen=True)
+class ViewMode:
+    """How images are cut into regions, as users name it (``--mode``, the ``view_mode`` setting).
+
+    ``engine_mode`` is the `ViewConfig.mode` it runs as; ``aliases`` are older names still accepted
+    on input (stored settings, scripts) and read as this mode.
+    """
+
+    name: str
+    engine_mode: str
+    description: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoringMethod:
+    """How a class is scored from the image's views and its texts (`EngineConfig.method`)."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class OTMode:
+    """How the entropic transport problems of `lazsl` are solved (`EngineConfig.ot_mode`).
+
+    Not a view mode: ``faithful`` here names the solver's stopping rule, never how regions are cut.
+    """
+
+    name: str
+    description: str
+
+
+_Entry = TypeVar("_Entry", ViewMode, ScoringMethod, OTMode)
+
+
+def _registry(*items: _Entry) -> dict[str, _Entry]:
+    return {item.name: item for item in items}
+
+
+#: View modes by name, in the order menus list them (the first is the published LaZSL scheme).
+VIEW_MODES: dict[str, ViewMode] = _registry(
+    ViewMode("random", "random", "the published LaZSL views, the whole image and 90 random square crops",
+             aliases=("faithful",)),
+    ViewMode("grid", "grid", "a fixed multi-scale grid of overlapping squares (faster, boxes localise better)"),
+    ViewMode("dense", "dense", "one encoder pass with the ViT patch tokens as regions (fastest)"),
+)
+
+#: Scoring methods by name (the first is the default).
+METHODS: dict[str, ScoringMethod] = _registry(
+    ScoringMethod("lazsl", "regions and attributes aligned by optimal transport, the published method"),
+    ScoringMethod("dclip", "mean similarity of the whole image to the class's attributes"),
+    ScoringMethod("clip", "similarity of the whole image to the class name alone"),
+)
+
+#: Transport solvers for the lazsl method by name (the first is the default).
+OT_MODES: dict[str, OTMode] = _registry(
+    OTMode("faithful", "the published Sinkhorn loop, its stopping rule applied to each (image, class) "
+           "problem on its own: reproduces the paper"),
+    OTMode("converged", "every problem solved to convergence with POT's batched solver"),
+)
+
+
+def view_mode_names(*, aliases: bool = False) -> tuple[str, ...]:
+    """Every view mode's name, in menu order (with ``aliases=True`` the accepted old names too)."""
+    names = tuple(VIEW_MODES)
+    if aliases:
+        names += tuple(a for m in VIEW_MODES.values() for a in m.aliases)
+    return names
+
+
+def view_mode(name: str) -> ViewMode:
+    """The view mode a name or alias means; KeyError (naming the choices) when there is none."""
+    found = VIEW_MODES.get(name)
+    if found is None:
+        found = next((m for m in VIEW_MODES.values() if name in m.aliases), None)
+    if found is None:
+        raise KeyError(f"unknown region mode {name!r} (one of: {', '.join(VIEW_MODES)})")
+    return found
 
 
 @dataclass(frozen=True)
@@ -26,9 +113,10 @@ class ClassSpec:
 class ViewConfig:
     """How an image is cut into views (view 0 = global, 1..N = regions).
 
-    ``mode``: ``random`` (the published LaZSL crops), ``grid`` (fixed multi-scale square grid,
-    ``grid_scales`` cells per side per scale, overlapping squares of side min(W,H)/k*1.5 clipped),
-    ``dense`` (one pass; regions are the ViT patch tokens, boxes the patch cells).
+    ``mode``: a `ViewMode.engine_mode` (see `VIEW_MODES`): ``random`` (the published LaZSL crops),
+    ``grid`` (fixed multi-scale square grid: for each k in ``grid_scales``, k x k overlapping squares
+    of side 2·min(W,H)/(k+1)), ``dense`` (one pass; regions are the ViT patch tokens, boxes the
+    patch cells).
     """
 
     mode: str = "random"
@@ -61,11 +149,12 @@ class ViewConfig:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Scoring method and its constants (DESIGN.md defaults: the published LaZSL values).
+    """Scoring method and its constants (defaults: the published LaZSL values; docs/architecture.md,
+    "The LaZSL score").
 
-    ``method``: ``lazsl`` | ``dclip`` | ``clip``. ``ot_mode``: ``faithful`` (per-problem stopping,
-    reproduces the paper) | ``converged`` (POT ``ot.solve_batch``). ``prefilter_k``: score only the
-    top-k classes by the cheap dclip score with OT (None = all classes).
+    ``method``: a name in `METHODS`. ``ot_mode``: a name in `OT_MODES` (``faithful``: per-problem
+    stopping, reproduces the paper; ``converged``: POT ``ot.solve_batch``). ``prefilter_k``: score
+    only the top-k classes by the cheap dclip score with OT (None = all classes).
     """
 
     method: str = "lazsl"

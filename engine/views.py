@@ -67,21 +67,19 @@ def dense_boxes(W: int, H: int, grid: tuple[int, int]) -> Boxes:
     x0, y0, x1, y1 = global_crop_box(W, H)
     gh, gw = grid
     cw, ch = (x1 - x0) / gw, (y1 - y0) / gh
-    r, c = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
-    r, c = r.reshape(-1), c.reshape(-1)
+    rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
+    r, c = rows.reshape(-1), cols.reshape(-1)
     return np.stack([x0 + c * cw, y0 + r * ch, x0 + (c + 1) * cw, y0 + (r + 1) * ch], axis=1).astype(np.float64)
 
 
-def _dense_placeholder(W: int, H: int, content_hash: str, cfg: ViewConfig) -> Boxes:
-    return np.zeros((0, 4), dtype=np.float64)
-
-
-#: Region box makers by ViewConfig.mode; dense boxes need the model's patch grid (see make_views).
+#: Region box makers by ViewConfig.mode for the modes that crop; ``dense`` crops nothing (its boxes
+#: are the model's patch cells, `dense_boxes`, see make_views). A new view mode adds its maker here
+#: and its entry in engine.types.VIEW_MODES (docs/architecture.md, "Adding a view mode").
 BOX_MAKERS: dict[str, Callable[[int, int, str, ViewConfig], Boxes]] = {
     "random": random_boxes,
     "grid": grid_boxes,
-    "dense": _dense_placeholder,
 }
+PATCH_MODES = frozenset({"dense"})  # regions are the encoder's patch tokens, not crops
 
 
 def _normalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -100,7 +98,7 @@ def global_view(img: Image.Image, image_size: int) -> torch.Tensor:
     W, H = img.size
     s = image_size / min(W, H)
     nw, nh = max(image_size, round(W * s)), max(image_size, round(H * s))
-    r = img.resize((nw, nh), Image.BICUBIC)
+    r = img.resize((nw, nh), Image.Resampling.BICUBIC)
     left, top = (nw - image_size) // 2, (nh - image_size) // 2
     r = r.crop((left, top, left + image_size, top + image_size))
     return _pil_to_tensor(r).float()
@@ -110,7 +108,7 @@ def crops_pil(img: Image.Image, boxes: Boxes, image_size: int) -> torch.Tensor:
     """Reference crop path: one PIL bicubic (antialiased) resize per box → [N,3,S,S] in [0,255]."""
     if len(boxes) == 0:
         return torch.zeros(0, 3, image_size, image_size)
-    out = [_pil_to_tensor(img.resize((image_size, image_size), Image.BICUBIC, box=tuple(map(float, b))))
+    out = [_pil_to_tensor(img.resize((image_size, image_size), Image.Resampling.BICUBIC, box=(float(b[0]), float(b[1]), float(b[2]), float(b[3]))))
            for b in boxes]
     return torch.stack(out).float()
 
@@ -132,7 +130,8 @@ def crops_tensor(img: Image.Image, boxes: Boxes, image_size: int) -> torch.Tenso
     else:
         sx = sy = 1.0
     rois = torch.cat([torch.zeros(len(b), 1), b * torch.tensor([sx, sy, sx, sy])], dim=1)
-    out = roi_align(x, rois, output_size=(image_size, image_size), spatial_scale=1.0, sampling_ratio=1, aligned=True)
+    out: torch.Tensor = roi_align(x, rois, output_size=(image_size, image_size), spatial_scale=1.0,
+                                  sampling_ratio=1, aligned=True)
     return out.clamp_(0.0, 255.0)
 
 
@@ -162,12 +161,12 @@ def make_views(
         img = img.convert("RGB")
     W, H = img.size
     try:
-        make_boxes = BOX_MAKERS[cfg.mode]
         crop = CROP_BACKENDS[backend]
+        make_boxes = None if cfg.mode in PATCH_MODES else BOX_MAKERS[cfg.mode]
     except KeyError as e:
         raise ValueError(f"unknown view mode or crop backend: {e.args[0]!r}") from None
     g = global_view(img, image_size).unsqueeze(0)
-    if cfg.mode == "dense":
+    if make_boxes is None:
         boxes = dense_boxes(W, H, dense_grid)
         return _normalise(g, mean, std), torch.as_tensor(boxes, dtype=torch.float32)
     boxes = make_boxes(W, H, content_hash, cfg)

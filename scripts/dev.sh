@@ -3,7 +3,7 @@
 # (re)installs only when pyproject.toml or the constraints changed.
 #   scripts/dev.sh demo [args]   build (or reuse) ./demo-project, pre-label it, print its summary
 #                                and open the app (headless when there is no display, or --headless)
-#   scripts/dev.sh test [args]   lint, import contracts and the whole test suite
+#   scripts/dev.sh test [args]   lint, import contracts, type check and the whole test suite
 #   scripts/dev.sh setup         set-up only
 #   scripts/dev.sh run CMD...    run a command inside the venv
 set -euo pipefail
@@ -56,6 +56,8 @@ case "$cmd" in
     "$venv/bin/ruff" check .
     echo "[lazlabel] import contracts" >&2
     "$venv/bin/lint-imports"
+    echo "[lazlabel] type check (mypy)" >&2
+    "$venv/bin/python" -m mypy
     echo "[lazlabel] pytest" >&2
     exec "$venv/bin/python" -m pytest "$@" ;;
   run)

@@ -48,15 +48,6 @@ IMAGE_EXTENSIONS: dict[str, str] = {
 }
 
 
-def register_extension(ext: str, fmt: str) -> None:
-    """Let scans pick up another extension (e.g. a Pillow plugin's)."""
-    IMAGE_EXTENSIONS["." + ext.lower().lstrip(".")] = fmt
-
-
-def is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
 # --- hashing --------------------------------------------------------------------------------------
 
 HASH_NAME = "blake2b-256"

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # engine.models imports torch: loaded on the first get_model, not on import
+    from engine.models import ClipModel
 
 MAX_MODELS = 2
 
 _lock = threading.Lock()
-_models: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+_models: OrderedDict[tuple[str, str, str], ClipModel] = OrderedDict()
 
 
-def get_model(spec: str, device: str = "auto", precision: str = "auto") -> Any:
+def get_model(spec: str, device: str = "auto", precision: str = "auto") -> ClipModel:
     """The `engine.models.ClipModel` for this spec/device/precision, loaded at most once."""
     from engine.models import load_model
 
@@ -32,14 +35,3 @@ def get_model(spec: str, device: str = "auto", precision: str = "auto") -> Any:
             _models.move_to_end(key)
         return model
 
-
-def cached_keys() -> list[tuple[str, str, str]]:
-    """What is loaded now, least recently used first."""
-    with _lock:
-        return list(_models)
-
-
-def clear_models() -> None:
-    """Drop every cached model (frees memory; tests use it for isolation)."""
-    with _lock:
-        _models.clear()

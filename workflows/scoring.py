@@ -7,32 +7,39 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from db.store_runs import PredictionWrite
 from engine.cache import FeatureCache
+from engine.models import ClipModel
 from engine.pipeline import ScoreResult, score_cached
-from engine.types import ClassSpec, EngineConfig, ViewConfig
+from engine.types import METHODS, OT_MODES, ClassSpec, EngineConfig, ViewConfig, view_mode, view_mode_names
 from workflows.errors import UserError
 from workflows.models import get_model
 from workflows.progress import CancelToken, Progress, check
 from workflows.settings import ProjectSettings, load_settings
 
-#: CLI / settings names of region modes -> engine view modes
-VIEW_MODES: dict[str, str] = {"faithful": "random", "random": "random", "grid": "grid", "dense": "dense"}
+if TYPE_CHECKING:
+    from db.project import Project
+
+#: CLI / settings names of region modes (aliases included) -> engine view modes, from the one
+#: registry (engine.types.VIEW_MODES).
+VIEW_MODES: dict[str, str] = {name: view_mode(name).engine_mode for name in view_mode_names(aliases=True)}
 
 SCORE_CHUNK = 512  # images per score_cached call when re-scoring from the cache
 MIN_TOPK = 9  # review keys 1-9 always have nine classes to pick from
 
 
 def view_config(settings: ProjectSettings) -> ViewConfig:
-    mode = VIEW_MODES.get(settings.view_mode)
-    if mode is None:
-        raise UserError(f"unknown region mode '{settings.view_mode}' (one of: {', '.join(VIEW_MODES)})")
+    """The engine view configuration for the settings' region mode (an alias reads as its mode)."""
+    try:
+        mode = view_mode(settings.view_mode)
+    except KeyError as err:
+        raise UserError(err.args[0]) from None
     return ViewConfig(
-        mode=mode,
+        mode=mode.engine_mode,
         n_crops=int(settings.n_crops),
         alpha_crop=float(settings.alpha_crop),
         seed=int(settings.seed),
@@ -40,6 +47,12 @@ def view_config(settings: ProjectSettings) -> ViewConfig:
 
 
 def engine_config(settings: ProjectSettings) -> EngineConfig:
+    """The engine configuration the settings ask for; a method or solver name not in the registry
+    (engine.types) is the user's to fix, not a failure deep in the engine."""
+    for what, value, known in (("scoring method", settings.method, METHODS),
+                               ("transport solver", settings.ot_mode, OT_MODES)):
+        if value not in known:
+            raise UserError(f"unknown {what} '{value}' (one of: {', '.join(known)})")
     return EngineConfig(
         method=settings.method,
         ot_mode=settings.ot_mode,
@@ -48,7 +61,7 @@ def engine_config(settings: ProjectSettings) -> EngineConfig:
     )
 
 
-def _load_model(settings: ProjectSettings) -> Any:
+def _load_model(settings: ProjectSettings) -> ClipModel:
     from engine.models import ModelLoadError
 
     try:
@@ -62,7 +75,7 @@ class ScoringContext:
     """One consistent view of (model, classes, configs, cache) for a use case."""
 
     settings: ProjectSettings
-    model: Any  # engine.models.ClipModel
+    model: ClipModel
     class_ids: list[int]
     classes: list[ClassSpec]
     attribute_set_version: str
@@ -71,7 +84,7 @@ class ScoringContext:
     cache: FeatureCache
 
     @classmethod
-    def from_project(cls, project: Any, settings: ProjectSettings | None = None) -> ScoringContext:
+    def from_project(cls, project: Project, settings: ProjectSettings | None = None) -> ScoringContext:
         settings = settings or load_settings(project)
         specs = project.class_specs()
         if not specs:
@@ -133,8 +146,8 @@ class ScoringContext:
     # -- scoring from the cache --------------------------------------------------------------------
     def split_cached(self, hashes: Mapping[int, str | None]) -> tuple[list[int], list[int]]:
         """(ids whose features are cached, ids that were never encoded), in the given order."""
-        known = [i for i, h in hashes.items() if h]
-        missing_hashes = set(self.cache.missing([hashes[i] for i in known]))
+        known = {i: h for i, h in hashes.items() if h}
+        missing_hashes = set(self.cache.missing(list(known.values())))
         cached = [i for i in known if hashes[i] not in missing_hashes]
         absent = [i for i, h in hashes.items() if not h or h in missing_hashes]
         return cached, absent
@@ -156,14 +169,14 @@ class ScoringContext:
             check(cancel)
             ids = list(image_ids[start : start + chunk])
             res = score_cached(
-                self.model, self.cache, [hashes[i] for i in ids], self.classes, cfg, return_all=return_all,
+                self.model, self.cache, _hashes_of(ids, hashes), self.classes, cfg, return_all=return_all,
                 view_mode=self.view_cfg.mode,
             )
             yield ids, res
 
     def score_all(
         self,
-        project: Any,
+        project: Project,
         image_ids: Sequence[int],
         *,
         cancel: CancelToken | None = None,
@@ -177,6 +190,8 @@ class ScoringContext:
         done = 0
         progress = Progress(0, len(cached), "scoring all classes", stage=stage)
         for ids, res in self.score_chunks(cached, hashes, config=cfg, return_all=True, cancel=cancel):
+            if res.all_scores is None:
+                raise RuntimeError("score_cached(return_all=True) returned no all_scores")
             parts.append(res.all_scores.float())
             done += len(ids)
             yield Progress(
@@ -187,7 +202,7 @@ class ScoringContext:
 
     def explain_pairs(
         self,
-        project: Any,
+        project: Project,
         wanted: Mapping[int, Iterable[int]],
         *,
         cancel: CancelToken | None = None,
@@ -221,6 +236,17 @@ class ScoringContext:
             done += len(ids)
             yield Progress(done, total, "explaining", stage=stage)
         return out
+
+
+def _hashes_of(ids: Sequence[int], hashes: Mapping[int, str | None]) -> list[str]:
+    """The content hashes of images known to be cached (split_cached keeps only hashed ones)."""
+    out: list[str] = []
+    for i in ids:
+        h = hashes[i]
+        if not h:
+            raise LookupError(f"image {i} has no content hash, so no cached features")
+        out.append(h)
+    return out
 
 
 def _with_class(data: dict[str, Any], class_id: int, index: Mapping[int, int]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.types import METHODS, OT_MODES, VIEW_MODES
 from workflows.settings import DEFAULT_OLLAMA_HOST, ProjectSettings
 
 
@@ -54,16 +55,18 @@ FIELDS: dict[str, FieldSpec] = {
     "precision": FieldSpec("Precision", "Model", "", ("auto", "fp32", "fp16", "bf16")),
     "batch_size": FieldSpec("Batch size", "Model", "images encoded per batch", minimum=1, maximum=4096),
     "method": FieldSpec(
-        "Method", "Engine", "lazsl: regions × attributes by optimal transport; dclip: attribute mean; "
-        "clip: class names only", ("lazsl", "dclip", "clip"),
+        "Method", "Engine", "; ".join(f"{m.name}: {m.description}" for m in METHODS.values()), tuple(METHODS),
     ),
     "view_mode": FieldSpec(
-        "Region views", "Engine", "random: the published LaZSL crops; grid/dense: cheaper region modes",
-        ("random", "grid", "dense"),
+        "Region views", "Engine", "; ".join(f"{m.name}: {m.description}" for m in VIEW_MODES.values()),
+        tuple(VIEW_MODES),
     ),
     "n_crops": FieldSpec("Crops per image", "Engine", "LaZSL default 90", minimum=1, maximum=512),
     "alpha_crop": FieldSpec("Smallest crop (fraction)", "Engine", "crop side ~ U(alpha, 0.9)·min(W,H)", minimum=0.05, maximum=0.9),
-    "ot_mode": FieldSpec("Transport solver", "Engine", "faithful: per-problem stopping (published); converged", ("faithful", "converged")),
+    "ot_mode": FieldSpec(
+        "Transport solver", "Engine", "; ".join(f"{m.name}: {m.description}" for m in OT_MODES.values()),
+        tuple(OT_MODES),
+    ),
     "topk": FieldSpec("Top-k kept", "Engine", "classes stored per prediction", minimum=1, maximum=100),
     "seed": FieldSpec("Seed", "Engine", "crops are deterministic per image and seed", minimum=0, maximum=2**31 - 1),
     "ollama_host": FieldSpec("Ollama host", "Attributes (Ollama)", "", placeholder=f"$OLLAMA_HOST or {DEFAULT_OLLAMA_HOST}"),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from engine.alignment import clip_scores, dclip_scores, lazsl_scores, region_weights
+from engine.alignment import AlignmentResult, clip_scores, dclip_scores, lazsl_scores, region_weights
 from engine.demo_world.classes import CLASS_NAMES, CLASSES
 from engine.demo_world.scenes import EVAL_SEED_BASE, Scene, iter_scenes, render
 from engine.models import ClipModel
@@ -146,7 +146,7 @@ def _texts(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig)
     return _Texts(model.encode_texts(sents), owner, model.encode_texts(names), name_owner, first)
 
 
-def _lazsl(f: Features, tx: _Texts, config: EngineConfig, classes: torch.Tensor | None = None):
+def _lazsl(f: Features, tx: _Texts, config: EngineConfig, classes: torch.Tensor | None = None) -> AlignmentResult:
     return lazsl_scores(
         f.global_feats, f.region_feats, tx.attr_feats, tx.attr_class, n_classes=len(tx.first_row),
         alpha=config.alpha, eps=config.eps, gamma=config.gamma, max_iter=config.max_iter, tol=config.tol,
@@ -154,7 +154,9 @@ def _lazsl(f: Features, tx: _Texts, config: EngineConfig, classes: torch.Tensor 
     )
 
 
-def _grounding(es: EvalSet, f: Features, tx: _Texts, pred: torch.Tensor, config: EngineConfig):
+def _grounding(
+    es: EvalSet, f: Features, tx: _Texts, pred: torch.Tensor, config: EngineConfig
+) -> tuple[float | None, float | None, float | None, float | None, int]:
     """Grounding over correctly predicted images, as (top-region, its chance, pointing, its chance, n).
 
     top-region: the region with the most mass for an attribute contains >= CONTAIN of its part's
@@ -172,6 +174,8 @@ def _grounding(es: EvalSet, f: Features, tx: _Texts, pred: torch.Tensor, config:
         alpha=config.alpha, eps=config.eps, gamma=config.gamma, max_iter=config.max_iter, tol=config.tol,
         mode=config.ot_mode, return_plans_for=pred[ok][:, None],
     )
+    plans = res.plans
+    assert plans is not None  # asked for with return_plans_for
     _, a = region_weights(f.global_feats[ok], f.region_feats[ok], config.gamma)
     kept = a > 0
     hits = torch.zeros(4)
@@ -187,7 +191,7 @@ def _grounding(es: EvalSet, f: Features, tx: _Texts, pred: torch.Tensor, config:
             placed = next(p for p in scene.parts if p.part == part and not p.distractor)
             pbox = torch.tensor(placed.box, dtype=torch.float32)
             inside = _contained(pbox, boxes)  # [N] bool
-            col = res.plans[row, 0, :, j]
+            col = plans[row, 0, :, j]
             peak = centres[int((col @ cover).argmax())]
             hits += torch.tensor([
                 float(inside[int(col.argmax())]),

@@ -8,7 +8,7 @@ Rendering is vectorised numpy over each part's box; PIL is used only to encode f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,7 +167,7 @@ def make_scene(seed: int, label: str | None = None, size: int | None = None) -> 
                 rotation=float(rng.uniform(-0.25, 0.25)),
                 stripe_angle=float(rng.uniform(0, np.pi)),
                 period=float(max(4.0, side / rng.uniform(4.0, 6.0))),
-                jitter=tuple(int(v) for v in rng.integers(-18, 19, size=3)),
+                jitter=_int3(rng.integers(-18, 19, size=3)),  # drawn in this order: scenes stay the same
                 distractor=int(idx) >= len(own),
             )
         )
@@ -198,7 +198,7 @@ def _background(scene: Scene) -> np.ndarray:
     else:  # flat with fine noise
         noise = np.random.default_rng(bg["noise_seed"]).normal(0, 9, size=(s, s, 1)).astype(np.float32)
         img = a + noise
-    return img
+    return np.asarray(img)
 
 
 def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -211,15 +211,19 @@ def _star(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     th = np.arctan2(v, u) + np.pi / 2
     k = (th % (2 * np.pi / 5)) / (2 * np.pi / 5)
     edge = 0.42 + 0.53 * np.abs(1 - 2 * k) ** 1.4
-    return r <= edge
+    return np.asarray(r <= edge)
 
 
 def _triangle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # apex up, base at v = 0.85
-    return (v <= 0.85) & (v >= -0.95 + 2 * np.abs(u) * 0.9)
+    return np.asarray((v <= 0.85) & (v >= -0.95 + 2 * np.abs(u) * 0.9))
 
 
-_SHAPE_TESTS = {
+def _int3(v: np.ndarray) -> tuple[int, int, int]:
+    return int(v[0]), int(v[1]), int(v[2])
+
+
+_SHAPE_TESTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "circle": lambda u, v: u * u + v * v <= 0.92,
     "square": lambda u, v: (np.abs(u) <= 0.82) & (np.abs(v) <= 0.82),
     "diamond": lambda u, v: np.abs(u) + np.abs(v) <= 0.98,
@@ -235,7 +239,7 @@ def _texture(pp: PlacedPart, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """1 where the part's own colour shows, 0 where the light secondary colour shows."""
     if pp.part.texture == "striped":
         t = (np.cos(pp.stripe_angle) * x + np.sin(pp.stripe_angle) * y) / pp.period
-        return (t % 1.0) < 0.55
+        return np.asarray((t % 1.0) < 0.55)
     if pp.part.texture == "dotted":
         gx = (x % pp.period) - pp.period / 2
         gy = (y % pp.period) - pp.period / 2

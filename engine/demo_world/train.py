@@ -9,7 +9,7 @@ open_clip's own machinery. Training pairs come from a rolling pool of rendered s
 * ~15% LaZSL-style random large crops captioned with the parts visible in them.
 
 Real CLIP has seen objects alone and in context; the demo model must too, or the crops that LaZSL
-scores are out of distribution (DESIGN.md, "The demo world"). Crops are cut and resized for the
+scores are out of distribution (docs/architecture.md, "The demo world"). Crops are cut and resized for the
 whole batch at once with `torchvision.ops.roi_align`. Captions that name the same set of parts
 are treated as positives of each other (soft targets), since duplicates are common.
 """
@@ -68,7 +68,8 @@ def register_config() -> None:
 
 
 def model_config() -> dict:
-    return json.loads((CONFIG_DIR / f"{MODEL_NAME}.json").read_text())
+    config: dict = json.loads((CONFIG_DIR / f"{MODEL_NAME}.json").read_text())
+    return config
 
 
 def count_params(model: torch.nn.Module) -> int:
@@ -167,7 +168,7 @@ def soft_targets(keys: list[frozenset[Part]]) -> torch.Tensor:
 # ----------------------------------------------------------------------------- training
 
 
-def build_model(seed: int) -> tuple[torch.nn.Module, Callable]:
+def build_model(seed: int) -> tuple[open_clip.CLIP, Callable]:
     register_config()
     torch.manual_seed(seed)
     model = open_clip.create_model(MODEL_NAME, pretrained=None)

@@ -1,5 +1,5 @@
-"""A deliberately plain implementation of DESIGN.md's LaZSL math: one image, one class at a time,
-Python loops, float64, no batching tricks. The batched engine must agree with it."""
+"""A deliberately plain implementation of the LaZSL math in docs/architecture.md ("The LaZSL score"):
+one image, one class at a time, Python loops, float64, no batching tricks. The batched engine must agree with it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def plain_one(p0, regions, attrs, alpha=0.8, eps=0.1, gamma=0.0, tol=1e-2, max_i
     p0, regions, attrs = p0.double(), regions.double(), attrs.double()
     g = regions @ p0
     kept = g >= g.mean() + gamma
-    # Every region keeps its row, dropped ones with a_i = 0 (DESIGN.md, and the published OP_d code):
+    # Every region keeps its row, dropped ones with a_i = 0 (docs/architecture.md, "The LaZSL score", and the published code):
     # their r is 0 after the first iteration but they count in the stopping mean.
     P = regions
     m = attrs.shape[0]

@@ -1,4 +1,4 @@
-"""Descriptor sentence rule (exact DESIGN/DCLIP convention) and config round trips."""
+"""Descriptor sentence rule (docs/architecture.md, "Attribute sentences": the DCLIP/LaZSL convention) and config round trips."""
 
 from __future__ import annotations
 
