@@ -255,8 +255,9 @@ class ClassEvidence:
         flags: list[bool] = []
         for i, a in enumerate(self.attributes):
             # the calibration describes best-region similarities: rows without one (version 1) can't use it
-            usable = cal is not None and a.best_similarity is not None
-            z = cal.score(calibration_key(self.class_name, a.text), bests[i]) if usable else None
+            z = None
+            if cal is not None and a.best_similarity is not None:
+                z = cal.score(calibration_key(self.class_name, a.text), bests[i])
             scores.append(local[i] if z is None else z)
             flags.append(z is not None)
         contrib = [a.mass * (z - WEAK_AT) for a, z in zip(self.attributes, scores)]

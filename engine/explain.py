@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from engine.evidence import AttributeEvidence, AttributeMap, ClassEvidence, Region
-from engine.localize import MAP_GRID, MapInputs, attribute_maps, grid_coverage
+from engine.localize import MAP_GRID, MapInputs, attribute_maps, grid_coverage, peaks_and_boxes
 
-__all__ = ["explain_batch", "paused_gc", "runs_from_peak"]
+__all__ = ["explain_batch", "paused_gc"]
 
 
 def explain_batch(
@@ -109,34 +109,8 @@ def _maps(method: str, T: torch.Tensor, R: torch.Tensor, boxes: torch.Tensor, va
         pooled_sims=None if pooled_sims is None else fold(pooled_sims.detach().float().cpu()),
     )
     m = attribute_maps(method, inputs).reshape(B * k, M, G, G).numpy()
-    flat = m.reshape(B * k, M, G * G)
-    arg = flat.argmax(-1)
-    pr, pc = np.divmod(arg, G)
-    cell = (wh.numpy() / G).repeat(k, 0)[:, None, :]  # [B*k,1,2] (cell width, cell height)
-    peaks = np.stack([pc + 0.5, pr + 0.5], -1) * cell
-    above = m >= 0.5 * flat.max(-1)[..., None, None]
-    left, right, up, down = runs_from_peak(above, pr, pc)
-    boxes_px = np.stack([pc - left, pr - up, pc + right + 1, pr + down + 1], -1).astype(np.float64)
-    boxes_px *= np.concatenate([cell, cell], -1)
+    peaks, boxes_px = peaks_and_boxes(m, wh.numpy().repeat(k, 0)[:, None, :])
     return m, peaks, boxes_px
-
-
-def runs_from_peak(above: np.ndarray, pr: np.ndarray, pc: np.ndarray) -> tuple[np.ndarray, ...]:
-    """How many consecutive cells at or above the level lie left, right, up and down of each peak
-    (maps [...,G,G], peaks [...]): the extent of the peak's blob along its row and column,
-    vectorised over all maps."""
-    G = above.shape[-1]
-    d = np.arange(1, G)
-    row = np.take_along_axis(above, pr[..., None, None].repeat(G, -1), axis=-2)[..., 0, :]  # [...,G]
-    col = np.take_along_axis(above, pc[..., None, None].repeat(G, -2), axis=-1)[..., :, 0]  # [...,G]
-
-    def run(line: np.ndarray, start: np.ndarray, step: int) -> np.ndarray:
-        pos = start[..., None] + step * d
-        ok = (pos >= 0) & (pos < G)
-        hit = np.take_along_axis(line, np.clip(pos, 0, G - 1), axis=-1) & ok
-        return np.cumprod(hit, axis=-1).sum(-1)
-
-    return run(row, pc, -1), run(row, pc, 1), run(col, pr, -1), run(col, pr, 1)
 
 
 @contextlib.contextmanager

@@ -19,8 +19,9 @@ of the two there. Everything is batched over images, classes and attributes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,22 +38,22 @@ BOX_LEVEL = 0.5
 # ----------------------------------------------------------------------------- patch tokens
 
 
-def supports_tokens(visual: torch.nn.Module) -> bool:
+def supports_tokens(visual: Any) -> bool:
     """Whether the tower is an open_clip ViT whose last block can be read the ClearCLIP way."""
     blocks = getattr(getattr(visual, "transformer", None), "resblocks", None)
     if not blocks or getattr(visual, "proj", None) is None or not hasattr(visual, "ln_post"):
         return False
     attn = getattr(blocks[-1], "attn", None)
-    return isinstance(attn, torch.nn.MultiheadAttention) and getattr(attn, "batch_first", False) \
-        and getattr(attn, "in_proj_weight", None) is not None and hasattr(visual, "grid_size")
+    return bool(isinstance(attn, torch.nn.MultiheadAttention) and getattr(attn, "batch_first", False)
+                and getattr(attn, "in_proj_weight", None) is not None and hasattr(visual, "grid_size"))
 
 
 @contextlib.contextmanager
-def capture_last_block(visual: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+def capture_last_block(visual: Any) -> Iterator[list[torch.Tensor]]:
     """Collect the input of the last transformer block during the forward passes inside."""
     seen: list[torch.Tensor] = []
     block = visual.transformer.resblocks[-1]
-    handle = block.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
+    handle = block.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))  # noqa: B023
     try:
         yield seen
     finally:
@@ -60,7 +61,7 @@ def capture_last_block(visual: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
 
 
 @torch.inference_mode()
-def clear_tokens(visual: torch.nn.Module, x_in: torch.Tensor) -> torch.Tensor:
+def clear_tokens(visual: Any, x_in: torch.Tensor) -> torch.Tensor:
     """ClearCLIP reading of the last block: [n, 1+P, W] block input -> [n, P, D] unit patch tokens
     in the joint space (q-q self-attention on the values, no residual, no MLP, then ln_post and
     the projection). Extra prefix tokens beyond the class token are dropped."""
@@ -202,24 +203,33 @@ def attribute_maps(method: str, m: MapInputs) -> torch.Tensor:
 # ----------------------------------------------------------------------------- peaks and boxes
 
 
-def peaks_and_boxes(maps: np.ndarray, sizes: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Peak point [B,M,2] and the box of the connected cells >= BOX_LEVEL x peak around it
-    [B,M,4], in image pixels, for maps [B,M,G,G] over images of (W,H) `sizes`."""
-    from scipy import ndimage
-
-    B, M, G, _ = maps.shape
-    flat = maps.reshape(B, M, -1)
-    arg = flat.argmax(-1)
-    pr, pc = np.divmod(arg, G)
-    wh = np.asarray(sizes, dtype=np.float64).reshape(B, 1, 2)
-    cell = wh / G
-    peak = np.stack([(pc + 0.5), (pr + 0.5)], -1) * cell
-    boxes = np.zeros((B, M, 4))
+def peaks_and_boxes(maps: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Peak point [...,2] and box [...,4] in pixels of maps [...,G,G] over images of `sizes`
+    [...,2] (W,H): the box spans the cells at or above BOX_LEVEL x peak that run on from the peak
+    along its row and column (the blob around the peak), vectorised over all maps."""
+    G = maps.shape[-1]
+    flat = maps.reshape(*maps.shape[:-2], G * G)
+    pr, pc = np.divmod(flat.argmax(-1), G)
+    cell = np.asarray(sizes, dtype=np.float64) / G
+    peak = np.stack([pc + 0.5, pr + 0.5], -1) * cell
     above = maps >= BOX_LEVEL * flat.max(-1)[..., None, None]
-    for i in range(B):  # labelling is per map; G x G is tiny
-        for j in range(M):
-            lab, _n = ndimage.label(above[i, j])
-            rows, cols = np.nonzero(lab == lab[pr[i, j], pc[i, j]])
-            boxes[i, j] = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
-    boxes *= np.concatenate([cell, cell], -1)
-    return peak, boxes
+    left, right, up, down = runs_from_peak(above, pr, pc)
+    box = np.stack([pc - left, pr - up, pc + right + 1, pr + down + 1], -1) * np.concatenate([cell, cell], -1)
+    return peak, box
+
+
+def runs_from_peak(above: np.ndarray, pr: np.ndarray, pc: np.ndarray) -> tuple[np.ndarray, ...]:
+    """How many consecutive cells at or above the level lie left, right, up and down of each peak
+    (maps [...,G,G], peaks [...])."""
+    G = above.shape[-1]
+    d = np.arange(1, G)
+    row = np.take_along_axis(above, pr[..., None, None].repeat(G, -1), axis=-2)[..., 0, :]  # [...,G]
+    col = np.take_along_axis(above, pc[..., None, None].repeat(G, -2), axis=-1)[..., :, 0]  # [...,G]
+
+    def run(line: np.ndarray, start: np.ndarray, step: int) -> np.ndarray:
+        pos = start[..., None] + step * d
+        ok = (pos >= 0) & (pos < G)
+        hit = np.take_along_axis(line, np.clip(pos, 0, G - 1), axis=-1) & ok
+        return np.asarray(np.cumprod(hit, axis=-1).sum(-1))
+
+    return run(row, pc, -1), run(row, pc, 1), run(col, pr, -1), run(col, pr, 1)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,8 +30,9 @@ from engine import localize, pipeline
 from engine.cache import FeatureCache
 from engine.demo_world.classes import CLASS_NAMES
 from engine.demo_world.evaluate import demo_classes
-from engine.demo_world.scenes import EVAL_SEED_BASE, iter_scenes, render
+from engine.demo_world.scenes import EVAL_SEED_BASE, Scene, iter_scenes, render
 from engine.evidence import FOUND_AT
+from engine.models import ClipModel
 from engine.pipeline import ImageItem, encode_images, score_cached, text_bank
 from engine.presence import best_region_similarity, mean_and_spread
 from engine.types import EngineConfig, ViewConfig
@@ -37,7 +40,7 @@ from engine.types import EngineConfig, ViewConfig
 VIEWS = {"faithful": ViewConfig(mode="random"), "grid": ViewConfig(mode="grid")}
 
 
-def write_scenes(n: int, out: Path):
+def write_scenes(n: int, out: Path) -> tuple[list[Scene], list[ImageItem]]:
     scenes = list(iter_scenes(EVAL_SEED_BASE, n))
     items = []
     for i, sc in enumerate(scenes):
@@ -48,7 +51,7 @@ def write_scenes(n: int, out: Path):
 
 
 @contextmanager
-def map_method(mode: str, method: str):
+def map_method(mode: str, method: str) -> Iterator[None]:
     old = localize.DEFAULT_MAP_METHOD[mode]
     localize.DEFAULT_MAP_METHOD[mode] = method
     try:
@@ -57,11 +60,12 @@ def map_method(mode: str, method: str):
         localize.DEFAULT_MAP_METHOD[mode] = old
 
 
-def _in_box(pt, box) -> bool:
-    return box[0] <= pt[0] < box[2] and box[1] <= pt[1] < box[3]
+def _in_box(pt: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    return bool(box[0] <= pt[0] < box[2] and box[1] <= pt[1] < box[3])
 
 
-def pointing(model, scenes, items, cache, view: ViewConfig, method: str | None = None) -> dict:
+def pointing(model: ClipModel, scenes: list[Scene], items: list[ImageItem], cache: FeatureCache, view: ViewConfig,
+             method: str | None = None) -> dict[str, Any]:
     classes = demo_classes()
     cfg = EngineConfig(topk=9, explain_top=1)
     hashes = [it.content_hash for it in items]
@@ -90,7 +94,7 @@ def pointing(model, scenes, items, cache, view: ViewConfig, method: str | None =
     return {"accuracy": acc, "pointing": hits / max(total, 1), "chance": chance / max(total, 1), "n": total}
 
 
-def presence(model, scenes, items, cache) -> dict:
+def presence(model: ClipModel, scenes: list[Scene], items: list[ImageItem], cache: FeatureCache) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     classes = demo_classes()
@@ -116,7 +120,7 @@ def presence(model, scenes, items, cache) -> dict:
             "present_rate": float(y.mean()), "pairs": int(y.size)}
 
 
-def cost(model, items, view: ViewConfig, workdir: Path, repeats: int = 1) -> dict:
+def cost(model: ClipModel, items: list[ImageItem], view: ViewConfig, workdir: Path, repeats: int = 1) -> dict[str, float]:
     """Seconds per image: encode with and without the token pooling, score with and without
     explanations of the top two classes (the difference is the explanation's cost)."""
     classes = demo_classes()
@@ -124,16 +128,16 @@ def cost(model, items, view: ViewConfig, workdir: Path, repeats: int = 1) -> dic
     out = {}
     for tag, tokens in (("tok", True), ("plain", False)):
         cache = FeatureCache(workdir / f"{tag}-{view.mode}", model.model_id, view.key())
-        orig = pipeline.supports_tokens
+        orig = pipeline.supports_tokens  # type: ignore[attr-defined]
         if not tokens:
-            pipeline.supports_tokens = lambda _v: False
+            setattr(pipeline, "supports_tokens", lambda _v: False)  # noqa: B010 - swapped for the timing
         try:
             t0 = time.process_time()
             for _ in encode_images(model, items, view, cache, batch_size=8):
                 pass
             out[f"encode_{tag}"] = time.process_time() - t0
         finally:
-            pipeline.supports_tokens = orig
+            setattr(pipeline, "supports_tokens", orig)  # noqa: B010
         if tokens:
             text_bank(model, classes, EngineConfig())  # texts encoded once, outside the timings
             for kx in (2, 0):

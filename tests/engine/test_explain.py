@@ -11,7 +11,8 @@ import torch
 
 from engine.alignment import lazsl_scores
 from engine.evidence import ClassEvidence, EvidenceFormatError
-from engine.explain import explain_batch, paused_gc, runs_from_peak
+from engine.explain import explain_batch, paused_gc
+from engine.localize import runs_from_peak
 from tests.engine.conftest import make_problem
 
 
