@@ -98,6 +98,7 @@ def _import(args: argparse.Namespace) -> int:
     print(
         f"imported {r.n_imported} label(s) from {r.path} as source '{r.source}' "
         f"({r.n_rows} rows, {len(r.unmatched)} unmatched, {r.n_no_label} without a label"
+        + (f", {r.n_by_content} matched by file name and content" if r.n_by_content else "")
         + (f", replaced {r.replaced} earlier" if r.replaced else "")
         + ")"
     )
