@@ -75,6 +75,7 @@ def card(classes: list[str], splits: list[str], where: str = "OUT") -> str:
             {
                 "config_name": "default",
                 "data_files": [{"split": s, "path": f"{s}/**"} for s in splits],
+                "features": features,  # the builder config's features: what the loader applies
             }
         ],
         "dataset_info": {"features": features},
