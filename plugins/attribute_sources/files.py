@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 from plugins.attribute_sources.base import ClassAttributes, FileContents
-from plugins.csv_cells import neutralise_row, restore
 from plugins.attribute_sources.errors import AttributeFileError
+from plugins.csv_cells import neutralise_row, restore
 
 _WS = re.compile(r"[ \t\n\r]*")
 

@@ -16,7 +16,7 @@ import pytest
 
 from cli.main import main
 from plugins.csv_cells import neutralise, restore
-from tests.export.conftest import add_images, walk_files
+from tests.export.conftest import walk_files
 from tests.export.helpers import manifest, run_export
 from workflows.errors import UserError
 
