@@ -157,7 +157,11 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--option", "-o", type=_kv, action="append", metavar="KEY=VALUE", help="format-specific option"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier lazlabel export in OUT")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier lazlabel export in OUT (refused if OUT holds files that export did not write)",
+    )
     p.set_defaults(func=_export)
 
     q = subs.add_parser(
