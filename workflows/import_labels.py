@@ -178,28 +178,26 @@ def import_labels(
 
 def _match_by_content(project: Any, raws: list[str], label_dir: str) -> dict[str, int]:
     """raw path -> image id for existing files whose name (less an export's `~id` suffix) is the
-    name of exactly the project images whose bytes they have (the first such image)."""
-    out: dict[str, int] = {}
-    hashes: dict[int, str | None] = {}
+    name of a project image with the same bytes (the first such image)."""
+    files: dict[str, tuple[str, str]] = {}  # raw -> (file, the name to look for)
     for raw in list(dict.fromkeys(raws))[:MAX_CONTENT_MATCHES]:
         p = raw.strip()
         file = p if os.path.isabs(p) else os.path.join(label_dir, p)
-        if not os.path.isfile(file):
-            continue
-        stem, ext = os.path.splitext(os.path.basename(file))
-        name = _EXPORT_SUFFIX.sub("", stem) + ext
-        if not name:
-            continue
-        cands = [
-            r.id
-            for r in project.images(project.image_ids(ImageFilter(text=name)))
-            if posixpath.basename(r.rel_path) == name
-        ]
+        if os.path.isfile(file):
+            stem, ext = os.path.splitext(os.path.basename(file))
+            files[raw] = (file, _EXPORT_SUFFIX.sub("", stem) + ext)
+    if not files:
+        return {}
+    by_name = _images_by_name(project, {name for _, name in files.values()})
+    wanted = sorted({i for _, name in files.values() for i in by_name.get(name, ())})
+    if not wanted:
+        return {}
+    hashes = ensure_content_hash(project, wanted, workers=2)
+    out: dict[str, int] = {}
+    for raw, (file, name) in files.items():
+        cands = by_name.get(name)
         if not cands:
             continue
-        want = [i for i in cands if i not in hashes]
-        if want:
-            hashes.update(ensure_content_hash(project, want, workers=0))
         try:
             digest = hash_file(file)
         except OSError:
@@ -207,4 +205,19 @@ def _match_by_content(project: Any, raws: list[str], label_dir: str) -> dict[str
         same = [i for i in cands if hashes.get(i) == digest]
         if same:
             out[raw] = same[0]
+    return out
+
+
+def _images_by_name(project: Any, names: set[str]) -> dict[str, list[int]]:
+    """file name -> ids of the project images with that name: one lookup per name for a few,
+    one pass over all paths for many."""
+    out: dict[str, list[int]] = {}
+    if len(names) <= 50:
+        rows = [r for n in names for r in project.images(project.image_ids(ImageFilter(text=n)))]
+    else:
+        rows = project.images(project.image_ids())
+    for r in rows:
+        name = posixpath.basename(r.rel_path)
+        if name in names and r.id not in out.get(name, []):
+            out.setdefault(name, []).append(r.id)
     return out
