@@ -13,7 +13,7 @@ from workflows.errors import UserError
 from workflows.progress import CancelToken
 
 
-def _nothing_kept(gen: Generator) -> Generator:
+def _nothing_kept(gen: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
     """A cancelled export keeps nothing: say so (not "finished batches are saved") and interrupt."""
     from workflows.progress import Cancelled
 
@@ -24,7 +24,7 @@ def _nothing_kept(gen: Generator) -> Generator:
         raise KeyboardInterrupt from None
 
 
-def _drive(gen: Generator, label: str, cancel: Any = None) -> Any:
+def _drive(gen: Generator[Any, None, Any], label: str, cancel: Any = None) -> Any:
     """Run a use case with the shared progress bar; the first Ctrl+C cancels cleanly, and the
     generator is closed on every exit so the export removes its temporary folder."""
     from cli.progress import run_with_progress

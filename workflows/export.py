@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import math
 import os
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -195,10 +195,18 @@ def _label_score(r: ExportRow, class_id: int | None) -> float | None:
     return None
 
 
+def _decided(status: str) -> Callable[[ExportRow], tuple[int | None, str]]:
+    return lambda r: (r.label_class_id, status)
+
+
+def _unsure(status: str) -> Callable[[ExportRow], tuple[int | None, str]]:
+    return lambda r: (None, status)
+
+
 # review status -> (label class id of the row, action written to the export)
-_LABEL_OF = {
-    **{st: (lambda r, st=st: (r.label_class_id, st)) for st in LABELLED_STATUSES},
-    **{st: (lambda r, st=st: (None, st)) for st in UNSURE_STATUSES},
+_LABEL_OF: dict[str, Callable[[ExportRow], tuple[int | None, str]]] = {
+    **{st: _decided(st) for st in LABELLED_STATUSES},
+    **{st: _unsure(st) for st in UNSURE_STATUSES},
     "unreviewed": lambda r: (r.pred_class_id, "predicted"),
 }
 

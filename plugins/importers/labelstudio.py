@@ -110,7 +110,7 @@ def _read_min(rows: list[Any], path: Path) -> Iterator[tuple[str, str, tuple]]:
             raise ImportFormatError(f"{path}: row #{n} is not an object")
         label = _min_value(r.get(label_key)) if label_key else None
         ann = r.get("annotation_id")
-        recency = (str(r.get("updated_at") or r.get("created_at") or ""), int(ann) if str(ann).isdigit() else 0)
+        recency = (str(r.get("updated_at") or r.get("created_at") or ""), int(str(ann)) if str(ann).isdigit() else 0)
         ref = {"lazlabel_path": r.get("lazlabel_path"), "image": r.get(image_key) or ""}
         yield _image_ref(ref), label or "", recency
 
