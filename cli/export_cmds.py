@@ -97,6 +97,7 @@ def _import(args: argparse.Namespace) -> int:
     print(
         f"imported {r.n_imported} label(s) from {r.path} as source '{r.source}' "
         f"({r.n_rows} rows, {len(r.unmatched)} unmatched, {r.n_no_label} without a label"
+        + (f", {r.n_by_content} matched by file name and content" if r.n_by_content else "")
         + (f", replaced {r.replaced} earlier" if r.replaced else "")
         + ")"
     )
@@ -155,7 +156,11 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--option", "-o", type=_kv, action="append", metavar="KEY=VALUE", help="format-specific option"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier lazlabel export in OUT")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier lazlabel export in OUT (refused if OUT holds files that export did not write)",
+    )
     p.set_defaults(func=_export)
 
     q = subs.add_parser(

@@ -2,29 +2,30 @@
 
 The export is written into a hidden temporary sibling of the target (`.<name>.tmp-XXXX`) and
 renamed into place only when complete, so a failure, a cancel or a kill never leaves a partial
-export under the target's name; a failure or cancel also removes the temporary directory. Rows
-stream from the store in chunks (no ORM objects), splits are seeded and stratified by label, and
-every export records its class-name -> folder mapping and each file's source in a manifest, so
-imports can map exported files back to the project's images.
+export under the target's name (`workflows.export_target`); a failure or cancel closes the
+exporter's files (it is a context manager) and then removes the temporary directory. Rows stream
+from the store in chunks (no ORM objects), splits are seeded and stratified by label with every
+class in every split when it has enough images (`workflows.export_splits`), and every export
+records what its exporter declares (classes, folders, files) and each file's source in a
+manifest, so imports can map exported files back to the project's images.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
 import math
 import os
-import random
-import secrets
-import shutil
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 from db.store_labels import LABELLED_STATUSES, UNSURE_STATUSES, ExportRow
 from plugins import registry
+from plugins.csv_cells import neutralise_row
 from plugins.exporters.base import (
     FILE_MAP_NAME,
     MANIFEST_NAME,
@@ -38,12 +39,18 @@ from plugins.exporters.base import (
     check_component,
     resolve_options,
     safe_class_names,
+    wants_attributes,
 )
 from workflows.errors import UserError
+from workflows.export_splits import assign_splits
+from workflows.export_target import ExportTarget, clean_stale_exports
 from workflows.progress import Cancelled, CancelToken, Progress, check
+
+__all__ = ["assign_splits", "clean_stale_exports", "export", "list_formats", "parse_splits", "top_attributes"]
 
 DEFAULT_SPLIT = "train"  # the one split of an export without --split
 TOP_ATTRIBUTES = 5  # attributes per sample carried into exports (by share of transported mass)
+CLASSES_TXT = "classes.txt"  # canonical class index, written when a split lacks a class
 
 
 def list_formats() -> dict[str, str]:
@@ -98,31 +105,6 @@ def check_splits(splits: Mapping[str, float]) -> dict[str, float]:
     return {k: v / total for k, v in splits.items()}
 
 
-def assign_splits(items: Iterable[tuple[int, Any]], splits: Mapping[str, float], seed: int) -> dict[int, str]:
-    """Seeded stratified assignment: within each stratum, a seeded shuffle of the (sorted) ids is cut
-    into runs whose sizes follow the fractions by largest remainder, so every class is split in the
-    same proportions and the same seed always gives the same assignment."""
-    groups: dict[Any, list[int]] = {}
-    for image_id, key in items:
-        groups.setdefault(key, []).append(image_id)
-    names = list(splits)
-    out: dict[int, str] = {}
-    for key in sorted(groups, key=repr):
-        ids = sorted(groups[key])
-        random.Random(f"{seed}:{key!r}").shuffle(ids)
-        n = len(ids)
-        exact = [splits[s] * n for s in names]
-        sizes = [math.floor(x) for x in exact]
-        for i in sorted(range(len(names)), key=lambda i: (-(exact[i] - sizes[i]), i))[: n - sum(sizes)]:
-            sizes[i] += 1
-        start = 0
-        for name, size in zip(names, sizes):
-            for image_id in ids[start : start + size]:
-                out[image_id] = name
-            start += size
-    return out
-
-
 def top_attributes(data: Any, k: int = TOP_ATTRIBUTES) -> tuple[tuple[str, float], ...]:
     """(text, share) pairs, largest share first, from an explanation's JSON.
 
@@ -148,87 +130,51 @@ def _by_share(pair: tuple[str, float]) -> float:
     return -pair[1]
 
 
-class _Target:
-    """Where the export goes and how it gets there atomically."""
-
-    def __init__(self, out_dir: str | os.PathLike[str], overwrite: bool) -> None:
-        self.path = Path(os.path.abspath(out_dir))
-        self.replace_old = False
-        if self.path.exists() or self.path.is_symlink():
-            if not self.path.is_dir() or self.path.is_symlink():
-                raise UserError(f"{self.path} exists and is not a directory")
-            if any(self.path.iterdir()):
-                if not (self.path / MANIFEST_NAME).is_file():
-                    raise UserError(f"{self.path} exists and is not empty (choose a new folder)")
-                if not overwrite:
-                    raise UserError(f"{self.path} holds an earlier export (pass overwrite to replace it)")
-                self.replace_old = True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._remove_stale()
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-        self.tmp.mkdir()
-
-    def _remove_stale(self) -> None:
-        """Temporary folders left by a killed export to this target (their process is gone)."""
-        for d in self.path.parent.glob(f".{self.path.name}.tmp-*"):
-            pid = d.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-            if pid.isdigit() and d.is_dir() and not d.is_symlink() and not _alive(int(pid)):
-                shutil.rmtree(d, ignore_errors=True)
-
-    def commit(self) -> None:
-        """Rename the finished temporary directory into place (replacing an earlier export if asked)."""
-        old = None
-        if self.replace_old:
-            old = self.path.with_name(f".{self.path.name}.old-{secrets.token_hex(4)}")
-            os.rename(self.path, old)
-        elif self.path.is_dir():
-            self.path.rmdir()  # an empty directory the user made for us
-        try:
-            os.rename(self.tmp, self.path)
-        except OSError:
-            if old is not None:
-                os.rename(old, self.path)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid() or os.name != "posix":  # on Windows os.kill(pid, 0) is not a probe
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, not ours
-    return True
-
-
 class _FileMap:
-    """`lazlabel-files.csv`: exported file -> source path, written only when images are placed."""
+    """`lazlabel-files.csv`: exported file -> source path, written only when images are placed.
+    Text cells are neutralised against formula injection (`plugins.csv_cells`)."""
 
     COLUMNS = ("file", "source_path", "image_id", "label", "split")
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._f: TextIO | None = None
+        self.written = False
 
     def add(self, file: str, s: ExportSample) -> None:
         if self._f is None:
             self._f = open(self.root / FILE_MAP_NAME, "w", encoding="utf-8", newline="")
+            self.written = True
             self._w = csv.writer(self._f)
             self._w.writerow(self.COLUMNS)
-        self._w.writerow((file, s.rel_path, s.image_id, "" if s.label is None else s.label, s.split))
+        self._w.writerow(
+            neutralise_row([file, s.rel_path, s.image_id, "" if s.label is None else s.label, s.split])
+        )
 
     def close(self) -> bool:
-        if self._f is None:
-            return False
-        self._f.close()
-        return True
+        """Close the file (idempotent); True when a map was written."""
+        f, self._f = self._f, None
+        if f is not None:
+            f.close()
+        return self.written
+
+
+@contextlib.contextmanager
+def _opened(
+    exporter: Exporter, out: Path, classes: list[str], opts: Mapping[str, Any], splits: list[str] | None, final: Path
+) -> Iterator[Exporter]:
+    """`with exporter.bind(...)`; a plugin that only has setup/export_sample/close is adapted."""
+    if hasattr(exporter, "bind") and hasattr(exporter, "__exit__"):
+        with exporter.bind(out, classes, opts, splits=splits, final_dir=final) as ex:
+            yield ex
+        return
+    exporter.setup(out, classes, opts)  # type: ignore[attr-defined]
+    try:
+        yield exporter
+    finally:
+        release = getattr(exporter, "release", None)
+        if callable(release):
+            release()
 
 
 def _source_path(root: str, rel: str, raw: bytes | None) -> str:
@@ -249,10 +195,18 @@ def _label_score(r: ExportRow, class_id: int | None) -> float | None:
     return None
 
 
+def _decided(status: str) -> Callable[[ExportRow], tuple[int | None, str]]:
+    return lambda r: (r.label_class_id, status)
+
+
+def _unsure(status: str) -> Callable[[ExportRow], tuple[int | None, str]]:
+    return lambda r: (None, status)
+
+
 # review status -> (label class id of the row, action written to the export)
-_LABEL_OF = {
-    **{st: (lambda r, st=st: (r.label_class_id, st)) for st in LABELLED_STATUSES},
-    **{st: (lambda r, st=st: (None, st)) for st in UNSURE_STATUSES},
+_LABEL_OF: dict[str, Callable[[ExportRow], tuple[int | None, str]]] = {
+    **{st: _decided(st) for st in LABELLED_STATUSES},
+    **{st: _unsure(st) for st in UNSURE_STATUSES},
     "unreviewed": lambda r: (r.pred_class_id, "predicted"),
 }
 
@@ -323,6 +277,7 @@ def export(
     root = str(project.image_root)
 
     split_of: dict[int, str] = {}
+    lacking: dict[str, list[Any]] = {}
     if split_fracs:
         yield Progress(0, total, "assigning splits", stage="split")
         keyed = []
@@ -332,69 +287,74 @@ def export(
                 if cid is not None and action not in UNSURE_STATUSES:
                     keyed.append((r.image_id, cid))
             check(cancel)
-        split_of = assign_splits(keyed, split_fracs, seed)
+        split_of, lacking = assign_splits(keyed, split_fracs, seed)
 
-    wants_attributes = bool(getattr(exporter, "wants_attributes", True))
-    target = _Target(out_dir, overwrite)
+    evidence = wants_attributes(exporter)
+    target = ExportTarget(out_dir, overwrite)
     real_root = os.path.realpath(root)
     if os.path.commonpath([real_root, os.path.realpath(target.path.parent)]) == real_root:
         warnings.append(f"the export is inside the image root {root}: the next scan will see its images")
     files = _FileMap(target.tmp)
     skipped_missing: list[str] = []
     skipped_unlabelled = 0
+    present: dict[str, set[str]] = {}  # split -> classes exported into it
     try:
-        exporter.setup(target.tmp, list(export_classes), opts)
-        done = 0
-        yield Progress(0, total, f"exporting {fmt}", stage="export")
-        for chunk in project.iter_export_rows(**query, chunk_size=chunk_size):
-            labelled = [(r, *_LABEL_OF[r.review_status](r)) for r in chunk]
-            expl = (
-                {}
-                if not wants_attributes
-                else project.explanation_data(
-                    [
-                        (r.pred_run_id, r.image_id, cid)
-                        for r, cid, _ in labelled
-                        if r.pred_run_id and cid is not None
-                    ]
+        with _opened(
+            exporter, target.tmp, list(export_classes), opts, list(split_fracs) if split_fracs else None, target.path
+        ) as ex:
+            done = 0
+            yield Progress(0, total, f"exporting {fmt}", stage="export")
+            for chunk in project.iter_export_rows(**query, chunk_size=chunk_size):
+                labelled = [(r, *_LABEL_OF[r.review_status](r)) for r in chunk]
+                expl = (
+                    {}
+                    if not evidence
+                    else project.explanation_data(
+                        [
+                            (r.pred_run_id, r.image_id, cid)
+                            for r, cid, _ in labelled
+                            if r.pred_run_id and cid is not None
+                        ]
+                    )
                 )
-            )
-            for r, cid, action in labelled:
-                done += 1
-                if cid is None and action not in UNSURE_STATUSES:
-                    skipped_unlabelled += 1  # labelled status whose class was deleted
-                    continue
-                unsure = action in UNSURE_STATUSES
-                pred_name = names.get(r.pred_class_id) if r.pred_class_id is not None else None
-                sample = ExportSample(
-                    image_id=r.image_id,
-                    src_path=_source_path(root, r.rel_path, r.raw_path),
-                    rel_path=r.rel_path,
-                    label=None if unsure else names[cid],
-                    action=action,
-                    reviewer=(r.reviewer or "") if action != "predicted" else "",
-                    decided_at=r.decided_at if action != "predicted" else None,
-                    run_id=r.pred_run_id,
-                    model_id=r.model_id,
-                    score=_label_score(r, None if unsure else cid),
-                    margin=r.pred_margin,
-                    top_attributes=top_attributes(expl.get((r.pred_run_id, r.image_id, cid)))
-                    if cid is not None
-                    else (),
-                    split=UNSURE_SET if unsure else split_of.get(r.image_id, DEFAULT_SPLIT),
-                    predicted_label=pred_name,
-                    predicted_score=r.pred_score,
-                )
-                try:
-                    placed = exporter.export_sample(sample)
-                except MissingSourceError:
-                    skipped_missing.append(r.rel_path)
-                    continue
-                if placed is not None:
-                    files.add(placed, sample)
-            yield Progress(done, total, f"exporting {fmt}", stage="export")
-            check(cancel)
-        summary = exporter.close()
+                for r, cid, action in labelled:
+                    done += 1
+                    if cid is None and action not in UNSURE_STATUSES:
+                        skipped_unlabelled += 1  # labelled status whose class was deleted
+                        continue
+                    unsure = action in UNSURE_STATUSES
+                    pred_name = names.get(r.pred_class_id) if r.pred_class_id is not None else None
+                    sample = ExportSample(
+                        image_id=r.image_id,
+                        src_path=_source_path(root, r.rel_path, r.raw_path),
+                        rel_path=r.rel_path,
+                        label=None if unsure else names[cid],
+                        action=action,
+                        reviewer=(r.reviewer or "") if action != "predicted" else "",
+                        decided_at=r.decided_at if action != "predicted" else None,
+                        run_id=r.pred_run_id,
+                        model_id=r.model_id,
+                        score=_label_score(r, None if unsure else cid),
+                        margin=r.pred_margin,
+                        top_attributes=top_attributes(expl.get((r.pred_run_id, r.image_id, cid)))
+                        if cid is not None
+                        else (),
+                        split=UNSURE_SET if unsure else split_of.get(r.image_id, DEFAULT_SPLIT),
+                        predicted_label=pred_name,
+                        predicted_score=r.pred_score,
+                    )
+                    try:
+                        placed = ex.export_sample(sample)
+                    except MissingSourceError:
+                        skipped_missing.append(r.rel_path)
+                        continue
+                    if sample.label is not None:
+                        present.setdefault(sample.split, set()).add(sample.label)
+                    if placed is not None:
+                        files.add(placed, sample)
+                yield Progress(done, total, f"exporting {fmt}", stage="export")
+                check(cancel)
+            summary = ex.close()
         if files.close():
             summary.metadata_files.append(FILE_MAP_NAME)
         if skipped_missing:
@@ -403,39 +363,88 @@ def export(
             )
         if skipped_unlabelled:
             warnings.append(f"{skipped_unlabelled} decided image(s) skipped: their class no longer exists")
+        if split_fracs:
+            gaps = _split_gaps(present, list(split_fracs), export_classes, lacking, names)
+            if gaps:
+                _write_classes_txt(target.tmp, summary, export_classes)
+                warnings.append(gaps)
         summary.warnings = warnings + summary.warnings
         _write_manifest(
-            target.tmp, project, fmt, exporter, summary, opts, query, split_fracs, seed, skipped_missing
+            target.tmp, project, fmt, summary, export_classes, opts, query, split_fracs, seed, skipped_missing
         )
         check(cancel)
         target.commit()
     except Cancelled:
+        files.close()
         target.discard()
         raise Cancelled("export cancelled; nothing was written") from None
     except (ExportError, OSError) as err:
+        files.close()
         target.discard()
         raise UserError(f"export failed, nothing was written: {err}") from err
     except BaseException:
+        files.close()
         target.discard()
         raise
     summary.out_dir = target.path
     return summary
 
 
+def _split_gaps(
+    present: Mapping[str, set[str]],
+    splits: list[str],
+    classes: list[str],
+    lacking: Mapping[str, list[Any]],
+    names: Mapping[int, str],
+) -> str:
+    """One warning naming, per split, the exported classes it lacks ('' when none lacks any)."""
+    exported = set().union(*present.values()) if present else set()
+    parts = []
+    for split in splits:
+        miss = [c for c in classes if c in exported and c not in present.get(split, set())]
+        if miss:
+            few = {names.get(k) for k in lacking.get(split, [])}
+            why = "too few images" if all(c in few for c in miss) else "no images"
+            parts.append(f"{split} lacks {', '.join(map(repr, miss))} ({why})")
+    if not parts:
+        return ""
+    return (
+        "not every class is in every split: "
+        + "; ".join(parts)
+        + f". Tools that number the class folders per split (torchvision ImageFolder) would number "
+        f"them differently; use the canonical index in {CLASSES_TXT}"
+    )
+
+
+def _write_classes_txt(root: Path, summary: ExportSummary, fallback: list[str]) -> None:
+    """Line i (from 0) is class index i: its folder name, a tab, and its name."""
+    classes = summary.classes or list(fallback)
+    folders = summary.class_folders or safe_class_names(classes)
+    text = "".join(f"{folders.get(c, c)}\t{_one_line(c)}\n" for c in classes)
+    (root / CLASSES_TXT).write_text(text, encoding="utf-8", newline="\n")
+    summary.metadata_files.append(CLASSES_TXT)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
 def _write_manifest(
     root: Path,
     project: Any,
     fmt: str,
-    exporter: Exporter,
     summary: ExportSummary,
+    export_classes: list[str],
     opts: Mapping[str, Any],
     query: Mapping[str, Any],
     splits: Mapping[str, float] | None,
     seed: int,
     skipped: list[str],
 ) -> None:
-    classes = list(getattr(exporter, "classes", []))
-    folders = getattr(exporter, "class_dirs", None) or safe_class_names(classes)
+    """The manifest, from what the exporter declared in its summary (a plugin that declares no
+    classes gets the classes it was given, with the standard folder names)."""
+    classes = list(summary.classes) or list(export_classes)
+    folders = dict(summary.class_folders) or safe_class_names(classes)
     manifest = {
         "lazlabel_export": 1,
         "format": fmt,
@@ -454,7 +463,7 @@ def _write_manifest(
         "counts": {
             k: v for k, v in asdict(summary).items() if k in ("n_samples", "n_files", "by_split", "by_label")
         },
-        "files": summary.metadata_files + [MANIFEST_NAME],
+        "files": list(dict.fromkeys(summary.metadata_files + [MANIFEST_NAME])),
         "warnings": summary.warnings,
         "skipped_missing": skipped[:1000],
     }

@@ -1,17 +1,30 @@
 """Import labels for audit: read them with an importer plugin, match them to the project's images,
-store them as imported labels (never as decisions), and report every path that matched nothing."""
+store them as imported labels (never as decisions), and report every path that matched nothing.
+
+Paths are matched, in this order: the project path an export carried back (the importers read it
+from lazlabel's own fields and file maps), the path relative to the image root (or absolute under
+it, or relative to the label file), and last, for a file that exists (a tool's re-export with
+copied images), by content: a project image with the same file name and the same bytes.
+"""
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from db.queries import ImageFilter
 from plugins import registry
 from plugins.importers.base import ImportFormatError
 from workflows.errors import UserError
+from workflows.imagefiles import hash_file
+from workflows.scan import ensure_content_hash
+
+MAX_CONTENT_MATCHES = 50_000  # unmatched files tried by content (one name lookup + one hash each)
+_EXPORT_SUFFIX = re.compile(r"~\d+(-\d+)?$")  # what an export appends to keep same-named files apart
 
 
 @dataclass
@@ -23,6 +36,7 @@ class ImportResult:
     source: str
     n_rows: int = 0
     n_matched: int = 0
+    n_by_content: int = 0  # of n_matched: found by file name + content hash
     n_imported: int = 0
     n_no_label: int = 0
     replaced: int = 0
@@ -120,6 +134,10 @@ def import_labels(
         raise UserError(str(err)) from err
     except OSError as err:
         raise UserError(f"cannot read {path}: {err}") from err
+    except UnicodeDecodeError as err:  # a plugin that let it through: still the file's problem
+        raise UserError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
+    except RecursionError as err:
+        raise UserError(f"{path}: nested too deeply to read") from err
     if result.n_rows == 0:
         raise UserError(f"no labels found in {path} for format '{fmt}'")
     if not rows:
@@ -131,8 +149,13 @@ def import_labels(
         ids.update(project.image_ids_by_path([c for cands in more.values() for c in cands]))
         rows = [(raw, cands + more.get(raw, []), label) for raw, cands, label in rows]
     matched: list[tuple[int, str]] = []
+    left = [raw for raw, cands, _ in rows if not any(c in ids for c in cands)]
+    by_content = _match_by_content(project, left, matcher.label_dir) if left else {}
     for raw, cands, label in rows:
         image_id = next((ids[c] for c in cands if c in ids), None)
+        if image_id is None:
+            image_id = by_content.get(raw)
+            result.n_by_content += image_id is not None
         if image_id is None:
             result.unmatched.append(raw)
         else:
@@ -151,3 +174,50 @@ def import_labels(
     result.unknown_labels = counts.unknown_labels
     result.created_classes = list(counts.created_classes)
     return result
+
+
+def _match_by_content(project: Any, raws: list[str], label_dir: str) -> dict[str, int]:
+    """raw path -> image id for existing files whose name (less an export's `~id` suffix) is the
+    name of a project image with the same bytes (the first such image)."""
+    files: dict[str, tuple[str, str]] = {}  # raw -> (file, the name to look for)
+    for raw in list(dict.fromkeys(raws))[:MAX_CONTENT_MATCHES]:
+        p = raw.strip()
+        file = p if os.path.isabs(p) else os.path.join(label_dir, p)
+        if os.path.isfile(file):
+            stem, ext = os.path.splitext(os.path.basename(file))
+            files[raw] = (file, _EXPORT_SUFFIX.sub("", stem) + ext)
+    if not files:
+        return {}
+    by_name = _images_by_name(project, {name for _, name in files.values()})
+    wanted = sorted({i for _, name in files.values() for i in by_name.get(name, ())})
+    if not wanted:
+        return {}
+    hashes = ensure_content_hash(project, wanted, workers=2)
+    out: dict[str, int] = {}
+    for raw, (file, name) in files.items():
+        cands = by_name.get(name)
+        if not cands:
+            continue
+        try:
+            digest = hash_file(file)
+        except OSError:
+            continue
+        same = [i for i in cands if hashes.get(i) == digest]
+        if same:
+            out[raw] = same[0]
+    return out
+
+
+def _images_by_name(project: Any, names: set[str]) -> dict[str, list[int]]:
+    """file name -> ids of the project images with that name: one lookup per name for a few,
+    one pass over all paths for many."""
+    out: dict[str, list[int]] = {}
+    if len(names) <= 50:
+        rows = [r for n in names for r in project.images(project.image_ids(ImageFilter(text=n)))]
+    else:
+        rows = project.images(project.image_ids())
+    for r in rows:
+        name = posixpath.basename(r.rel_path)
+        if name in names and r.id not in out.get(name, []):
+            out.setdefault(name, []).append(r.id)
+    return out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from plugins.attribute_sources.base import ClassAttributes, FileContents
 from plugins.attribute_sources.errors import AttributeFileError
+from plugins.csv_cells import neutralise_row, restore
 
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -72,6 +73,8 @@ class DescriptorJsonSource:
             json.loads(text)
         except json.JSONDecodeError as err:
             raise AttributeFileError(str(path), f"invalid JSON: {err.msg}", err.lineno, err.colno) from err
+        except RecursionError as err:
+            raise AttributeFileError(str(path), "JSON nested too deeply to read") from err
         dec = json.JSONDecoder()
         pos = _WS.match(text, 0).end()
         if text[pos : pos + 1] != "{":
@@ -131,7 +134,9 @@ class DescriptorJsonSource:
 
 class CsvSource:
     """Two columns `class,attribute`, one attribute per row (header optional; a row with an
-    empty attribute declares a class without attributes). UTF-8, Excel's BOM accepted."""
+    empty attribute declares a class without attributes). UTF-8, Excel's BOM accepted. Cells
+    that a spreadsheet would run as formulas are written with a leading `'`, which reading
+    removes (`plugins.csv_cells`), so a round trip is exact."""
 
     name = "csv"
     suffixes = (".csv",)
@@ -149,7 +154,7 @@ class CsvSource:
         try:
             for row in reader:
                 line = reader.line_num
-                cells = [c.strip() for c in row]
+                cells = [restore(c.strip()) for c in row]
                 if not any(cells):
                     continue
                 if line == 1 and tuple(c.casefold() for c in cells[:2]) == self.HEADER:
@@ -182,9 +187,9 @@ class CsvSource:
             w.writerow(self.HEADER)
             for c in classes:
                 if not c.attributes:
-                    w.writerow([c.name, ""])
+                    w.writerow(neutralise_row([c.name, ""]))
                 for a in c.attributes:
-                    w.writerow([c.name, a])
+                    w.writerow(neutralise_row([c.name, a]))
 
 
 def read_class_list(path: Path) -> FileContents:

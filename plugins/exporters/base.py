@@ -1,9 +1,18 @@
 """The exporter protocol and the helpers every layout shares: safe names, confined writes, image placement.
 
-An exporter is a small pure class (no SQL, no Qt): `setup(out_dir, classes, options)`, then
-`export_sample(sample)` once per image, then `close() -> ExportSummary`. The export use case
-(`workflows.export`) feeds it, writes into a temporary sibling directory and renames it into place,
-so an exporter only has to write under `out_dir` — `ExporterBase.target()` makes sure it does.
+An exporter is a small pure class (no SQL, no Qt) used as a context manager, the way FiftyOne's
+`DatasetExporter` is::
+
+    with exporter.bind(out_dir, classes, options) as ex:   # __enter__ -> setup()
+        for sample in samples:
+            ex.export_sample(sample)
+        summary = ex.close()                               # trailers written, files closed
+    # __exit__ -> release(): every file the exporter opened is closed, on error or cancel too
+
+`close()` returns an `ExportSummary` that declares what was written (files, classes and their
+folders); the export manifest is built from that declaration alone. The export use case
+(`workflows.export`) writes into a temporary sibling directory and renames it into place, so an
+exporter only has to write under `out_dir` — `ExporterBase.target()` makes sure it does.
 """
 
 from __future__ import annotations
@@ -16,13 +25,15 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import IO, Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import unquote
 
 MANIFEST_NAME = "lazlabel-export.json"  # format, options, class-name map, counts
 FILE_MAP_NAME = "lazlabel-files.csv"  # exported file -> source path, so imports can match back
 UNSURE_SET = "unsure"  # where rejected/uncertain images go when asked for (never a class or split)
 MODES = ("copy", "hardlink", "symlink")
+# The one default for `wants_attributes`: a format that writes per-sample evidence says so.
+WANTS_ATTRIBUTES_DEFAULT = False
 
 # --- samples, options, summaries --------------------------------------------------------------
 
@@ -61,7 +72,9 @@ class OptionSpec:
 
 @dataclass
 class ExportSummary:
-    """What an export wrote. Exporters fill the counts; the use case fills `out_dir` and `warnings`."""
+    """What an export wrote, as the exporter declares it: counts, the metadata files it wrote, and
+    its classes in index order with their folder names. The use case fills `out_dir` and adds
+    its own `warnings`; the manifest is written from this object only."""
 
     format: str
     out_dir: Path | None = None
@@ -71,6 +84,8 @@ class ExportSummary:
     by_label: dict[str, int] = field(default_factory=dict)
     metadata_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # index order of the written labels
+    class_folders: dict[str, str] = field(default_factory=dict)  # class name -> folder name
 
 
 class ExportError(Exception):
@@ -83,20 +98,41 @@ class MissingSourceError(ExportError):
 
 @runtime_checkable
 class Exporter(Protocol):
-    """What `workflows.export` needs from a format plugin."""
+    """What `workflows.export` needs from a format plugin (`ExporterBase` implements all of it).
+
+    `bind` stores where and what to write and returns the exporter; entering it runs `setup`,
+    leaving it closes every open file, whether the export finished, failed or was cancelled.
+    `wants_attributes` is optional; missing means `WANTS_ATTRIBUTES_DEFAULT`.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
     options: ClassVar[Sequence[OptionSpec]]
-    wants_attributes: ClassVar[bool]  # optional; missing means True
 
-    def setup(self, out_dir: Path, classes: list[str], options: Mapping[str, Any]) -> None: ...
+    def bind(
+        self,
+        out_dir: Path,
+        classes: list[str],
+        options: Mapping[str, Any],
+        *,
+        splits: Sequence[str] | None = None,
+        final_dir: Path | None = None,
+    ) -> Exporter: ...
+
+    def __enter__(self) -> Exporter: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
     def export_sample(self, sample: ExportSample) -> str | None:
         """Write one sample; return the export-relative POSIX path of the image file placed, if any."""
         ...
 
     def close(self) -> ExportSummary: ...
+
+
+def wants_attributes(exporter: object) -> bool:
+    """Whether the use case should look up each sample's evidence for this exporter."""
+    return bool(getattr(exporter, "wants_attributes", WANTS_ATTRIBUTES_DEFAULT))
 
 
 def resolve_options(specs: Sequence[OptionSpec], given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -253,12 +289,45 @@ class ExporterBase:
     options: ClassVar[Sequence[OptionSpec]] = ()
     # False when the format writes no per-sample evidence: the use case then skips the
     # explanation lookup and leaves ExportSample.top_attributes empty
-    wants_attributes: ClassVar[bool] = False
+    wants_attributes: ClassVar[bool] = WANTS_ATTRIBUTES_DEFAULT
 
     out_dir: Path
     classes: list[str]
     class_dirs: dict[str, str]
     opts: dict[str, Any]
+    splits: list[str] | None  # the named splits of this export; None: one unnamed set
+    final_dir: Path  # where the export ends up (out_dir is its temporary sibling)
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def bind(
+        self,
+        out_dir: Path,
+        classes: list[str],
+        options: Mapping[str, Any],
+        *,
+        splits: Sequence[str] | None = None,
+        final_dir: Path | None = None,
+    ) -> ExporterBase:
+        """Say where and what to write; `with exporter.bind(...)` then runs `setup`.
+
+        `splits` names the export's splits (None: one unnamed set, whose samples say "train");
+        `final_dir` is where the export will be once renamed into place, for instructions
+        written into it (defaults to `out_dir`)."""
+        self._bound = (Path(out_dir), list(classes), dict(options))
+        self.splits = list(splits) if splits else None
+        self.final_dir = Path(final_dir) if final_dir is not None else Path(out_dir)
+        return self
+
+    def __enter__(self) -> ExporterBase:
+        try:
+            self.setup(*self._bound)
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def setup(self, out_dir: Path, classes: list[str], options: Mapping[str, Any]) -> None:
         self.out_dir = Path(out_dir)
@@ -266,10 +335,33 @@ class ExporterBase:
         self.classes = list(classes)
         self.class_dirs = safe_class_names(self.classes)
         self.opts = resolve_options(self.options, options)
+        if not hasattr(self, "splits"):
+            self.splits = None
+        if not hasattr(self, "final_dir"):
+            self.final_dir = self.out_dir
         self.summary = ExportSummary(format=self.name)
         self._dirs: set[str] = set()
         self._taken: dict[str, set[str]] = {}
         self._link_fallbacks = 0
+        self._handles: list[IO[Any]] = getattr(self, "_handles", [])
+
+    def open_text(self, *parts: str, newline: str = "\n") -> IO[str]:
+        """Open out_dir/parts for writing (UTF-8), declared as a metadata file and closed by `release`."""
+        if not hasattr(self, "_handles"):
+            self._handles = []
+        f = open(self.target(*parts), "w", encoding="utf-8", newline=newline)
+        self._handles.append(f)
+        self.summary.metadata_files.append("/".join(parts))
+        return f
+
+    def release(self) -> None:
+        """Close every file this exporter opened (idempotent; on success, error and cancel alike)."""
+        handles, self._handles = getattr(self, "_handles", []), []
+        for f in handles:
+            try:
+                f.close()
+            except OSError:
+                pass
 
     # -- paths ----------------------------------------------------------------------------------
     def target(self, *parts: str) -> Path:
@@ -346,10 +438,16 @@ class ExporterBase:
         s.by_label[key] = s.by_label.get(key, 0) + 1
 
     def finish(self) -> ExportSummary:
+        """Close the open files and declare what was written (counts, files, classes, folders)."""
+        for f in getattr(self, "_handles", []):
+            f.close()  # errors here are real (disk full on flush): let them fail the export
+        self._handles = []
         if self._link_fallbacks:
             self.summary.warnings.append(
                 f"{self._link_fallbacks} image(s) copied instead of hard-linked (different filesystem)"
             )
+        self.summary.classes = list(self.classes)
+        self.summary.class_folders = {c: self.class_dir(c) for c in self.classes}
         return self.summary
 
     def close(self) -> ExportSummary:

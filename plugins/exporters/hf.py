@@ -1,14 +1,19 @@
-"""Hugging Face `imagefolder`: `<split>/<class>/<image>` plus `<split>/metadata.jsonl`.
+"""Hugging Face `imagefolder`: `<split>/<class>/<image>`, `<split>/metadata.jsonl` and a dataset card.
 
-`datasets.load_dataset("imagefolder", data_dir=OUT)` reads it offline: splits from the folder names,
-a string `label` column and the evidence columns from the metadata. The unsure set lives in
-`unsure/`, which is not a split name, so the loader leaves it out.
+The metadata carries the label and the evidence columns. The dataset card (`README.md`) declares
+the splits and the features, with `label` as a `ClassLabel` holding the project's class names in
+the project's order, so `datasets.load_dataset(OUT)` gives every split the same `ClassLabel`
+(`features["label"].names` works, and the index of a class never depends on which classes a
+split happens to hold). The imagefolder builder alone (`load_dataset("imagefolder",
+data_dir=OUT)`) does not read the card and types `label` as a string; pass
+`features=` to it (the card shows how). The unsure set lives in `unsure/`, which the card's splits
+leave out.
 """
 
 from __future__ import annotations
 
 import json
-from typing import IO
+from typing import IO, Any
 
 from plugins.exporters.base import (
     MODE_OPTION,
@@ -20,11 +25,74 @@ from plugins.exporters.base import (
 )
 from plugins.exporters.tabular import iso
 
+CARD = "README.md"
+
+# metadata columns after file_name, with their `datasets` feature types (the card declares them)
+_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("action", {"dtype": "string"}),
+    ("reviewer", {"dtype": "string"}),
+    ("decided_at", {"dtype": "string"}),
+    ("score", {"dtype": "float64"}),
+    ("margin", {"dtype": "float64"}),
+    ("model_id", {"dtype": "string"}),
+    ("source_path", {"dtype": "string"}),
+    ("top_attributes", {"list": "string"}),
+    ("top_attribute_shares", {"list": "float64"}),
+)
+
+_BODY = """
+# lazlabel export
+
+Image classification labels audited with lazlabel. Splits: {splits}. Classes ({n}), in index order:
+{classes}
+
+Load with the card's features (`label` is a `ClassLabel` on every split):
+
+```python
+import datasets
+ds = datasets.load_dataset("OUT")
+names = ds["{first}"].features["label"].names
+```
+
+The imagefolder builder does not read this card; give it the features yourself:
+
+```python
+features = datasets.load_dataset_builder("OUT").info.features
+ds = datasets.load_dataset("imagefolder", data_dir="OUT", features=features)
+```
+"""
+
+
+def card(classes: list[str], splits: list[str], where: str = "OUT") -> str:
+    """The dataset card: YAML front matter (written as JSON, which YAML reads) plus how to load it."""
+    features: list[dict[str, Any]] = [
+        {"name": "image", "dtype": "image"},
+        {"name": "label", "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(classes)}}}},
+    ]
+    features += [{"name": name, **spec} for name, spec in _COLUMNS]
+    meta = {
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"{s}/**"} for s in splits],
+                "features": features,  # the builder config's features: what the loader applies
+            }
+        ],
+        "dataset_info": {"features": features},
+    }
+    body = _BODY.format(
+        splits=", ".join(splits),
+        n=len(classes),
+        classes="\n".join(f"{i}. {json.dumps(c, ensure_ascii=False)}" for i, c in enumerate(classes)),
+        first=splits[0] if splits else "train",
+    ).replace('"OUT"', json.dumps(where))
+    return "---\n" + json.dumps(meta, ensure_ascii=True, indent=1) + "\n---\n" + body
+
 
 class HFImageFolderExporter(ExporterBase):
     name = "hf-imagefolder"
     wants_attributes = True
-    description = "Hugging Face imagefolder: <split>/<class>/<image> + <split>/metadata.jsonl"
+    description = "Hugging Face imagefolder: <split>/<class>/<image> + metadata.jsonl + card (label as ClassLabel)"
     options = (MODE_OPTION,)
 
     def setup(self, out_dir, classes, options) -> None:  # type: ignore[override]
@@ -35,10 +103,7 @@ class HFImageFolderExporter(ExporterBase):
         f = self._meta.get(top)
         if f is None:
             self.ensure_dir(top)
-            f = self._meta[top] = open(
-                self.target(top, "metadata.jsonl"), "w", encoding="utf-8", newline="\n"
-            )
-            self.summary.metadata_files.append(f"{top}/metadata.jsonl")
+            f = self._meta[top] = self.open_text(top, "metadata.jsonl")
         return f
 
     def export_sample(self, sample: ExportSample) -> str | None:
@@ -64,6 +129,6 @@ class HFImageFolderExporter(ExporterBase):
         return rel
 
     def close(self) -> ExportSummary:
-        for f in self._meta.values():
-            f.close()
+        splits = [s for s in (self.splits or [s for s in self._meta if s != UNSURE_SET]) if s in self._meta]
+        self.open_text(CARD).write(card(self.classes, splits, str(self.final_dir)))
         return self.finish()

@@ -33,8 +33,7 @@ class ImageNetExporter(ExporterBase):
     def _list(self, split: str) -> IO[str]:
         f = self._lists.get(split)
         if f is None:
-            f = self._lists[split] = open(self.target(f"{split}.txt"), "w", encoding="utf-8", newline="\n")
-            self.summary.metadata_files.append(f"{split}.txt")
+            f = self._lists[split] = self.open_text(f"{split}.txt")
         return f
 
     def export_sample(self, sample: ExportSample) -> str | None:
@@ -51,13 +50,8 @@ class ImageNetExporter(ExporterBase):
         return rel
 
     def close(self) -> ExportSummary:
-        for f in self._lists.values():
-            f.close()
-        with open(self.target("synsets.txt"), "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(f"{self.class_dir(c)}\n" for c in self.classes)
-        with open(self.target("synset_words.txt"), "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(f"{self.class_dir(c)} {_one_line(c)}\n" for c in self.classes)
-        self.summary.metadata_files += ["synsets.txt", "synset_words.txt"]
+        self.open_text("synsets.txt").writelines(f"{self.class_dir(c)}\n" for c in self.classes)
+        self.open_text("synset_words.txt").writelines(f"{self.class_dir(c)} {_one_line(c)}\n" for c in self.classes)
         return self.finish()
 
 

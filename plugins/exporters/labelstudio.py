@@ -1,9 +1,11 @@
 """Label Studio tasks JSON (`tasks.json`) with `annotations` for decided labels and `predictions` for
-the model's proposal (`model_version`, `score`, a choices result), plus `label_config.xml`.
+the model's proposal (`model_version`, `score`, a choices result), plus `label_config.xml` and a
+`README.txt` with the exact local-file serving steps (Label Studio answers 404 for the images
+until they are done).
 
-Import `tasks.json` into a project created with `label_config.xml` and a local-files storage whose
-document root holds this export; a team continues there and can export back (the importer reads
-Label Studio's own JSON export and matches images through `data.lazlabel_path`).
+Each task's image URL is `/data/local-files/?d=images/<file>`, relative to the export folder, so
+the export folder is the document root. A team continues there and can export back; the importer
+reads Label Studio's JSON and JSON-MIN exports and matches images through `lazlabel_path`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,40 @@ from plugins.exporters.tabular import iso
 
 FROM_NAME = "label"
 TO_NAME = "image"
+IMAGES = "images"
+DEFAULT_URL_PREFIX = "/data/local-files/?d="
+
+SERVING_STEPS = """\
+Label Studio import of a lazlabel export
+========================================
+
+Label Studio serves these images only when local-file serving is on and this folder is its
+document root. Without these steps every image answers 404.
+
+1. Start Label Studio with local files enabled and this folder as the document root:
+
+       export LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true
+       export LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root}
+       label-studio start
+
+   (Windows: set VAR=value; Docker: pass both with -e and mount this folder at the same path.)
+
+2. Create a project. Settings > Labeling Interface > Code: paste label_config.xml.
+
+3. Settings > Cloud Storage > Add Source Storage > Local files:
+       Absolute local path: {images}
+       File filter regex: leave empty; "Treat every bucket object as a source file": off.
+   Add it, but do not sync it (tasks.json already lists the images).
+
+4. Import tasks.json (Import button). Each task's image is /data/local-files/?d={images_rel}/<file>,
+   a path relative to the document root above, so the folder must stay where it is.
+
+Export back from Label Studio as JSON or JSON-MIN and run:
+
+    lazlabel import-labels labelstudio EXPORTED.json
+
+Images are matched through each task's lazlabel_path (the project path of the image).
+"""
 
 
 def choices_result(label: str) -> list[dict[str, Any]]:
@@ -26,26 +62,25 @@ def choices_result(label: str) -> list[dict[str, Any]]:
 
 class LabelStudioExporter(ExporterBase):
     name = "labelstudio"
-    description = "Label Studio tasks.json with annotations and predictions (model_version, score)"
+    description = "Label Studio tasks.json with annotations and predictions (model_version, score) + serving steps"
     options = (
         MODE_OPTION,
         OptionSpec(
             "url_prefix",
             str,
-            "/data/local-files/?d=",
+            DEFAULT_URL_PREFIX,
             "prefix of each task's image URL; the export-relative path is appended (URL-quoted)",
         ),
     )
 
     def setup(self, out_dir, classes, options) -> None:  # type: ignore[override]
         super().setup(out_dir, classes, options)
-        self._f = open(self.target("tasks.json"), "w", encoding="utf-8", newline="\n")
+        self._f = self.open_text("tasks.json")
         self._f.write("[\n")
         self._first = True
-        self.summary.metadata_files += ["tasks.json", "label_config.xml"]
 
     def export_sample(self, sample: ExportSample) -> str | None:
-        rel = self.place_image(sample, "images")
+        rel = self.place_image(sample, IMAGES)
         task: dict[str, Any] = {
             "data": {
                 TO_NAME: self.opts["url_prefix"] + quote(rel),
@@ -84,7 +119,6 @@ class LabelStudioExporter(ExporterBase):
 
     def close(self) -> ExportSummary:
         self._f.write("\n]\n")
-        self._f.close()
         choices = "\n".join(f"    <Choice value={quoteattr(c)}/>" for c in self.classes)
         config = (
             "<View>\n"
@@ -94,5 +128,11 @@ class LabelStudioExporter(ExporterBase):
             "  </Choices>\n"
             "</View>\n"
         )
-        self.target("label_config.xml").write_text(config, encoding="utf-8")
+        self.open_text("label_config.xml").write(config)
+        self.open_text("README.txt").write(serving_steps(self.final_dir))
         return self.finish()
+
+
+def serving_steps(root: Any) -> str:
+    """The README.txt of a Label Studio export placed at `root`."""
+    return SERVING_STEPS.format(root=root, images=f"{root}/{IMAGES}", images_rel=IMAGES)

@@ -1,7 +1,9 @@
 """CSV and JSON Lines: one row per image with its label, who decided it, and the model's evidence.
 
 Label files only: the `path` column is relative to the project's image root and `src_path` is the
-absolute path, so training code reads images in place (no copies).
+absolute path, so training code reads images in place (no copies). Text cells of the CSV that a
+spreadsheet would run as a formula get a leading `'` (see `plugins.csv_cells`); lazlabel's CSV
+importer removes it again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from plugins.csv_cells import neutralise_row
 from plugins.exporters.base import ExporterBase, ExportSample, ExportSummary
 
 COLUMNS = (
@@ -71,22 +74,19 @@ class CsvExporter(ExporterBase):
 
     def setup(self, out_dir, classes, options) -> None:  # type: ignore[override]
         super().setup(out_dir, classes, options)
-        self._f = open(self.target(self.FILE), "w", encoding="utf-8", newline="")
-        self._w = csv.writer(self._f)
+        self._w = csv.writer(self.open_text(self.FILE, newline=""))
         self._w.writerow(COLUMNS)
-        self.summary.metadata_files.append(self.FILE)
 
     def export_sample(self, sample: ExportSample) -> str | None:
         rec = sample_record(sample)
         rec["top_attributes"] = (
             json.dumps(rec["top_attributes"], ensure_ascii=False) if rec["top_attributes"] else ""
         )
-        self._w.writerow(["" if rec[c] is None else rec[c] for c in COLUMNS])
+        self._w.writerow(neutralise_row(["" if rec[c] is None else rec[c] for c in COLUMNS]))
         self.count(sample)
         return None
 
     def close(self) -> ExportSummary:
-        self._f.close()
         return self.finish()
 
 
@@ -101,8 +101,7 @@ class JsonlExporter(ExporterBase):
 
     def setup(self, out_dir, classes, options) -> None:  # type: ignore[override]
         super().setup(out_dir, classes, options)
-        self._f = open(self.target(self.FILE), "w", encoding="utf-8", newline="\n")
-        self.summary.metadata_files.append(self.FILE)
+        self._f = self.open_text(self.FILE)
 
     def export_sample(self, sample: ExportSample) -> str | None:
         self._f.write(json.dumps(sample_record(sample), ensure_ascii=False) + "\n")
@@ -110,5 +109,4 @@ class JsonlExporter(ExporterBase):
         return None
 
     def close(self) -> ExportSummary:
-        self._f.close()
         return self.finish()

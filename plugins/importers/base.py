@@ -14,8 +14,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from plugins.csv_cells import restore
 from plugins.exporters.base import FILE_MAP_NAME, MANIFEST_NAME
 
 IMAGE_SUFFIXES = frozenset(
@@ -33,6 +34,32 @@ class ImportedRow:
 
 class ImportFormatError(ValueError):
     """The file is not what the importer reads (missing column, bad JSON...); message for the user."""
+
+
+def read_json(path: Path) -> Any:
+    """A whole JSON file, or ImportFormatError naming the file and the problem (unreadable, not
+    UTF-8, not JSON, nested too deeply) — bad input is the user's problem, never an internal error."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise ImportFormatError(f"cannot read {path}: {err.strerror or err}") from err
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ImportFormatError(
+            f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from err
+    return loads(text, path)
+
+
+def loads(text: str, where: Any) -> Any:
+    """`json.loads` with its failures (syntax, nesting too deep for Python) as ImportFormatError."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise ImportFormatError(f"{where}: JSON nested too deeply to read") from err
+    except ValueError as err:
+        raise ImportFormatError(f"{where}: not a readable JSON file ({err})") from err
 
 
 @runtime_checkable
@@ -82,12 +109,17 @@ def load_export_maps(root: Path) -> ExportMaps:
     maps = ExportMaps(root=root)
     fm = root / FILE_MAP_NAME
     if fm.is_file():
-        with open(fm, encoding="utf-8", newline="") as f:
-            maps.files = {r["file"]: r["source_path"] for r in csv.DictReader(f)}
+        try:
+            with open(fm, encoding="utf-8", newline="") as f:
+                maps.files = {
+                    restore(r["file"] or ""): restore(r["source_path"] or "") for r in csv.DictReader(f)
+                }
+        except (OSError, UnicodeDecodeError, csv.Error, KeyError) as err:
+            raise ImportFormatError(f"{fm}: unreadable export file map ({err})") from err
     mf = root / MANIFEST_NAME
     if mf.is_file():
+        manifest = read_json(mf)
         try:
-            manifest = json.loads(mf.read_text(encoding="utf-8"))
             maps.folders = {c["folder"]: c["name"] for c in manifest.get("classes", []) if c.get("folder")}
         except (ValueError, TypeError, KeyError, AttributeError) as err:
             raise ImportFormatError(f"{mf}: unreadable export manifest ({err})") from err

@@ -1,14 +1,16 @@
-"""Labels from a FiftyOne image-classification dataset (`labels.json` beside a `data/` folder)."""
+"""Labels from a FiftyOne image-classification dataset (`labels.json` beside a `data/` folder),
+as lazlabel writes it and as FiftyOne itself re-exports it (copied images, or `abs_paths=True`)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from plugins.importers.base import ImportedRow, ImportFormatError, find_export_maps
+from plugins.importers.base import ExportMaps, ImportedRow, ImportFormatError, find_export_maps, read_json
+
+CARRIED_PATH = "lazlabel_path"  # the project path lazlabel's export puts in each Classification
 
 
 def _label_of(target: Any, classes: list[str], where: str) -> str:
@@ -25,15 +27,29 @@ def _label_of(target: Any, classes: list[str], where: str) -> str:
     return str(target).strip()
 
 
+def _carried(target: Any) -> str | None:
+    """The project path carried in the Classification's attributes (kept by FiftyOne's own
+    re-export with `include_attributes=True`, and by lazlabel's export)."""
+    if isinstance(target, Mapping):
+        attrs = target.get("attributes")
+        if isinstance(attrs, Mapping) and isinstance(attrs.get(CARRIED_PATH), str) and attrs[CARRIED_PATH]:
+            return attrs[CARRIED_PATH]
+    return None
+
+
 class FiftyOneImporter:
     """`FiftyOneImageClassificationDataset`: `{"classes": [...], "labels": {uuid: target}}` where a
-    target is a class index, a name or `{"label": ..., "confidence": ...}`; images are `data/<uuid>.*`.
+    target is a class index, a name or `{"label": ..., "confidence": ..., "attributes": ...}`;
+    images are `data/<uuid>.*`, or the uuid is itself an absolute image path (`abs_paths=True`).
 
-    PATH may be the labels.json file, its folder, or an export root whose split folders each hold one.
+    PATH may be the labels.json file, its folder, or an export root whose split folders each hold
+    one. Each row's path is, in this order: the project path the label carries, the source of the
+    file in a lazlabel export's file map (for absolute paths into an earlier export too), else
+    the image file's own path (matched by the use case by relative path, then by content).
     """
 
     name = "fiftyone"
-    description = "FiftyOne image classification labels.json (+ data/ images)"
+    description = "FiftyOne image classification labels.json (+ data/ images; FiftyOne re-exports too)"
 
     def read(self, path: Path) -> Iterator[ImportedRow]:
         path = Path(path)
@@ -49,18 +65,32 @@ class FiftyOneImporter:
             yield from self._read_one(lf)
 
     def _read_one(self, lf: Path) -> Iterator[ImportedRow]:
-        try:
-            doc = json.loads(lf.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as err:
-            raise ImportFormatError(f"{lf}: not a readable JSON file ({err})") from err
+        doc = read_json(lf)
         if not isinstance(doc, Mapping) or not isinstance(doc.get("labels"), Mapping):
             raise ImportFormatError(f'{lf}: expected {{"classes": [...], "labels": {{...}}}}')
         classes = [str(c) for c in doc.get("classes") or []]
         data = lf.parent / "data"
-        by_stem = {}
+        by_stem: dict[str, str] = {}
         if data.is_dir():
-            by_stem = {os.path.splitext(n)[0]: n for n in sorted(os.listdir(data), reverse=True)}
+            for dirpath, _dirs, names in os.walk(data):  # FiftyOne keys nested files by relative stem
+                rel = os.path.relpath(dirpath, data)
+                for n in sorted(names, reverse=True):
+                    stem = os.path.splitext(n)[0]
+                    by_stem[stem if rel == "." else f"{Path(rel).as_posix()}/{stem}"] = os.path.join(dirpath, n)
         maps = find_export_maps(lf.parent, levels=1)
+        elsewhere: dict[Path, ExportMaps] = {}
         for uuid, target in doc["labels"].items():
-            fname = by_stem.get(uuid, uuid)
-            yield ImportedRow(maps.source_of(data / fname), _label_of(target, classes, f"{lf}, {uuid}"))
+            label = _label_of(target, classes, f"{lf}, {uuid}")
+            carried = _carried(target)
+            if carried is not None:
+                yield ImportedRow(carried, label)
+                continue
+            if os.path.isabs(uuid):  # abs_paths=True: the key is the image file itself
+                file = Path(uuid)
+                where = elsewhere.get(file.parent)
+                if where is None:
+                    where = elsewhere[file.parent] = find_export_maps(file.parent, levels=2)
+                yield ImportedRow(where.source_of(file), label)
+                continue
+            file = Path(by_stem.get(uuid, data / uuid))
+            yield ImportedRow(maps.source_of(file), label)

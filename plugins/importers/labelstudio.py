@@ -4,15 +4,15 @@ ignored; cancelled annotations too."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from plugins.importers.base import IMAGE_SUFFIXES, ImportedRow, ImportFormatError, find_export_maps
+from plugins.importers.base import IMAGE_SUFFIXES, ImportedRow, ImportFormatError, find_export_maps, read_json
 
 LOCAL_FILES = "/data/local-files/"
+CARRIED = "lazlabel_"  # task data fields lazlabel writes (lazlabel_path: the image's project path)
 
 
 def _image_ref(data: Mapping[str, Any]) -> str:
@@ -81,13 +81,16 @@ def _min_value(v: Any) -> str | None:
 def _read_min(rows: list[Any], path: Path) -> Iterator[tuple[str, str, tuple]]:
     """(image ref, label, recency) per JSON-MIN row: flat objects holding the task's data fields, the
     label under its control tag's name, and who/when. Rows of one task repeat its id."""
+    if not rows:
+        return
     image_key = None
     for key in ("image", "img", "url", "image_url"):
         if any(isinstance(r, Mapping) and _looks_like_image(r.get(key)) for r in rows):
             image_key = key
             break
     if image_key is None:
-        keys = {k for r in rows if isinstance(r, Mapping) for k, v in r.items() if _looks_like_image(v)}
+        keys = {k for r in rows if isinstance(r, Mapping) for k, v in r.items()
+                if _looks_like_image(v) and not str(k).startswith(CARRIED)}
         if len(keys) != 1:
             raise ImportFormatError(f"{path}: JSON-MIN rows have no single image field (found {sorted(keys) or 'none'})")
         image_key = keys.pop()
@@ -95,8 +98,8 @@ def _read_min(rows: list[Any], path: Path) -> Iterator[tuple[str, str, tuple]]:
     for r in rows:
         if isinstance(r, Mapping):
             candidates |= {k for k, v in r.items()
-                           if k not in MIN_META and k != image_key and not _looks_like_image(v)
-                           and _min_value(v) is not None}
+                           if k not in MIN_META and not str(k).startswith(CARRIED) and k != image_key
+                           and not _looks_like_image(v) and _min_value(v) is not None}
     label_key = next((k for k in LABEL_KEYS if k in candidates), None)
     if label_key is None and len(candidates) > 1:
         raise ImportFormatError(f"{path}: JSON-MIN rows have several possible label fields "
@@ -107,8 +110,9 @@ def _read_min(rows: list[Any], path: Path) -> Iterator[tuple[str, str, tuple]]:
             raise ImportFormatError(f"{path}: row #{n} is not an object")
         label = _min_value(r.get(label_key)) if label_key else None
         ann = r.get("annotation_id")
-        recency = (str(r.get("updated_at") or r.get("created_at") or ""), int(ann) if str(ann).isdigit() else 0)
-        yield _image_ref({"image": r.get(image_key) or ""}), label or "", recency
+        recency = (str(r.get("updated_at") or r.get("created_at") or ""), int(str(ann)) if str(ann).isdigit() else 0)
+        ref = {"lazlabel_path": r.get("lazlabel_path"), "image": r.get(image_key) or ""}
+        yield _image_ref(ref), label or "", recency
 
 
 class LabelStudioImporter:
@@ -119,10 +123,7 @@ class LabelStudioImporter:
         path = Path(path)
         if path.is_dir():
             path = path / "tasks.json"
-        try:
-            tasks = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as err:
-            raise ImportFormatError(f"{path}: not a readable JSON file ({err})") from err
+        tasks = read_json(path)
         if isinstance(tasks, Mapping):
             tasks = [tasks]
         if not isinstance(tasks, list):
@@ -130,8 +131,9 @@ class LabelStudioImporter:
         maps = find_export_maps(path.parent, levels=0)
         if tasks and all(isinstance(t, Mapping) and "data" not in t for t in tasks):  # JSON-MIN
             newest: dict[str, tuple[str, tuple]] = {}
+            carried = {str(t.get("lazlabel_path")) for t in tasks if t.get("lazlabel_path")}
             for ref, label, recency in _read_min(tasks, path):
-                if maps.root is not None:
+                if maps.root is not None and ref not in carried:
                     ref = maps.source_of(maps.root / ref)
                 old = newest.get(ref)
                 if old is None or (label and (not old[0] or recency >= old[1])):

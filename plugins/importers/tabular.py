@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from plugins.importers.base import ImportedRow, ImportFormatError
+from plugins.csv_cells import restore
+from plugins.importers.base import ImportedRow, ImportFormatError, loads
 
 PATH_KEYS = ("path", "file", "filename", "file_name", "filepath", "image", "image_path", "img")
 LABEL_KEYS = ("label", "class", "class_name", "category", "target", "annotation")
@@ -28,9 +28,15 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
+def _cell(v: Any) -> str:
+    """A CSV cell as text, with lazlabel's formula-injection guard undone (`plugins.csv_cells`)."""
+    return restore(_text(v))
+
+
 class CsvImporter:
     """A CSV with a header row naming a path column (path/file/filename/image...) and a label column
-    (label/class/category...). Comma, semicolon or tab separated; UTF-8 with or without BOM."""
+    (label/class/category...). Comma, semicolon or tab separated; UTF-8 with or without BOM.
+    A leading `'` that lazlabel's CSV writers put before formula characters is removed again."""
 
     name = "csv"
     description = "CSV with a header: path and label columns (lazlabel's labels.csv reads back)"
@@ -42,23 +48,28 @@ class CsvImporter:
         except OSError as err:
             raise ImportFormatError(f"cannot read {path}: {err.strerror or err}") from err
         with f:
-            head = f.read(65536)
-            f.seek(0)
             try:
-                dialect: Any = csv.Sniffer().sniff(head, delimiters=",;\t")
+                head = f.read(65536)
+            except UnicodeDecodeError as err:
+                raise ImportFormatError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
+            f.seek(0)
+            try:  # only the delimiter is guessed: quotes stay '"' (a neutralised '=x cell is no quote)
+                delimiter = csv.Sniffer().sniff(head, delimiters=",;\t").delimiter
             except csv.Error:
-                dialect = csv.excel
-            reader = csv.DictReader(f, dialect=dialect)
+                delimiter = ","
+            reader = csv.DictReader(f, delimiter=delimiter)
             try:
                 fields = reader.fieldnames or []
                 pcol = _pick(fields, PATH_KEYS, "path", path)
                 lcol = _pick(fields, LABEL_KEYS, "label", path)
                 for row in reader:
-                    p = _text(row.get(pcol))
+                    p = _cell(row.get(pcol))
                     if p:
-                        yield ImportedRow(p, _text(row.get(lcol)))
+                        yield ImportedRow(p, _cell(row.get(lcol)))
             except UnicodeDecodeError as err:
-                raise ImportFormatError(f"{path}: not UTF-8 text ({err.reason})") from err
+                raise ImportFormatError(
+                    f"{path}, after line {reader.line_num}: not UTF-8 text ({err.reason}); save it as UTF-8"
+                ) from err
             except csv.Error as err:
                 raise ImportFormatError(f"{path}, line {reader.line_num}: {err}") from err
 
@@ -81,10 +92,7 @@ class JsonlImporter:
                 for n, line in enumerate(f, 1):
                     if not line.strip():
                         continue
-                    try:
-                        obj = json.loads(line)
-                    except ValueError as err:
-                        raise ImportFormatError(f"{path}, line {n}: not JSON ({err})") from err
+                    obj = loads(line, f"{path}, line {n}")
                     if not isinstance(obj, Mapping):
                         raise ImportFormatError(
                             f"{path}, line {n}: expected an object, got {type(obj).__name__}"

@@ -65,7 +65,7 @@ def test_fiftyone_export_with_predictions_above(qtbot, dialog, tmp_path, grid_pr
     dialog.predictions_min.setValue(0.25)
     with qtbot.waitSignal(dialog.exported, timeout=30000):
         dialog.start()
-    data = json.loads((out / "train" / "labels.json").read_text())
+    data = json.loads((out / "labels.json").read_text())  # without splits OUT itself is the dataset
     # decided: images 0-4 (image 5 is rejected); unreviewed predictions >= 0.25: image 6 (0.3), not 7 (0.2)
     assert len(data["labels"]) == 6
     assert set(data["classes"]) == {"apple", "banana", "cherry"}

@@ -112,6 +112,12 @@ def build_world(project, class_names: list[str], per_class: int = 4) -> World:
     return world
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """Each test has its own registry of exports in progress (never the user's)."""
+    monkeypatch.setenv("LAZLABEL_STATE_DIR", str(tmp_path / "lazlabel-state"))
+
+
 @pytest.fixture
 def world(project) -> World:
     return build_world(project, PLAIN)

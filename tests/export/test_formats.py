@@ -123,16 +123,31 @@ def test_csv_and_jsonl_carry_label_decision_and_evidence(world, tmp_path):
 
 
 def test_fiftyone_labels_json(world, tmp_path):
+    """Without splits OUT itself is the dataset; a decision's provenance rides in custom attributes."""
     out = tmp_path / "fo"
     run_export(world.project, "fiftyone", out)
-    doc = json.loads((out / "train" / "labels.json").read_text(encoding="utf-8"))
+    assert not (out / "train").exists()
+    doc = json.loads((out / "labels.json").read_text(encoding="utf-8"))
     assert doc["classes"] == ["cat", "dog"]
-    data = {p.stem: p for p in (out / "train" / "data").iterdir()}
+    data = {p.stem: p for p in (out / "data").iterdir()}
     assert set(doc["labels"]) == set(data)
     files = file_map(out)
     got = {files[data[u].relative_to(out).as_posix()]: t["label"] for u, t in doc["labels"].items()}
     assert got == world.expected
-    assert all(0 < t["confidence"] <= 1 for t in doc["labels"].values())
+    for u, t in doc["labels"].items():
+        src = files[data[u].relative_to(out).as_posix()]
+        attrs = t["attributes"]
+        assert attrs["lazlabel_path"] == src and attrs["lazlabel_reviewer"] in ("ana", "bo")
+        assert "confidence" not in t or 0 < t["confidence"] <= 1
+        if attrs["lazlabel_action"] == "corrected":
+            assert attrs["lazlabel_predicted_label"] != t["label"]
+        else:
+            assert attrs["lazlabel_action"] == "accepted" and 0 < t["confidence"] <= 1
+    split = tmp_path / "fo-split"
+    run_export(world.project, "fiftyone", split, splits={"train": 0.5, "val": 0.5})
+    for s in ("train", "val"):
+        assert (split / s / "labels.json").is_file() and (split / s / "data").is_dir()
+    assert "add_dir" in (split / "README.txt").read_text(encoding="utf-8")
 
 
 def test_labelstudio_tasks_with_predictions(world, tmp_path):
