@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from db.store_labels import LABELLED_STATUSES, UNSURE_STATUSES, ExportRow
+from engine.evidence import PresenceCalibration, read_evidence
 from plugins import registry
 from plugins.csv_cells import neutralise_row
 from plugins.exporters.base import (
@@ -31,6 +32,7 @@ from plugins.exporters.base import (
     MANIFEST_NAME,
     MODES,
     UNSURE_SET,
+    ExportAttribute,
     Exporter,
     ExportError,
     ExportSample,
@@ -105,29 +107,30 @@ def check_splits(splits: Mapping[str, float]) -> dict[str, float]:
     return {k: v / total for k, v in splits.items()}
 
 
-def top_attributes(data: Any, k: int = TOP_ATTRIBUTES) -> tuple[tuple[str, float], ...]:
-    """(text, share) pairs, largest share first, from an explanation's JSON.
+def _calibration(project: Any) -> PresenceCalibration | None:
+    """The review screen's presence calibration; an export never fails for the lack of one."""
+    from workflows.presence import calibration_for_project
 
-    Accepts `{"attributes": [{"text", "share"|"mass"}, ...]}`, a bare list of such dicts, or a
-    `{text: share}` mapping, so the export does not break when the explanation schema grows.
-    """
-    if isinstance(data, Mapping) and "attributes" in data:
-        data = data["attributes"]
-    pairs: list[tuple[str, float]] = []
-    if isinstance(data, list):
-        for a in data:
-            if isinstance(a, Mapping) and "text" in a:
-                v = a.get("share", a.get("mass"))
-                if isinstance(v, (int, float)):
-                    pairs.append((str(a["text"]), float(v)))
-    elif isinstance(data, Mapping):
-        pairs = [(str(t), float(v)) for t, v in data.items() if isinstance(v, (int, float))]
-    pairs.sort(key=_by_share)
-    return tuple(pairs[:k])
+    try:
+        return calibration_for_project(project)
+    except Exception:  # noqa: BLE001 - evidence is optional in an export: uncalibrated presence instead
+        return None
 
 
-def _by_share(pair: tuple[str, float]) -> float:
-    return -pair[1]
+def top_attributes(data: Any, calibration: PresenceCalibration | None = None, k: int = TOP_ATTRIBUTES
+                   ) -> tuple[ExportAttribute, ...]:
+    """The label's evidence from a stored explanation, read through the one schema
+    (engine/evidence.py) and calibrated like the review screen: attributes found or weak first,
+    by share, then those not found (share 0); at most `k`."""
+    ev = read_evidence(data)
+    if ev is None:
+        return ()
+    ev = ev.calibrated(calibration)
+    return tuple(
+        ExportAttribute(a.text, a.share, a.presence.label if a.presence else None,
+                        a.presence.score if a.presence else None)
+        for a in ev.attributes[:k]
+    )
 
 
 class _FileMap:
@@ -298,6 +301,7 @@ def export(
     skipped_missing: list[str] = []
     skipped_unlabelled = 0
     present: dict[str, set[str]] = {}  # split -> classes exported into it
+    calibration = _calibration(project) if evidence else None
     try:
         with _opened(
             exporter, target.tmp, list(export_classes), opts, list(split_fracs) if split_fracs else None, target.path
@@ -336,7 +340,7 @@ def export(
                         model_id=r.model_id,
                         score=_label_score(r, None if unsure else cid),
                         margin=r.pred_margin,
-                        top_attributes=top_attributes(expl.get((r.pred_run_id, r.image_id, cid)))
+                        top_attributes=top_attributes(expl.get((r.pred_run_id, r.image_id, cid)), calibration)
                         if cid is not None
                         else (),
                         split=UNSURE_SET if unsure else split_of.get(r.image_id, DEFAULT_SPLIT),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.evidence import PresenceCalibration, calibration_key
+from workflows.errors import UserError
 
 #: images sampled for the statistics (evenly spread over the project's cached images)
 CALIBRATION_SAMPLE = 2000
@@ -27,24 +28,38 @@ _lock = threading.Lock()
 
 
 def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibration | None:
-    """The calibration for the project's current model, views and attributes, from its file when
-    still fresh, else computed from the cache and saved. None with too few cached images."""
-    from workflows.scoring import ScoringContext
+    """The calibration for the project's current model, views and attributes: from its file when
+    still fresh (no model is loaded then), else computed from the cache and saved. None with too
+    few cached images, or when no model or class is set up."""
+    from engine.cache import FeatureCache
+    from engine.models import ModelLoadError, resolve_spec
+    from workflows.scoring import engine_config, view_config
+    from workflows.settings import load_settings
 
     try:
-        ctx = ctx or ScoringContext.from_project(project)
-    except Exception:  # no classes or no model: nothing to calibrate against
+        settings = load_settings(project)
+        model_id = ctx.model_id if ctx is not None else resolve_spec(settings.model).model_id
+        view_cfg, eng = view_config(settings), engine_config(settings)
+    except (ModelLoadError, UserError):
         return None
+    cache = FeatureCache(project.cache_dir / "features", model_id, view_cfg.key())
     ids = project.image_ids()
     hashes = project.content_hashes(ids)
-    cached = [h for h in dict.fromkeys(hashes[i] for i in ids if hashes.get(i)) if ctx.cache.has(h)]
+    cached = [h for h in dict.fromkeys(hashes[i] for i in ids if hashes.get(i)) if cache.has(h)]
     if len(cached) < MIN_IMAGES:
         return None
-    path = _path(ctx)
+    path = Path(cache.dir) / f"presence-{_key(model_id, view_cfg.key(), project.attribute_set_version(), eng)}.json"
     with _lock:
         old = _read(path)
         if old is not None and old.n_images * REFRESH_GROWTH >= len(cached):
             return old
+        if ctx is None:
+            from workflows.scoring import ScoringContext
+
+            try:
+                ctx = ScoringContext.from_project(project, settings)
+            except UserError:
+                return None
         cal = compute_calibration(ctx, cached)
         _write(path, cal)
         return cal
@@ -70,10 +85,9 @@ def compute_calibration(ctx: Any, hashes: list[str]) -> PresenceCalibration:
     return PresenceCalibration(stats, len(hashes))
 
 
-def _path(ctx: Any) -> Path:
-    key = json.dumps([ctx.model_id, ctx.view_cfg.key(), ctx.attribute_set_version,
-                      ctx.engine_cfg.prompt_style, ctx.engine_cfg.imagenet_suffix])
-    return Path(ctx.cache.dir) / f"presence-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+def _key(model_id: str, view_key: str, attribute_set_version: str, eng: Any) -> str:
+    key = json.dumps([model_id, view_key, attribute_set_version, eng.prompt_style, eng.imagenet_suffix])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _read(path: Path) -> PresenceCalibration | None:

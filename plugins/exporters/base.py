@@ -25,7 +25,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, ClassVar, Protocol, runtime_checkable
+from typing import IO, Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import unquote
 
 MANIFEST_NAME = "lazlabel-export.json"  # format, options, class-name map, counts
@@ -36,6 +36,17 @@ MODES = ("copy", "hardlink", "symlink")
 WANTS_ATTRIBUTES_DEFAULT = False
 
 # --- samples, options, summaries --------------------------------------------------------------
+
+
+class ExportAttribute(NamedTuple):
+    """One attribute of the label's evidence (engine/evidence.py): its text, its share of the
+    class's support (0..1, summing to 1 over the attributes found or weak), and its presence
+    label (found / weak / not found) with the calibrated score behind it."""
+
+    text: str
+    share: float
+    presence: str | None = None
+    presence_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class ExportSample:
     model_id: str | None = None
     score: float | None = None  # the model's score for `label` (or for its own top class when unlabelled)
     margin: float | None = None
-    top_attributes: tuple[tuple[str, float], ...] = ()  # (attribute text, share of transported mass)
+    top_attributes: tuple[ExportAttribute, ...] = ()  # the label's evidence, largest share first
     split: str = "train"
     predicted_label: str | None = None  # the model's top class in run `run_id`
     predicted_score: float | None = None

@@ -38,6 +38,7 @@ _COLUMNS: tuple[tuple[str, Any], ...] = (
     ("source_path", {"dtype": "string"}),
     ("top_attributes", {"list": "string"}),
     ("top_attribute_shares", {"list": "float64"}),
+    ("top_attribute_presence", {"list": "string"}),
 )
 
 _BODY = """
@@ -121,8 +122,9 @@ class HFImageFolderExporter(ExporterBase):
             "margin": sample.margin,
             "model_id": sample.model_id,
             "source_path": sample.rel_path,
-            "top_attributes": [t for t, _ in sample.top_attributes],
-            "top_attribute_shares": [round(float(v), 6) for _, v in sample.top_attributes],
+            "top_attributes": [a.text for a in sample.top_attributes],
+            "top_attribute_shares": [round(float(a.share), 6) for a in sample.top_attributes],
+            "top_attribute_presence": [a.presence or "" for a in sample.top_attributes],
         }
         self._metadata(top).write(json.dumps(record, ensure_ascii=False) + "\n")
         self.count(sample)

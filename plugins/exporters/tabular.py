@@ -44,7 +44,8 @@ def iso(t: dt.datetime | None) -> str | None:
 
 
 def sample_record(sample: ExportSample) -> dict[str, Any]:
-    """The row of one sample; `top_attributes` as [{"text", "share"}], best first."""
+    """The row of one sample; `top_attributes` as [{"text", "share", "presence", "presence_score"}],
+    largest share first."""
     return {
         "path": sample.rel_path,
         "src_path": sample.src_path,
@@ -58,7 +59,9 @@ def sample_record(sample: ExportSample) -> dict[str, Any]:
         "score": sample.score,
         "margin": sample.margin,
         "predicted_label": sample.predicted_label,
-        "top_attributes": [{"text": t, "share": round(float(v), 6)} for t, v in sample.top_attributes],
+        "top_attributes": [{"text": a.text, "share": round(float(a.share), 6), "presence": a.presence,
+                            "presence_score": None if a.presence_score is None else round(float(a.presence_score), 3)}
+                           for a in sample.top_attributes],
         "image_id": sample.image_id,
     }
 

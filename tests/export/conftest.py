@@ -85,8 +85,8 @@ def build_world(project, class_names: list[str], per_class: int = 4) -> World:
         expl = {
             true_id: {
                 "attributes": [
-                    {"text": f"{name} part A", "share": 0.7},
-                    {"text": f"{name} part B", "share": 0.3},
+                    {"text": f"{name} part A", "mass": 0.5, "similarity": 0.3, "best_similarity": 0.35},
+                    {"text": f"{name} part B", "mass": 0.5, "similarity": 0.1, "best_similarity": 0.1},
                 ]
             }
         }

@@ -116,9 +116,11 @@ def test_csv_and_jsonl_carry_label_decision_and_evidence(world, tmp_path):
     assert corrected["model_id"] == "tiny-test-model" and corrected["decided_at"].endswith("Z")
     # the score is the model's score for the exported label, not for its own (wrong) top class
     assert 0 < corrected["score"] < 0.5
+    # the evidence as the review screen reads it: presence and share (no calibration in this world:
+    # presence is standardised within the class, so part A is one spread above part B's level)
     assert corrected["top_attributes"] == [
-        {"text": f"{corrected['label']} part A", "share": 0.7},
-        {"text": f"{corrected['label']} part B", "share": 0.3},
+        {"text": f"{corrected['label']} part A", "share": 1.0, "presence": "weak", "presence_score": 1.0},
+        {"text": f"{corrected['label']} part B", "share": 0.0, "presence": "not found", "presence_score": -1.0},
     ]
 
 
