@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,18 @@ MIN_IMAGES = 8
 #: recompute when the cached image count has grown by this factor
 REFRESH_GROWTH = 1.25
 
+#: seconds a calibration is reused in-process before its freshness is checked again (review
+#: navigation asks for it on every image; the check lists the project's images)
+REUSE_SECONDS = 30.0
+
 _lock = threading.Lock()
+_recent: dict[tuple[str, str], tuple[float, PresenceCalibration | None]] = {}
 
 
 def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibration | None:
     """The calibration for the project's current model, views and attributes: from its file when
     still fresh (no model is loaded then), else computed from the cache and saved. None with too
     few cached images, or when no model or class is set up."""
-    from engine.cache import FeatureCache
     from engine.models import ModelLoadError, resolve_spec
     from workflows.scoring import engine_config, view_config
     from workflows.settings import load_settings
@@ -42,6 +47,19 @@ def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibratio
         view_cfg, eng = view_config(settings), engine_config(settings)
     except (ModelLoadError, UserError):
         return None
+    memo_key = (str(project.cache_dir), _key(model_id, view_cfg.key(), project.attribute_set_version(), eng))
+    hit = _recent.get(memo_key)
+    if hit is not None and time.monotonic() - hit[0] < REUSE_SECONDS:
+        return hit[1]
+    cal = _fresh_calibration(project, settings, model_id, view_cfg, eng, ctx)
+    _recent[memo_key] = (time.monotonic(), cal)
+    return cal
+
+
+def _fresh_calibration(project: Any, settings: Any, model_id: str, view_cfg: Any, eng: Any, ctx: Any
+                       ) -> PresenceCalibration | None:
+    from engine.cache import FeatureCache
+
     cache = FeatureCache(project.cache_dir / "features", model_id, view_cfg.key())
     ids = project.image_ids()
     hashes = project.content_hashes(ids)
