@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.evidence import AttributeEvidence, AttributeMap, ClassEvidence, Region
-from engine.localize import MAP_GRID, MapInputs, attribute_maps, grid_coverage, peaks_and_boxes
+from engine.localize import BOX_LEVELS, MAP_GRID, MapInputs, attribute_maps, grid_coverage, peaks_and_boxes
 
 __all__ = ["explain_batch", "paused_gc"]
 
@@ -109,7 +109,7 @@ def _maps(method: str, T: torch.Tensor, R: torch.Tensor, boxes: torch.Tensor, va
         pooled_sims=None if pooled_sims is None else fold(pooled_sims.detach().float().cpu()),
     )
     m = attribute_maps(method, inputs).reshape(B * k, M, G, G).numpy()
-    peaks, boxes_px = peaks_and_boxes(m, wh.numpy().repeat(k, 0)[:, None, :])
+    peaks, boxes_px = peaks_and_boxes(m, wh.numpy().repeat(k, 0)[:, None, :], BOX_LEVELS.get(method, 0.5))
     return m, peaks, boxes_px
 
 
