@@ -190,6 +190,13 @@ MAP_METHODS: dict[str, Callable[[MapInputs], torch.Tensor]] = {
     "mass": mass_map,
 }
 DEFAULT_MAP_METHOD: dict[str, str] = {"random": "tokens_x_mass", "grid": "rise", "dense": "tokens_x_mass"}
+#: methods that read the cached pooled patch tokens (only these view modes pay for pooling them)
+TOKEN_METHODS: frozenset[str] = frozenset({"tokens_x_mass"})
+
+
+def wants_tokens(view_mode: str) -> bool:
+    """Whether encoding in this view mode should pool patch tokens for its maps."""
+    return DEFAULT_MAP_METHOD.get(view_mode, "rise") in TOKEN_METHODS
 
 
 def attribute_maps(method: str, m: MapInputs) -> torch.Tensor:

@@ -24,7 +24,14 @@ from engine.cache import FeatureCache
 from engine.evidence import AttributeEvidence, ClassEvidence
 from engine.explain import explain_batch, paused_gc
 from engine.imageio import ImageError, open_rgb
-from engine.localize import DEFAULT_MAP_METHOD, capture_last_block, clear_tokens, pool_tokens, supports_tokens
+from engine.localize import (
+    DEFAULT_MAP_METHOD,
+    capture_last_block,
+    clear_tokens,
+    pool_tokens,
+    supports_tokens,
+    wants_tokens,
+)
 from engine.models import ClipModel
 from engine.prompts import CLIP_TEMPLATES, class_prompts, name_prompts
 from engine.types import ClassSpec, EngineConfig, ViewConfig
@@ -123,12 +130,12 @@ def _decoder(items: Sequence[ImageItem], model: ClipModel, view_cfg: ViewConfig,
                 continue
 
 
-def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool
+def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool, tokens: bool = True
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Views of b images → global [b,D], regions [b,N,D] and, for ViT towers, every view's
-    text-aligned patch tokens [b,V,P,D] (engine/localize.py), all on CPU."""
+    """Views of b images → global [b,D], regions [b,N,D] and, for ViT towers when `tokens`, every
+    view's text-aligned patch tokens [b,V,P,D] (engine/localize.py), all on CPU."""
     visual = model.model.visual
-    want_tokens = supports_tokens(visual)
+    want_tokens = tokens and supports_tokens(visual)
     x = torch.cat(views)
     nv = views[0].shape[0]
     gs, rs, ts = [], [], []
@@ -211,7 +218,7 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
             ev = EncodeEvent(errors=errors)
             if batch:
                 # same-hash duplicates inside a batch are encoded once by the cache's skip rule
-                g, r, tokens = _encode_batch(model, [b[1] for b in batch], dense)
+                g, r, tokens = _encode_batch(model, [b[1] for b in batch], dense, wants_tokens(view_cfg.mode))
                 boxes = torch.stack([b[2] for b in batch])
                 sizes = [b[3] for b in batch]
                 patches = _pooled_patches(tokens, boxes, sizes, model.patch_grid, dense)
