@@ -295,13 +295,22 @@ class ClipModel:
 
     @property
     def supports_dense(self) -> bool:
-        v = self.model.visual
-        return hasattr(v, "output_tokens") and getattr(v, "proj", None) is not None and hasattr(v, "ln_post")
+        return self.dense_unsupported is None
+
+    @property
+    def dense_unsupported(self) -> str | None:
+        """Why this tower cannot give dense (patch) regions, in one line; None when it can."""
+        from engine.dense_towers import dense_unsupported
+
+        return dense_unsupported(self.model.visual, self.model_id)
 
     @property
     def patch_grid(self) -> tuple[int, int]:
         """(rows, cols) of ViT patch tokens; (0, 0) for towers without patches."""
-        g = getattr(self.model.visual, "grid_size", None)
+        v = self.model.visual
+        g = getattr(v, "grid_size", None)
+        if g is None and getattr(v, "trunk", None) is not None:
+            g = getattr(getattr(v.trunk, "patch_embed", None), "grid_size", None)
         return (int(g[0]), int(g[1])) if g is not None else (0, 0)
 
     @torch.inference_mode()
@@ -311,10 +320,16 @@ class ClipModel:
         Patch tokens go through the same final norm and projection as the pooled token (the
         MaskCLIP-style reading of ViT tokens); only ViT towers support it.
         """
-        if not self.supports_dense:
-            raise ValueError(f"dense region mode needs a ViT image tower with a projection; {self.model_id} has none")
+        why = self.dense_unsupported
+        if why is not None:
+            raise ValueError(why)
         v = self.model.visual
         x = x.to(self.device, self.dtype)
+        if getattr(v, "trunk", None) is not None:  # a timm ViT (EVA, SigLIP): engine/dense_towers.py
+            from engine.dense_towers import timm_encode_dense
+
+            pooled, tokens, grid = timm_encode_dense(v, x)
+            return F.normalize(pooled.float(), dim=-1), F.normalize(tokens.float(), dim=-1), grid
         old = v.output_tokens
         v.output_tokens = True
         try:

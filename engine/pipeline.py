@@ -177,7 +177,7 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
     """
     items = list(items)
     if view_cfg.mode == "dense" and not model.supports_dense:
-        raise ValueError(f"dense region mode needs a ViT image tower with a projection; {model.model_id} has none")
+        raise ValueError(model.dense_unsupported)
     total = len(items)
     done = 0
     todo = [it for it in items if not cache.has(it.content_hash)]

@@ -42,8 +42,8 @@ def small_config(name: str, tokenizer_repo: str | None = None) -> dict:
         v["timm_model_name"] = {"vit_base_patch32_siglip_256": "vit_tiny_patch16_224",
                                 "eva02_base_patch16_clip_224": "eva02_tiny_patch14_224"}.get(
             v["timm_model_name"], v["timm_model_name"])
-        if v["timm_model_name"] in ("vit_tiny_patch16_224", "eva02_tiny_patch14_224"):
-            v["image_size"] = 224
+        # timm ViTs are built at their own 224 input; convolutional trunks take any size
+        v["image_size"] = 224 if v["timm_model_name"] in ("vit_tiny_patch16_224", "eva02_tiny_patch14_224") else 64
         # with no projection the trunk's width is the embedding width
         cfg["embed_dim"] = 192 if v.get("timm_proj") == "none" else 64
     else:
@@ -123,4 +123,24 @@ def write_hub_model(cache: Path, repo_id: str, name: str, *, with_tokenizer: boo
         files["open_clip_model.safetensors"] = random_weights(cfg)
     if with_tokenizer and "hf_tokenizer_name" in cfg["text_cfg"]:
         files.update(tokenizer_files())
+    return write_repo_files(cache, repo_id, files)
+
+
+def write_xlmr_model(cache: Path, repo_id: str = "test/xlmr-tiny", text_repo: str = "test/xlmr-text") -> str:
+    """open_clip's multilingual config (XLM-R text tower through transformers) with a tiny
+    XLM-R in its own repo, as on the hub (xlm-roberta-base is a separate repo there too)."""
+    from transformers import XLMRobertaConfig
+
+    tok = tokenizer_files()
+    n_vocab = len(json.loads(tok["tokenizer.json"])["model"]["vocab"])
+    tcfg = XLMRobertaConfig(vocab_size=n_vocab, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=64, max_position_embeddings=80, pad_token_id=0, bos_token_id=1,
+                            eos_token_id=1)
+    text_commit = write_repo_files(cache, text_repo, {"config.json": tcfg.to_json_string().encode(), **tok})
+    text_dir = cache / ("models--" + text_repo.replace("/", "--")) / "snapshots" / text_commit
+    cfg = small_config(XLMR)
+    cfg["text_cfg"].update(hf_model_name=text_repo, hf_tokenizer_name=text_repo)
+    local_text = dict(cfg["text_cfg"], hf_model_name=str(text_dir), hf_model_pretrained=False)
+    files = {"open_clip_config.json": json.dumps({"model_cfg": cfg}).encode(),
+             "open_clip_model.safetensors": random_weights(cfg, text_cfg_override=local_text)}
     return write_repo_files(cache, repo_id, files)
