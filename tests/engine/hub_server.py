@@ -26,6 +26,8 @@ class FakeHub:
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.drop_after: dict[str, int] = {}
         self.corrupt: set[str] = set()
+        self.short: set[str] = set()  # served 10 bytes short of the advertised size
+        self.gated: set[str] = set()  # repos answering 403 GatedRepo
         self.delay_s = 0.0
         hub = self
 
@@ -73,6 +75,12 @@ class FakeHub:
             rev, fname = rest.split("/", 1)
         except ValueError:
             return self._error(h, "RepoNotFound")
+        if left in self.gated:
+            h.send_response(403)
+            h.send_header("X-Error-Code", "GatedRepo")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
         if left not in self.repos:
             return self._error(h, "RepoNotFound")
         if rev not in ("main", self.commits[left]):
@@ -86,6 +94,8 @@ class FakeHub:
         else:
             etag = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
         served = bytes(len(data)) if fname in self.corrupt else data
+        if fname in self.short:
+            served = data[:-10]
         start = 0
         rng = h.headers.get("Range")
         if rng and rng.startswith("bytes="):
@@ -96,7 +106,7 @@ class FakeHub:
         if self.is_lfs(fname):
             h.send_header("X-Linked-Etag", f'"{etag}"')
             h.send_header("X-Linked-Size", str(len(data)))
-        h.send_header("Content-Length", str(len(data) - start))
+        h.send_header("Content-Length", str(len(served) - start))
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.end_headers()

@@ -175,3 +175,26 @@ def test_pretrained_tag_resolves_to_the_cached_hub_file(hf_env, monkeypatch, tmp
     path = cached_tag_file("RN50", "openai")
     assert path is not None and path.endswith("snapshots/" + cached_snapshot("timm/resnet50_clip.openai")[1]
                                               + "/open_clip_pytorch_model.bin")
+
+
+def test_missing_text_tower_repo_and_broken_tokenizer(hf_env):
+    from tests.engine.hub_cache import XLMR
+
+    cache, commits = hf_env
+    cfg = small_config(XLMR)
+    cfg["text_cfg"].update(hf_model_name="test/absent-text", hf_tokenizer_name="test/xlmr-doc")
+    write_repo_files(cache, "test/xlmr-doc", {"open_clip_config.json": json.dumps({"model_cfg": cfg}).encode(),
+                                             "open_clip_model.safetensors": b"x", "tokenizer.json": b"{}",
+                                             "tokenizer_config.json": b"{}"})
+    with pytest.raises(ModelLoadError, match=r"hf-hub:test/xlmr-doc uses the text tower of test/absent-text, which "
+                                             r"is not in the Hugging Face cache .*pull hf-hub:test/xlmr-doc"):
+        load_model("hf-hub:test/xlmr-doc", device="cpu")
+    # weights that load, a tokenizer that does not
+    snap = cache / "models--test--siglip-tiny" / "snapshots" / commits["test/siglip-tiny"]
+    write_repo_files(cache, "test/bad-tok", {
+        "open_clip_config.json": (snap / "open_clip_config.json").read_bytes().replace(b"test/siglip-tiny",
+                                                                                       b"test/bad-tok"),
+        "open_clip_model.safetensors": (snap / "open_clip_model.safetensors").read_bytes(),
+        "tokenizer.json": b"{not a tokenizer", "tokenizer_config.json": b"{}"})
+    with pytest.raises(ModelLoadError, match=r"could not load the tokenizer of hf-hub:test/bad-tok: "):
+        load_model("hf-hub:test/bad-tok", device="cpu")

@@ -27,6 +27,10 @@ def repo_files():
         "test/bin-only": {"open_clip_config.json": json.dumps({"model_cfg": clip}).encode(),
                           "open_clip_pytorch_model.bin": b"\0" * 1000},
         "test/config-only": {"open_clip_config.json": json.dumps({"model_cfg": clip}).encode()},
+        "test/bad-json": {"open_clip_config.json": b"{nope", "open_clip_model.safetensors": b"w"},
+        "test/tok-missing": {"open_clip_config.json": json.dumps({"model_cfg": small_config(
+            SIGLIP, tokenizer_repo="test/nowhere")}).encode(), "open_clip_model.safetensors": b"w"},
+        "test/gated": {"open_clip_config.json": b"{}"},
     }
 
 
@@ -112,8 +116,13 @@ def test_pull_falls_back_to_the_pytorch_bin(hub):
                                 r"or open_clip_pytorch_model.bin\)"),
     ("local-dir:/x", r"`models pull` takes hf-hub:ORG/NAME\[@REV\] or an open_clip NAME:TAG, not 'local-dir:/x'"),
     ("ViT-B-32:nope", r"ViT-B-32 has no pretrained tag 'nope'"),
+    ("hf-hub:test/bad-json", r"open_clip_config.json of hf-hub:test/bad-json is not valid JSON"),
+    ("hf-hub:test/tok-missing", r"hf-hub:test/nowhere was not found on http://127\.0\.0\.1:\d+ \(HTTP 404"),
+    ("hf-hub:test/gated", r"hf-hub:test/gated is gated: accept its terms on huggingface.co and log in"),
+    ("hf-hub:a/b/c", r"bad Hugging Face model spec 'hf-hub:a/b/c'"),
 ])
 def test_pull_errors_are_one_line(hub, spec, needle, capsys):
+    hub.gated.add("test/gated")
     assert main(["models", "pull", spec, "-q"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" not in err
@@ -145,3 +154,21 @@ def test_unreachable_hub_and_offline(hub, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert main(["models", "pull", "hf-hub:test/clip-tiny"]) == 1
     assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
+
+
+def test_size_mismatch_is_a_clear_error(hub):
+    hub.short.add("open_clip_model.safetensors")
+    with pytest.raises(UserError, match=r"download of open_clip_model.safetensors of hf-hub:test/clip-tiny failed: "
+                                        r"Consistency check failed: file should be of size"):
+        drive(pull_model("hf-hub:test/clip-tiny"))
+    assert not (cached_snapshot("test/clip-tiny")[0] / "open_clip_model.safetensors").exists()
+
+
+def test_models_list_json_and_bare_models(hub, capsys):
+    pull("hf-hub:test/bin-only")
+    assert main(["models", "list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    row = next(r for r in data["models"] if r["spec"] == "hf-hub:test/bin-only")
+    assert row["cached"] and row["size_bytes"] == 1000 + len(hub.repos["test/bin-only"]["open_clip_config.json"])
+    assert any(r["recommended"] and not r["cached"] for r in data["models"])
+    assert main(["models"]) == 2
