@@ -177,7 +177,8 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
     """
     items = list(items)
     if view_cfg.mode == "dense" and not model.supports_dense:
-        raise ValueError(model.dense_unsupported)
+        raise ValueError(getattr(model, "dense_unsupported", None)
+                         or f"dense region mode needs a ViT image tower with patch tokens; {model.model_id} has none")
     total = len(items)
     done = 0
     todo = [it for it in items if not cache.has(it.content_hash)]
