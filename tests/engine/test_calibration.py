@@ -53,7 +53,7 @@ def test_sigmoid_models_get_eps_on_their_logit_scale():
             calibrated(EngineConfig(extra={"cost_scale": bad}), siglip)
 
 
-def _demo_features(model, n: int = 4):
+def _demo_features(model, n: int = 2):
     views = [make_views(render(s), f"h{s.seed}", ViewConfig(mode="grid"), model.image_size, model.mean, model.std)[0]
              for s in iter_scenes(DEMO_SEED_BASE, n)]
     f = model.encode_images(torch.cat(views)).view(n, views[0].shape[0], -1)
