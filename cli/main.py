@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "cli.export_cmds",  # export, import-labels       (issue #7)
     "cli.demo_cmds",  # demo                           (issues #4, #8)
     "cli.explain_cmds",  # explain                     (issue #12)
+    "cli.model_cmds",  # models list, models pull      (issue #19)
 )
 
 EPILOG = """\

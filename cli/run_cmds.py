@@ -240,7 +240,7 @@ def _stats(project: Any, args: argparse.Namespace) -> int:
 def _engine_options(p: argparse.ArgumentParser) -> None:
     from cli.choices import add_method_option, add_view_mode_option
 
-    p.add_argument("--model", help="model spec (alias, NAME:TAG, NAME@FILE, local-dir:PATH, random:NAME)")
+    p.add_argument("--model", help="model spec (alias, NAME:TAG, NAME@FILE, hf-hub:ORG/NAME[@REV], local-dir:PATH, random:NAME)")
     add_view_mode_option(p, "--mode")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"])

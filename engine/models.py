@@ -5,6 +5,7 @@ Spec forms (see `load_model`):
   ``"ViT-B-32@/path/weights.pt"``  name + local weights file (OpenAI files get QuickGELU)
   ``"local-dir:/path"``            a folder with ``open_clip_config.json`` + weights
   ``"random:ViT-B-32"``            random initialisation (seed 0), for tests and benchmarks
+  ``"hf-hub:ORG/NAME[@REV]"``      an open_clip repo in the Hugging Face cache (`engine.hub`)
   any key of ``MODEL_ALIASES``     resolved to one of the above
 """
 
@@ -112,6 +113,10 @@ class _Resolved:
     force_quick_gelu: bool = False
     random_seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    #: extra keyword arguments for open_clip.create_model (hub models: local text_cfg, preprocessing)
+    create_kwargs: dict = field(default_factory=dict)
+    #: builds the tokenizer when open_clip.get_tokenizer(tokenizer_name) would not do (hub models)
+    make_tokenizer: Callable[[], object] | None = None
 
 
 def _resolve_alias(spec: str) -> str:
@@ -186,9 +191,37 @@ def _resolve_tag(name: str, tag: str) -> _Resolved:
     return _Resolved(name, tag, f"{name}:{tag}", name)
 
 
+def _resolve_hub(spec: str) -> _Resolved:
+    from engine.hub import hub_tokenizer, resolve_hub
+
+    hm = resolve_hub(spec)
+    return _Resolved(f"local-dir:{hm.snapshot}", None, hm.model_id, f"local-dir:{hm.snapshot}",
+                     create_kwargs={"text_cfg": hm.text_cfg}, make_tokenizer=lambda: hub_tokenizer(hm))
+
+
+def _cached_tag(r: _Resolved) -> None:
+    """Point a NAME:TAG at its file in the local caches (never downloads), keeping the tag's
+    QuickGELU and preprocessing; raises ModelLoadError with the pull command when it is missing."""
+    from open_clip.pretrained import get_pretrained_cfg
+
+    from engine.hub import cached_tag_file
+
+    path = cached_tag_file(r.create_name, r.pretrained or "")
+    if path is None:
+        raise ModelLoadError(_offline_hint(r))
+    cfg = get_pretrained_cfg(r.create_name, r.pretrained or "")
+    r.force_quick_gelu = bool(cfg.get("quick_gelu", False))
+    pp = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
+    if pp:
+        r.create_kwargs["force_preprocess_cfg"] = pp
+    r.pretrained = path
+
+
 def resolve_spec(spec: str) -> _Resolved:
     """Parse a spec (after alias expansion) into what open_clip needs; raises ModelLoadError."""
     spec = _resolve_alias(spec.strip())
+    if spec.startswith("hf-hub:"):
+        return _resolve_hub(spec)
     if spec.startswith("random:"):
         return _resolve_random(spec[len("random:"):])
     if spec.startswith("local-dir:"):
@@ -201,17 +234,24 @@ def resolve_spec(spec: str) -> _Resolved:
         return _resolve_tag(name, tag)
     raise ModelLoadError(
         f"model spec {spec!r} names no weights: write NAME:TAG (e.g. ViT-B-32:openai), NAME@/path/file.pt, "
-        f"local-dir:/path, random:NAME or one of the aliases ({', '.join(MODEL_ALIASES) or 'none registered'})"
+        f"hf-hub:ORG/NAME, local-dir:/path, random:NAME or one of the aliases ({', '.join(MODEL_ALIASES) or 'none registered'})"
     )
 
 
 def _offline_hint(r: _Resolved) -> str:
     return (
-        f"weights for {r.create_name}:{r.pretrained} are not in open_clip's cache and could not be downloaded. "
-        f"On a networked machine run `python -c \"import open_clip; open_clip.create_model('{r.create_name}', "
-        f"pretrained='{r.pretrained}')\"` (fills ~/.cache/huggingface), or give a local file as "
-        f"'{r.create_name}@/path/to/weights.pt' or a folder as 'local-dir:/path'"
+        f"weights for {r.create_name}:{r.pretrained} are not in the local caches (nothing is downloaded "
+        f"unasked): download them with `lazlabel models pull {r.create_name}:{r.pretrained}`, or give a local "
+        f"file as '{r.create_name}@/path/to/weights.pt' or a folder as 'local-dir:/path'"
     )
+
+
+def _scalar(p: object, exp: bool = False) -> float | None:
+    """A one-element parameter as a Python float (None when absent or not materialised)."""
+    if not isinstance(p, torch.Tensor) or p.numel() != 1 or p.is_meta:
+        return None
+    v = p.detach().float().reshape(())
+    return float(v.exp() if exp else v)
 
 
 class ClipModel:
@@ -236,6 +276,10 @@ class ClipModel:
         self.image_size: int = int(size[0] if isinstance(size, (tuple, list)) else size)
         self.mean: tuple[float, float, float] = tuple(pp.get("mean", open_clip.OPENAI_DATASET_MEAN))
         self.std: tuple[float, float, float] = tuple(pp.get("std", open_clip.OPENAI_DATASET_STD))
+        #: exp(logit_scale) and logit_bias the model was trained with; a bias marks a sigmoid
+        #: (SigLIP-style) model, whose cost scale `engine.calibration` adjusts
+        self.logit_scale: float | None = _scalar(getattr(model, "logit_scale", None), exp=True)
+        self.logit_bias: float | None = _scalar(getattr(model, "logit_bias", None))
         self.embed_dim: int = int(model.text_projection.shape[-1]) if getattr(model, "text_projection", None) is not None else int(
             self.encode_texts(["probe"]).shape[-1])
 
@@ -251,13 +295,22 @@ class ClipModel:
 
     @property
     def supports_dense(self) -> bool:
-        v = self.model.visual
-        return hasattr(v, "output_tokens") and getattr(v, "proj", None) is not None and hasattr(v, "ln_post")
+        return self.dense_unsupported is None
+
+    @property
+    def dense_unsupported(self) -> str | None:
+        """Why this tower cannot give dense (patch) regions, in one line; None when it can."""
+        from engine.dense_towers import dense_unsupported
+
+        return dense_unsupported(self.model.visual, self.model_id)
 
     @property
     def patch_grid(self) -> tuple[int, int]:
         """(rows, cols) of ViT patch tokens; (0, 0) for towers without patches."""
-        g = getattr(self.model.visual, "grid_size", None)
+        v = self.model.visual
+        g = getattr(v, "grid_size", None)
+        if g is None and getattr(v, "trunk", None) is not None:
+            g = getattr(getattr(v.trunk, "patch_embed", None), "grid_size", None)
         return (int(g[0]), int(g[1])) if g is not None else (0, 0)
 
     @torch.inference_mode()
@@ -267,10 +320,16 @@ class ClipModel:
         Patch tokens go through the same final norm and projection as the pooled token (the
         MaskCLIP-style reading of ViT tokens); only ViT towers support it.
         """
-        if not self.supports_dense:
-            raise ValueError(f"dense region mode needs a ViT image tower with a projection; {self.model_id} has none")
+        why = self.dense_unsupported
+        if why is not None:
+            raise ValueError(why)
         v = self.model.visual
         x = x.to(self.device, self.dtype)
+        if getattr(v, "trunk", None) is not None:  # a timm ViT (EVA, SigLIP): engine/dense_towers.py
+            from engine.dense_towers import timm_encode_dense
+
+            pooled, tokens, grid = timm_encode_dense(v, x)
+            return F.normalize(pooled.float(), dim=-1), F.normalize(tokens.float(), dim=-1), grid
         old = v.output_tokens
         v.output_tokens = True
         try:
@@ -314,6 +373,8 @@ def load_model(spec: str = DEFAULT_MODEL_SPEC, device: str = "auto", precision: 
     r = resolve_spec(spec)
     dev = _pick_device(device)
     prec = _pick_precision(precision, dev)
+    if r.pretrained and r.model_id == f"{r.create_name}:{r.pretrained}":  # a pretrained tag
+        _cached_tag(r)
     try:
         if r.random_seed is not None:
             with torch.random.fork_rng(devices=[]):
@@ -321,12 +382,21 @@ def load_model(spec: str = DEFAULT_MODEL_SPEC, device: str = "auto", precision: 
                 model = open_clip.create_model(r.create_name, pretrained=None, precision=prec, device=dev)
         else:
             model = open_clip.create_model(r.create_name, pretrained=r.pretrained, precision=prec, device=dev,
-                                           force_quick_gelu=r.force_quick_gelu)
+                                           force_quick_gelu=r.force_quick_gelu, **r.create_kwargs)
     except ModelLoadError:
         raise
+    except ImportError as e:  # an HF text tower or tokenizer without `transformers`
+        raise ModelLoadError(f"{spec} needs the `{e.name or 'transformers'}` package: pip install "
+                             f"{e.name or 'transformers'}") from e
     except Exception as e:  # open_clip raises RuntimeError/ValueError/OSError for every failure
         if r.pretrained and not os.path.isfile(r.pretrained):
             raise ModelLoadError(_offline_hint(r)) from e
         raise ModelLoadError(f"could not load model {spec!r}: {type(e).__name__}: {e}") from e
-    tokenizer = open_clip.get_tokenizer(r.tokenizer_name)
+    try:
+        tokenizer = r.make_tokenizer() if r.make_tokenizer else open_clip.get_tokenizer(r.tokenizer_name)
+    except ImportError as e:
+        raise ModelLoadError(f"{spec} needs the `{e.name or 'transformers'}` package for its tokenizer: pip install "
+                             f"{e.name or 'transformers'}") from e
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"could not load the tokenizer of {spec}: {type(e).__name__}: {e}") from e
     return ClipModel(model, tokenizer, r.model_id, dev, _PRECISIONS[prec], spec=spec)

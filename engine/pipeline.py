@@ -21,6 +21,7 @@ import torch
 
 from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores, uses_cpu_kernel
 from engine.cache import FeatureCache
+from engine.calibration import calibrated
 from engine.evidence import AttributeEvidence, ClassEvidence
 from engine.explain import explain_batch, paused_gc
 from engine.imageio import ImageError, open_rgb
@@ -183,7 +184,8 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
     """
     items = list(items)
     if view_cfg.mode == "dense" and not model.supports_dense:
-        raise ValueError(f"dense region mode needs a ViT image tower with a projection; {model.model_id} has none")
+        raise ValueError(getattr(model, "dense_unsupported", None)
+                         or f"dense region mode needs a ViT image tower with patch tokens; {model.model_id} has none")
     total = len(items)
     done = 0
     todo = [it for it in items if not cache.has(it.content_hash)]
@@ -360,6 +362,7 @@ def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], c
         raise ValueError("no classes to score against")
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}; known: {', '.join(METHODS)}")
+    config = calibrated(config, model)  # sigmoid models: eps on the model's logit scale (engine/calibration.py)
     return score_with_texts(cache, hashes, classes, text_bank(model, classes, config), config, image_sizes,
                             return_all, device=model.device, view_mode=view_mode)
 

@@ -91,6 +91,8 @@ class ScoringContext:
             raise UserError("the project has no active classes (add some with `lazlabel classes add`)")
         view_cfg = view_config(settings)
         model = _load_model(settings)
+        if view_cfg.mode == "dense" and not model.supports_dense:  # a tower without patch tokens
+            raise UserError(model.dense_unsupported or f"dense region mode needs patch tokens; {model.model_id} has none")
         cache = FeatureCache(project.cache_dir / "features", model.model_id, view_cfg.key())
         return cls(
             settings=settings,

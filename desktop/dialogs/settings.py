@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -47,7 +48,7 @@ FIELDS: dict[str, FieldSpec] = {
     "model": FieldSpec(
         "Model", "Model",
         "open_clip model: 'demo' (bundled), 'ViT-B-32:openai', 'NAME@/path/weights.safetensors', "
-        "'local-dir:/path' or 'random:NAME' (tests)",
+        "'hf-hub:ORG/NAME' (Hugging Face cache; Models… downloads), 'local-dir:/path' or 'random:NAME' (tests)",
         choices=("demo", "ViT-B-32:openai", "ViT-B-16:openai", "ViT-L-14:openai", "ViT-B-32-quickgelu:laion400m_e32"),
         editable_choices=True,
     ),
@@ -142,6 +143,10 @@ class SettingsDialog(QDialog):
             widget.setObjectName(f"setting_{f.name}")
             groups[spec.section].addRow(spec.label, widget)
             self.editors[f.name] = (widget, read)
+            if f.name == "model":  # the model picker: cached / recommended models, Download (issue #19)
+                pick = QPushButton("Models…", objectName="pick_model")
+                pick.clicked.connect(lambda _=False, w=widget: self.pick_model(w))
+                groups[spec.section].addRow("", pick)
         lay = QVBoxLayout(self)
         for name in SECTIONS:
             if groups[name].rowCount():
@@ -157,6 +162,13 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self.restore_defaults)
         lay.addWidget(buttons)
+
+    def pick_model(self, combo: QComboBox) -> None:
+        from desktop.dialogs.models import ModelPickerDialog
+
+        dlg = ModelPickerDialog(combo.currentText(), self)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            combo.setCurrentText(dlg.selected_spec())
 
     def value(self) -> ProjectSettings:
         return dataclasses.replace(self._original, **{k: read(w) for k, (w, read) in self.editors.items()})

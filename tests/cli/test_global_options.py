@@ -18,6 +18,8 @@ from cli.main import GLOBAL_OPTIONS, build_parser, iter_commands, main
 #: Commands that make a project (or a demo folder) rather than open one: `--project` parses there
 #: too, but there is nothing for it to find.
 MAKES_ITS_OWN_PROJECT = {("init",), ("demo",)}
+#: Commands about the machine, not a project (`--project` parses there and is not needed).
+NEEDS_NO_PROJECT = {("models", "list"), ("models", "pull")}
 
 
 def _dummy(action: argparse.Action) -> str:
@@ -72,8 +74,8 @@ def test_global_options_also_parse_between_a_group_and_its_action():
 
 @pytest.mark.parametrize(
     "path,argv",
-    [(p, a) for p, a in LEAVES if p not in MAKES_ITS_OWN_PROJECT],
-    ids=[" ".join(p) for p, _ in LEAVES if p not in MAKES_ITS_OWN_PROJECT],
+    [(p, a) for p, a in LEAVES if p not in MAKES_ITS_OWN_PROJECT | NEEDS_NO_PROJECT],
+    ids=[" ".join(p) for p, _ in LEAVES if p not in MAKES_ITS_OWN_PROJECT | NEEDS_NO_PROJECT],
 )
 def test_every_command_looks_for_the_project_given_after_its_name(path, argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no project here: only --project can name one
