@@ -49,7 +49,7 @@ def cost_scale(model: Any) -> float:
     t = getattr(model, "logit_scale", None)
     if not is_sigmoid_model(model) or t is None or not math.isfinite(t) or t <= 0:
         return 1.0
-    return min(MAX_FACTOR, max(MIN_FACTOR, REFERENCE_LOGIT_SCALE / t))
+    return float(min(MAX_FACTOR, max(MIN_FACTOR, REFERENCE_LOGIT_SCALE / t)))
 
 
 def calibrated(config: EngineConfig, model: Any) -> EngineConfig:

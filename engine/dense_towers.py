@@ -11,10 +11,12 @@ tokens: `dense_unsupported` says so, and the caller turns it into a clear error.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
-def _timm_vit(visual: torch.nn.Module) -> torch.nn.Module | None:
+def _timm_vit(visual: Any) -> Any:
     trunk = getattr(visual, "trunk", None)
     if trunk is None or not hasattr(trunk, "forward_features") or not hasattr(trunk, "num_prefix_tokens"):
         return None
@@ -40,9 +42,11 @@ def dense_unsupported(visual: torch.nn.Module, model_id: str) -> str | None:
             f"use --mode grid or --mode faithful")
 
 
-def timm_encode_dense(visual: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+def timm_encode_dense(visual: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
     """(pooled [B,D] as encode_image gives it, patch features [B,P,D], patch grid) of a timm ViT tower."""
     trunk = _timm_vit(visual)
+    if trunk is None:
+        raise ValueError("timm_encode_dense needs a timm ViT trunk (check dense_unsupported first)")
     feats = trunk.forward_features(x)
     pooled = visual.head(trunk.forward_head(feats))
     tok = feats[:, trunk.num_prefix_tokens:]

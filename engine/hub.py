@@ -213,9 +213,10 @@ def cached_tag_file(name: str, tag: str) -> str | None:
     if cfg.get("hf_hub"):
         repo_id, names = tag_repo(name, tag)
         found = cached_snapshot(repo_id)
-        for n in names if found is not None else []:
-            if (found[0] / n).is_file():
-                return str(found[0] / n)
+        if found is not None:
+            for n in names:
+                if (found[0] / n).is_file():
+                    return str(found[0] / n)
     if cfg.get("url"):
         p = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "clip" / os.path.basename(cfg["url"])
         if p.is_file():
@@ -334,11 +335,11 @@ def verify_download(path: str | Path, label: str) -> None:
 
 
 def _tqdm_class(on_bytes: Callable[[str, int, int | None], None] | None, cancelled: Callable[[], bool] | None,
-                label: str = ""):
+                label: str = "") -> Any:
     """A tqdm subclass reporting bytes to `on_bytes` and stopping the download when `cancelled()`."""
     from tqdm.auto import tqdm
 
-    class _Reporting(tqdm):  # type: ignore[misc, valid-type]
+    class _Reporting(tqdm):
         def __init__(self, *a: Any, **kw: Any) -> None:
             kw["disable"] = on_bytes is not None or kw.get("disable", False)
             super().__init__(*a, **kw)
@@ -348,7 +349,7 @@ def _tqdm_class(on_bytes: Callable[[str, int, int | None], None] | None, cancell
         def update(self, n: float | None = 1) -> bool | None:
             if cancelled is not None and cancelled():
                 raise _PullCancelled()
-            r = super().update(n)
+            r: bool | None = super().update(n)
             self._done += int(n or 0)
             if on_bytes is not None:
                 on_bytes(self._label, self._done, None if self.total is None else int(self.total))
@@ -379,7 +380,7 @@ def _download(repo_id: str, filename: str, revision: str | None, report: tuple, 
     label = f"{filename} of {HUB_PREFIX}{repo_id}"
     try:
         path = hf_hub_download(repo_id, filename, revision=revision, cache_dir=str(hub_cache_dir()),
-                               tqdm_class=_tqdm_class(*report, label=filename), endpoint=_endpoint())
+                               tqdm_class=_tqdm_class(report[0], report[1], label=filename), endpoint=_endpoint())
     except _PullCancelled:
         raise PullCancelled(f"download of {label} cancelled") from None
     except LocalEntryNotFoundError as e:  # (a subclass of EntryNotFoundError) the hub did not answer
@@ -454,17 +455,17 @@ def pull(spec: str, on_bytes: Callable[[str, int, int | None], None] | None = No
         text_cfg = json.loads(files[0].read_text()).get("model_cfg", {}).get("text_cfg", {})
     except ValueError as e:
         raise PullError(f"{CONFIG_NAME} of {HUB_PREFIX}{repo_id} is not valid JSON ({e})") from None
-    deps = []
+    deps: list[tuple[str, tuple[str, ...]]] = []
     tok = str(text_cfg.get("hf_tokenizer_name") or "").removeprefix(HUB_PREFIX)
     if tok and not Path(tok).expanduser().is_dir():
         deps.append((tok, TOKENIZER_FILES))
     hf_model = str(text_cfg.get("hf_model_name") or "")
     if hf_model and not Path(hf_model).expanduser().is_dir():
         deps.append((hf_model, ("config.json",)))
-    for dep, names in deps:
+    for dep, dep_names in deps:
         rev = revision if dep == repo_id else None
-        got = [p for n in names if (p := _download(dep, n, rev, tq, required=False))]
+        got = [p for n in dep_names if (p := _download(dep, n, rev, tq, required=False))]
         if not got:
-            raise PullError(f"{HUB_PREFIX}{repo_id} needs {dep}, which has none of {', '.join(names)}")
+            raise PullError(f"{HUB_PREFIX}{repo_id} needs {dep}, which has none of {', '.join(dep_names)}")
         files.extend(Path(p) for p in got)
     return spec, files
