@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from desktop.context import AppContext
 from desktop.dialogs.recent import clear_recent, recent_projects
+from desktop.signals import listen
 
 
 class AppActions:
@@ -32,10 +33,11 @@ class AppActions:
         self.settings = A("Project &settings…", self.do_settings, QKeySequence.StandardKey.Preferences, needs_project=True)
         self.prelabel = A("&Pre-label…", self.do_prelabel, "Ctrl+R", needs_project=True)
         self.export = A("&Export labels…", self.do_export, "Ctrl+E", needs_project=True)
+        self.import_labels = A("&Import labels…", self.do_import_labels, "Ctrl+I", needs_project=True)
         self.quit = A("&Quit", window.close, QKeySequence.StandardKey.Quit)
         self.recent_menu = QMenu("Open &recent", window)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        ctx.project_changed.connect(self._sync_enabled)
+        listen(ctx.project_changed, self.window, self._sync_enabled)
         self._sync_enabled()
 
     def _action(
@@ -117,6 +119,12 @@ class AppActions:
         from desktop.prelabel_panel import PrelabelDialog
 
         PrelabelDialog(self.ctx, self.window).open()
+
+    def do_import_labels(self) -> None:
+        from desktop.dialogs.import_labels import ImportLabelsDialog
+
+        dlg = ImportLabelsDialog(self.ctx, self.window)
+        dlg.show()
 
     def do_export(self) -> None:
         from desktop.dialogs.export import ExportDialog

@@ -18,7 +18,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from db import ProjectError
 from desktop.workers import GeneratorWorker
+from plugins.registry import PluginError
+from workflows.errors import UserError
 from workflows.progress import CancelToken, Progress
 from workflows.settings import ProjectSettings, load_settings, save_settings
 
@@ -38,25 +41,13 @@ def _error_titles() -> dict[type[BaseException], str]:
         MemoryError: "Out of memory",
         OSError: "A file could not be read or written",
     }
-    try:
-        from db import ProjectError
-
-        titles[ProjectError] = "Project problem"
-    except ImportError:  # pragma: no cover - db always present
-        pass
-    try:
-        from plugins.registry import PluginError
-
-        titles[PluginError] = "Plugin problem"
-    except ImportError:  # pragma: no cover
-        pass
+    titles[ProjectError] = "Project problem"
+    titles[PluginError] = "Plugin problem"
     return titles
 
 
 def describe_error(err: BaseException) -> tuple[str, str, str]:
     """(summary, message, details) for a dialog: a one-line message the user can act on."""
-    from workflows.errors import UserError
-
     details = "".join(traceback.format_exception(type(err), err, err.__traceback__))
     if isinstance(err, UserError):
         return "", str(err), details

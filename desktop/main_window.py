@@ -26,6 +26,7 @@ from desktop.context import AppContext
 from desktop.dialogs.recent import app_settings
 from desktop.dialogs.welcome import WelcomePage
 from desktop.screens import BrokenScreen, load_screens
+from desktop.signals import listen
 from desktop.status_bar import CountsLabel
 from desktop.task_progress import TaskProgressBar
 
@@ -85,9 +86,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.counts)
         self.task_bar = TaskProgressBar(self.ctx)
         self.statusBar().addPermanentWidget(self.task_bar)
-        self.ctx.status_message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
-        self.ctx.screen_requested.connect(self.show_screen)
-        self.ctx.project_changed.connect(self._project_changed)
+        listen(self.ctx.status_message, self, lambda text, ms: self.statusBar().showMessage(text, ms))
+        listen(self.ctx.screen_requested, self, self.show_screen)
+        listen(self.ctx.project_changed, self, self._project_changed)
         self._restore_geometry()
         self._project_changed()
 
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(a.rescan)
         file_menu.addAction(a.settings)
+        file_menu.addAction(a.import_labels)
         file_menu.addAction(a.export)
         file_menu.addSeparator()
         file_menu.addAction(a.close_project)
@@ -124,7 +126,7 @@ class MainWindow(QMainWindow):
             act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             act.triggered.connect(lambda _c=False, k=key: self.show_screen(k))
             act.setEnabled(False)
-            self.ctx.project_changed.connect(lambda act=act: act.setEnabled(self.ctx.project is not None))
+            listen(self.ctx.project_changed, self, lambda act=act: act.setEnabled(self.ctx.project is not None))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", self._show_shortcuts)
         help_menu.addAction("&About lazlabel", self._show_about)

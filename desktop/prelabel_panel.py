@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
+from desktop.signals import listen
 from desktop.task_progress import format_progress
 from desktop.workers import GeneratorWorker
 from workflows.progress import Progress
@@ -92,7 +93,7 @@ class PrelabelPanel(QWidget):
         row.addWidget(self.cancel_button)
         row.addWidget(self.start_button)
         lay.addLayout(row)
-        ctx.selection_changed.connect(lambda _ids: self.refresh())
+        listen(ctx.selection_changed, self, lambda _ids: self.refresh())
         self.refresh()
 
     # -- state ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 from desktop.context import AppContext
+from desktop.signals import listen
 
 # counts() key -> how it reads in the status bar, in display order
 COUNT_LABELS: dict[str, str] = {
@@ -43,7 +44,7 @@ class CountsLabel(QLabel):
         self._timer = QTimer(self, singleShot=True, interval=300)
         self._timer.timeout.connect(self.refresh)
         for sig in (ctx.project_changed, ctx.images_changed, ctx.labels_changed, ctx.classes_changed):
-            sig.connect(lambda *_: self._timer.start())
+            listen(sig, self, lambda *_: self._timer.start())
         self.refresh()
 
     def refresh(self) -> None:

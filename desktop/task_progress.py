@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from desktop.context import AppContext
+from desktop.signals import listen
 from desktop.workers import GeneratorWorker
 from workflows.progress import Progress
 
@@ -54,8 +55,8 @@ class TaskProgressBar(QWidget):
         self.cancel_button.clicked.connect(self._cancel)
         for w in (self.title, self.bar, self.detail, self.cancel_button):
             lay.addWidget(w)
-        ctx.task_started.connect(self._started)
-        ctx.task_ended.connect(self._ended)
+        listen(ctx.task_started, self, self._started)
+        listen(ctx.task_ended, self, self._ended)
         self.hide()
 
     def _current(self) -> GeneratorWorker | None:

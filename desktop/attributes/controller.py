@@ -15,13 +15,10 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.attributes import service
-from workflows.errors import UserError
+from desktop.signals import listen
+from workflows.errors import is_user_error
 
 PREVIEW_DELAY_MS = 700  # wait for a burst of edits to settle before previewing the re-score
-
-
-def _user_problem(err: BaseException) -> bool:
-    return isinstance(err, (UserError, ValueError, LookupError))
 
 
 class AttributesController(QObject):
@@ -50,7 +47,7 @@ class AttributesController(QObject):
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.preview_rescore)
         self.auto_preview = True
-        ctx.project_changed.connect(self._project_changed)
+        listen(ctx.project_changed, self, self._project_changed)
 
     @property
     def project(self) -> Any:
@@ -131,7 +128,7 @@ class AttributesController(QObject):
         try:
             out = call()
         except Exception as err:  # noqa: BLE001
-            if _user_problem(err):
+            if is_user_error(err):
                 self.notice.emit(f"{what}: {err}")
             else:
                 self.ctx.show_error(what, err)

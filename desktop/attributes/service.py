@@ -35,11 +35,8 @@ def rescore_task(project: Any, preview: bool) -> Factory:
 
 def changed_labels(result: Any) -> int | None:
     """How many top-1 labels a re-score changes (or would change), from its result."""
-    for name in ("n_changed", "changed", "n_label_changes"):
-        value = getattr(result, name, None) if not isinstance(result, dict) else result.get(name)
-        if value is not None:
-            return len(value) if isinstance(value, (list, tuple, set, dict)) else int(value)
-    return None
+    value = getattr(result, "n_changed", None)  # workflows.rescore.RescoreResult
+    return None if value is None else int(value)
 
 
 def import_attributes(project: Any, path: str | Path) -> Any:

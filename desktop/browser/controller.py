@@ -9,6 +9,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject, QTimer,
 from desktop.browser.filters import build_filter
 from desktop.browser.model import ImageGridModel
 from desktop.context import AppContext
+from desktop.signals import listen
 from desktop.thumbnails import ThumbnailService
 
 FULL_RELOAD_AT = 500  # a labels_changed with more ids than this reloads (e.g. after a pre-label)
@@ -36,10 +37,10 @@ class BrowserController(QObject):
         self.visible = True
         self._sel_timer = QTimer(self, singleShot=True, interval=80)
         self._sel_timer.timeout.connect(self._publish_selection)
-        ctx.project_changed.connect(self._project_changed)
-        ctx.images_changed.connect(self.reload)
-        ctx.labels_changed.connect(self._labels_changed)
-        ctx.classes_changed.connect(self._classes_changed)
+        listen(ctx.project_changed, self, self._project_changed)
+        listen(ctx.images_changed, self, self.reload)
+        listen(ctx.labels_changed, self, self._labels_changed)
+        listen(ctx.classes_changed, self, self._classes_changed)
 
     # -- project ---------------------------------------------------------------------------------
     def _project_changed(self) -> None:

@@ -20,6 +20,7 @@ from desktop.browser.controller import BrowserController
 from desktop.browser.delegate import TileDelegate
 from desktop.browser.filters import IMPORTED_FILTERS, STATUS_FILTERS, sort_choices
 from desktop.context import AppContext
+from desktop.signals import listen
 
 LARGE_SELECTION = 512  # rows: more than fit on a screen of tiles
 
@@ -123,8 +124,8 @@ class BrowserView(QWidget):
         self.imported_box.currentIndexChanged.connect(self._imported_chosen)
         self.sort_box.currentIndexChanged.connect(lambda _i: c.set_filters(sort=self.sort_box.currentData()))
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
-        ctx.project_changed.connect(self._reset_menus)
-        ctx.classes_changed.connect(self._fill_class_menus)
+        listen(ctx.project_changed, self, self._reset_menus)
+        listen(ctx.classes_changed, self, self._fill_class_menus)
         self._reset_menus()
 
     # -- screen protocol -----------------------------------------------------------------------

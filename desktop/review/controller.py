@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, Signal
 from desktop.review import service
 from desktop.review.evidence import Evidence
 from desktop.review.service import ReviewState
-from workflows.errors import UserError
+from desktop.signals import listen
+from workflows.errors import is_user_error
 
 # what each decision action says in the status line
 _DONE_TEXT = {
@@ -25,11 +26,6 @@ _DONE_TEXT = {
     "uncertain": "marked uncertain",
     "confirmed_negative": "confirmed NOT {cls}",
 }
-
-
-def _is_user_problem(err: BaseException) -> bool:
-    """Errors that mean 'you cannot do that here' (shown in the status line, not a dialog)."""
-    return isinstance(err, (UserError, ValueError, LookupError))
 
 
 class ReviewController(QObject):
@@ -64,10 +60,10 @@ class ReviewController(QObject):
             "bulk_accept": self.bulk_accept_selection,
             **{f"pick_{k}": partial(self.pick, k) for k in range(1, 10)},
         }
-        ctx.project_changed.connect(self.reset)
-        ctx.labels_changed.connect(self._labels_changed)
-        ctx.selection_changed.connect(self._selection_changed)
-        ctx.current_image_changed.connect(self._current_changed)
+        listen(ctx.project_changed, self, self.reset)
+        listen(ctx.labels_changed, self, self._labels_changed)
+        listen(ctx.selection_changed, self, self._selection_changed)
+        listen(ctx.current_image_changed, self, self._current_changed)
 
     # -- queue ---------------------------------------------------------------------------------
     @property
@@ -314,7 +310,7 @@ class ReviewController(QObject):
             self._emitting = False
 
     def _report(self, title: str, err: BaseException) -> None:
-        if _is_user_problem(err):
+        if is_user_error(err):
             self.notice.emit(str(err))
         else:
             self.ctx.show_error(title, err)

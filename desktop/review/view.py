@@ -27,6 +27,7 @@ from desktop.review.keys import bind_keys, help_lines
 from desktop.review.overlay import ExplanationOverlay, load_image
 from desktop.review.panels import ClassSearch, ComparePanel, InfoPanel, TopKList
 from desktop.review.service import ReviewState
+from desktop.signals import listen
 
 BULK_CONFIRM_OVER = 20  # ask before accepting more images than this at once
 
@@ -165,8 +166,8 @@ class ReviewView(QWidget):
         c.evidence_changed.connect(self._show_evidence)
         c.queue_changed.connect(self._show_queue)
         c.notice.connect(self.notice.setText)
-        ctx.classes_changed.connect(self._load_classes)
-        ctx.project_changed.connect(self._load_classes)
+        listen(ctx.classes_changed, self, self._load_classes)
+        listen(ctx.project_changed, self, self._load_classes)
         self._load_classes()
 
     # -- screen protocol ---------------------------------------------------------------------------
