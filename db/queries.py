@@ -165,6 +165,7 @@ SORTS: dict[str, Callable[[int], list[Any]]] = {
     # lowest confidence / smallest margin first: where review effort pays most
     "confidence": lambda _s: [Image.pred_score.asc().nulls_last(), Image.id],
     "margin": lambda _s: [Image.pred_margin.asc().nulls_last(), Image.id],
+    "confidence_desc": lambda _s: [Image.pred_score.desc().nulls_last(), Image.id],  # bulk-accept order
     # grouped by predicted class (unpredicted last), then decided class, most confident first
     # (all keys live in the covering ix_image_page, so no table row is read to sort)
     "class": lambda _s: [

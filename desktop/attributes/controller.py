@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.attributes import service
+from desktop.models.attributes import AttributeEditorModel
 from desktop.signals import listen
 from workflows.errors import is_user_error
 
@@ -34,11 +35,7 @@ class AttributesController(QObject):
     def __init__(self, ctx: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.classes: list[Any] = []
-        self.current: int | None = None
-        self.attributes: list[Any] = []
-        self.version = ""
-        self.run_version: str | None = None
+        self.model = AttributeEditorModel()
         self.preview_result: Any = None
         self._preview_version: str | None = None  # attribute-set version the preview is about
         self._preview_worker: Any = None
@@ -48,6 +45,13 @@ class AttributesController(QObject):
         self._preview_timer.timeout.connect(self.preview_rescore)
         self.auto_preview = True
         listen(ctx.project_changed, self, self._project_changed)
+
+    # the editor's state lives in the Qt-free model (desktop/models/attributes.py)
+    classes = property(lambda self: self.model.classes, lambda self, v: setattr(self.model, "classes", v))
+    current = property(lambda self: self.model.current, lambda self, v: setattr(self.model, "current", v))
+    attributes = property(lambda self: self.model.attributes, lambda self, v: setattr(self.model, "attributes", v))
+    version = property(lambda self: self.model.version, lambda self, v: setattr(self.model, "version", v))
+    run_version = property(lambda self: self.model.run_version, lambda self, v: setattr(self.model, "run_version", v))
 
     @property
     def project(self) -> Any:
@@ -88,6 +92,7 @@ class AttributesController(QObject):
         ids = [c.id for c in self.classes]
         if self.current not in ids:
             self.current = ids[0] if ids else None
+        self.model.events.classes.emit(self.classes)
         self.classes_loaded.emit(self.classes)
         self._load_attributes()
         self._load_version(edited=edited)
@@ -99,6 +104,7 @@ class AttributesController(QObject):
 
     def _load_attributes(self) -> None:
         self.attributes = list(self.project.list_attributes(self.current)) if self.current is not None else []
+        self.model.set_attributes(self.attributes)
         self.attributes_loaded.emit(self.current, self.attributes)
 
     def _load_version(self, *, edited: bool = False) -> None:
@@ -108,6 +114,7 @@ class AttributesController(QObject):
         except Exception as err:  # noqa: BLE001
             self.ctx.show_error("Could not read the attribute-set version", err)
             return
+        self.model.set_version(self.version, self.run_version)
         self.version_changed.emit(self.version, self.run_version)
         if self.run_version is None:
             self.rescore_state.emit("idle", "no pre-label run yet: run one to see labels")

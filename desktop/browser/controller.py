@@ -6,9 +6,9 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject, QTimer, Signal
 
-from desktop.browser.filters import build_filter
 from desktop.browser.model import ImageGridModel
 from desktop.context import AppContext
+from desktop.models.browser import BrowserQuery
 from desktop.signals import listen
 from desktop.thumbnails import ThumbnailService
 
@@ -28,10 +28,8 @@ class BrowserController(QObject):
         self.model = ImageGridModel(None, self)
         self.selection_model = QItemSelectionModel(self.model, self)
         self.selection_model.selectionChanged.connect(lambda *_: self._sel_timer.start())
-        self.status = "all"
-        self.class_id: int | None = None
-        self.imported: str | int = "any"
-        self.text = ""
+        self.query = BrowserQuery()
+        self.query.events.changed.connect(self._query_changed)
         self.total = 0
         self.dirty = False  # labels changed while hidden or beyond FULL_RELOAD_AT: reload on show
         self.visible = True
@@ -53,8 +51,11 @@ class BrowserController(QObject):
             self.thumbnails = ThumbnailService(p.cache_dir, self.thumb_px, self)
             self.thumbnails.ready.connect(self.model._thumbnail_ready)
         self.model.thumbnails = self.thumbnails
-        self.status, self.class_id, self.imported, self.text = "all", None, "any", ""
-        self.model.filter = build_filter()
+        self.query.events.changed.blocked = True
+        self.query.reset()
+        self.query.events.changed.blocked = False
+        self.model.filter = self.query.query.to_filter()
+        self.model.sort = self.query.query.sort
         self.model.set_project(p)
         self._after_reload()
 
@@ -96,18 +97,30 @@ class BrowserController(QObject):
         sort: str | None = None,
     ) -> None:
         """Change any of the filter menus (others stay) and re-query."""
+        changes: dict[str, object] = {}
         if status is not None:
-            self.status = status
+            changes["status"] = status
         if class_id != "keep":
-            self.class_id = class_id  # type: ignore[assignment]
+            changes["class_id"] = class_id
         if imported is not None:
-            self.imported = imported
+            changes["imported"] = imported
         if text is not None:
-            self.text = text
-        self.model.filter = build_filter(self.status, self.class_id, self.imported, self.text)
+            changes["text"] = text
         if sort is not None:
-            self.model.sort = sort
+            changes["sort"] = sort
+        if not self.query.update(**changes):
+            self.reload()
+
+    def _query_changed(self, event) -> None:
+        self.model.filter = event.value.to_filter()
+        self.model.sort = event.value.sort
         self.reload()
+
+    # the menus' state, read through the controller
+    status = property(lambda self: self.query.query.status)
+    class_id = property(lambda self: self.query.query.class_id)
+    imported = property(lambda self: self.query.query.imported)
+    text = property(lambda self: self.query.query.text)
 
     # -- selection ---------------------------------------------------------------------------------
     def selected_rows(self) -> list[int]:

@@ -33,6 +33,7 @@ IMPORTED_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
 SORT_LABELS: dict[str, str] = {
     "name": "Name",
     "confidence": "Confidence (lowest first)",
+    "confidence_desc": "Confidence (highest first)",
     "margin": "Margin (smallest first)",
     "disagreement": "Disagreement first",
     "class": "Class",

@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.models.review import ReviewModel
 from desktop.review import service
 from desktop.review.evidence import Evidence
 from desktop.review.service import ReviewState
@@ -39,14 +40,8 @@ class ReviewController(QObject):
     def __init__(self, ctx: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.queue: list[int] = []
-        self.queue_source = "queue"  # "selection" | "queue"
-        self.pos = -1
+        self.model = ReviewModel()
         self.state: ReviewState | None = None
-        self.shown_class: int | None = None
-        self.compare_class: int | None = None
-        self.auto_advance = True
-        self.decided: list[int] = []  # images decided in this session, newest last (Ctrl+Z order)
         self._pending: set[tuple[int, int]] = set()  # explanations being computed
         self._emitting = False
         self.actions: dict[str, Callable[[], None]] = {
@@ -65,6 +60,22 @@ class ReviewController(QObject):
         listen(ctx.selection_changed, self, self._selection_changed)
         listen(ctx.current_image_changed, self, self._current_changed)
 
+    # -- the model's state, read through the controller (views and tests) -------------------------
+    queue = property(lambda self: self.model.queue)
+    pos = property(lambda self: self.model.pos)
+    queue_source = property(lambda self: self.model.source)
+    decided = property(lambda self: self.model.decided)
+    shown_class = property(lambda self: self.model.shown_class)
+    compare_class = property(lambda self: self.model.compare_class)
+
+    @property
+    def auto_advance(self) -> bool:
+        return self.model.auto_advance
+
+    @auto_advance.setter
+    def auto_advance(self, on: bool) -> None:
+        self.model.auto_advance = on
+
     # -- queue ---------------------------------------------------------------------------------
     @property
     def project(self) -> Any:
@@ -75,7 +86,8 @@ class ReviewController(QObject):
         return self.state.image_id if self.state is not None else None
 
     def reset(self) -> None:
-        self.queue, self.pos, self.state, self.decided = [], -1, None, []
+        self.model.reset()
+        self.state = None
         self.state_changed.emit(None)
         self.evidence_changed.emit(None, None)
         self.queue_changed.emit(-1, 0)
@@ -88,30 +100,35 @@ class ReviewController(QObject):
         keep = self.current_id if self.current_id is not None else self.ctx.current_image
         selection = list(self.ctx.selection or [])
         if len(selection) > 1:
-            self.queue, self.queue_source = selection, "selection"
+            ids, source = selection, "selection"
         else:
+            source = "queue"
             try:
-                self.queue, self.queue_source = service.review_queue(self.project), "queue"
+                ids = service.review_queue(self.project, self.model.order)
             except Exception as err:  # noqa: BLE001 - an empty queue with a message beats a crash
-                self.queue = []
+                ids = []
                 self.ctx.show_error("Could not build the review queue", err)
-        if keep is not None and keep not in self.queue and self.queue_source == "queue":
-            self.queue.insert(0, keep)
-        target = keep if keep in self.queue else (self.queue[0] if self.queue else None)
+        if keep is not None and keep not in ids and source == "selection":
+            keep = None
+        target = keep if keep is not None else (ids[0] if ids else None)
         if target is None:
-            self.pos = -1
+            self.model.set_queue([], source)
             self.state = None
             self.state_changed.emit(None)
             self.evidence_changed.emit(None, None)
             self.queue_changed.emit(-1, 0)
             return
+        self.model.set_queue(ids, source, keep=target)
         self.go_to(target)
+
+    def set_order(self, order: str) -> None:
+        """Review queue order (least or most confident first); rebuilds the queue."""
+        self.model.order = order
+        self.refresh_queue()
 
     def go_to(self, image_id: int) -> None:
         """Show one image (added to the queue at the current place when it is not in it)."""
-        if image_id not in self.queue:
-            self.queue.insert(self.pos + 1 if self.pos >= 0 else 0, image_id)
-        self.pos = self.queue.index(image_id)
+        self.model.go_to(image_id)
         self._load(image_id)
         self.queue_changed.emit(self.pos, len(self.queue))
         if self.ctx.current_image != image_id:
@@ -149,21 +166,20 @@ class ReviewController(QObject):
                 state.evidence.setdefault(cid, ev)
         self.state = state
         if not (keep_view and same):
-            self.shown_class = state.predicted_id
-            self.compare_class = state.runner_up_id
+            self.model.show(state.predicted_id, state.runner_up_id)
         self.state_changed.emit(state)
         self._emit_evidence()
 
     # -- which evidence is shown ---------------------------------------------------------------
     def show_class(self, class_id: int | None) -> None:
         """Show the evidence of another class (computed on demand when it was not stored)."""
-        self.shown_class = class_id
+        self.model.show_class(class_id)
         self._ensure(class_id)
         self._emit_evidence()
 
     def compare_with(self, class_id: int | None) -> None:
         """Compare the shown class with another (default: the runner-up)."""
-        self.compare_class = class_id
+        self.model.compare_with(class_id)
         self._ensure(class_id)
         self._emit_evidence()
 
@@ -251,7 +267,7 @@ class ReviewController(QObject):
             return False
         if not self._record([state.image_id], action, class_id):
             return False
-        self.decided.append(state.image_id)
+        self.model.record_decided([state.image_id])
         name = self._class_name(class_id if class_id is not None else state.predicted_id)
         self.notice.emit(f"{state.rel_path}: {_DONE_TEXT[action].format(cls=name)}")
         if self.auto_advance and self.pos + 1 < len(self.queue):
@@ -265,7 +281,7 @@ class ReviewController(QObject):
         ids = list(dict.fromkeys(image_ids))
         if not ids or not self._record(ids, "accepted", None):
             return 0
-        self.decided.extend(ids)
+        self.model.record_decided(ids)
         self.notice.emit(f"accepted the predictions of {len(ids)} image(s)")
         self.reload()
         return len(ids)
@@ -287,7 +303,7 @@ class ReviewController(QObject):
 
     def undo(self) -> None:
         """Undo the newest decision made in this session (going back to its image)."""
-        target = self.decided[-1] if self.decided else self.current_id
+        target = self.model.undo_target() if self.model.decided else self.current_id
         if target is None or self.project is None:
             self.notice.emit("nothing to undo")
             return
@@ -296,8 +312,7 @@ class ReviewController(QObject):
         except Exception as err:  # noqa: BLE001
             self._report("Undo failed", err)
             return
-        if self.decided and self.decided[-1] == target:
-            self.decided.pop()
+        self.model.undone(target)
         self._announce([target])
         self.go_to(target)
         self.notice.emit(f"undone: {self.state.rel_path if self.state else target}")
@@ -334,8 +349,7 @@ class ReviewController(QObject):
 
     def _selection_changed(self, ids: list) -> None:
         if len(ids) > 1:
-            self.queue, self.queue_source = list(ids), "selection"
-            self.pos = self.queue.index(self.current_id) if self.current_id in self.queue else -1
+            self.model.follow_selection(list(ids), self.current_id)
             self.queue_changed.emit(self.pos, len(self.queue))
 
     def _current_changed(self, image_id: int) -> None:

@@ -133,9 +133,13 @@ def undo(project: Any, image_id: int, reviewer: str | None = None) -> Any:
     return review.undo(project, image_id, reviewer=reviewer)
 
 
-def review_queue(project: Any) -> list[int]:
-    """The default queue when nothing is selected: unreviewed predicted images, least confident
-    first (where a curator's minute pays most), then unreviewed images without a prediction."""
+QUEUE_SORTS = {"lowest_confidence": "confidence", "highest_confidence": "confidence_desc"}
+
+
+def review_queue(project: Any, order: str = "lowest_confidence") -> list[int]:
+    """The default queue when nothing is selected: unreviewed images, least confident first (where
+    a curator's minute pays most) or most confident first (for bulk accepting), then unreviewed
+    images without a prediction."""
     from db.queries import ImageFilter
 
-    return project.image_ids(ImageFilter(review_status="unreviewed", status="ok"), sort="confidence")
+    return project.image_ids(ImageFilter(review_status="unreviewed", status="ok"), sort=QUEUE_SORTS[order])
