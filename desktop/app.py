@@ -67,7 +67,8 @@ def install_excepthook(ctx) -> None:
 # The first pre-label would otherwise pay, mid-run, for importing torch/open_clip and for numba
 # loading its compiled OT kernel: seconds during which the worker holds the GIL in long stretches
 # and the GUI stutters. The app pays it in a background thread right after start-up instead.
-WARM_UP_MODULES = ("workflows.prelabel", "workflows.rescore", "workflows.attributes")
+WARM_UP_MODULES = ("workflows.prelabel", "workflows.rescore", "workflows.attributes", "workflows.evidence",
+                   "workflows.scoring")
 
 
 def _warm_numba_kernel() -> None:

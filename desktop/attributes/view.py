@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 from desktop.attributes.controller import AttributesController
 from desktop.attributes.widgets import AttributeTree, ClassList
-from desktop.review.fit import ElidedLabel, wrapping
-from desktop.review.task_strip import TaskStrip
+from desktop.widgets.fit import ElidedLabel, wrapping
+from desktop.widgets.task_strip import TaskStrip
 
 ATTRIBUTE_FILES = "Attribute files (*.json *.csv *.txt);;All files (*)"
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.review.evidence import Evidence
-from desktop.review.palette import attribute_colour
+from desktop.widgets.palette import attribute_colour
 
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # fraction of the column's full bar
 POS_ROLE = Qt.ItemDataRole.UserRole + 2  # attribute position in its class's list

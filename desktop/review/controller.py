@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.models.review import ReviewModel
 from desktop.review import service
-from desktop.review.evidence import Evidence
+from desktop.review.evidence_loader import EvidenceLoader
 from desktop.review.service import ReviewState
 from desktop.signals import listen
 from workflows.errors import is_user_error
@@ -33,7 +33,7 @@ class ReviewController(QObject):
     """State and actions of the review screen for one `AppContext`."""
 
     state_changed = Signal(object)  # ReviewState | None
-    evidence_changed = Signal(object, object)  # (shown Evidence | None, compared Evidence | None)
+    evidence_changed = Signal(object, str)  # (workflows.evidence.ImageEvidence | None, why none)
     queue_changed = Signal(int, int)  # position (0-based, -1 when empty), length
     notice = Signal(str)  # one line of feedback for the status strip
 
@@ -42,7 +42,10 @@ class ReviewController(QObject):
         self.ctx = ctx
         self.model = ReviewModel()
         self.state: ReviewState | None = None
-        self._pending: set[tuple[int, int]] = set()  # explanations being computed
+        self.evidence: Any = None  # workflows.evidence.ImageEvidence of the current image, when loaded
+        self.loader = EvidenceLoader(self)
+        self.loader.loaded.connect(self._evidence_loaded)
+        self.loader.failed.connect(self._evidence_failed)
         self._emitting = False
         self.actions: dict[str, Callable[[], None]] = {
             "accept": self.accept,
@@ -86,10 +89,11 @@ class ReviewController(QObject):
         return self.state.image_id if self.state is not None else None
 
     def reset(self) -> None:
+        self.loader.clear()
         self.model.reset()
         self.state = None
         self.state_changed.emit(None)
-        self.evidence_changed.emit(None, None)
+        self.evidence_changed.emit(None, "")
         self.queue_changed.emit(-1, 0)
 
     def refresh_queue(self) -> None:
@@ -115,7 +119,7 @@ class ReviewController(QObject):
             self.model.set_queue([], source)
             self.state = None
             self.state_changed.emit(None)
-            self.evidence_changed.emit(None, None)
+            self.evidence_changed.emit(None, "")
             self.queue_changed.emit(-1, 0)
             return
         self.model.set_queue(ids, source, keep=target)
@@ -161,61 +165,56 @@ class ReviewController(QObject):
             self.ctx.show_error("Could not load the image's review state", err)
             return
         same = self.state is not None and self.state.image_id == image_id
-        if same and self.state is not None:  # keep explanations computed on demand
-            for cid, ev in self.state.evidence.items():
-                state.evidence.setdefault(cid, ev)
         self.state = state
         if not (keep_view and same):
             self.model.show(state.predicted_id, state.runner_up_id)
         self.state_changed.emit(state)
-        self._emit_evidence()
+        self._request_evidence()
 
     # -- which evidence is shown ---------------------------------------------------------------
     def show_class(self, class_id: int | None) -> None:
-        """Show the evidence of another class (computed on demand when it was not stored)."""
+        """Show the evidence of another class (computed from the cache when it was not stored).
+        Showing a class never changes what Enter does: Enter accepts the prediction."""
         self.model.show_class(class_id)
-        self._ensure(class_id)
-        self._emit_evidence()
+        self._request_evidence()
 
     def compare_with(self, class_id: int | None) -> None:
-        """Compare the shown class with another (default: the runner-up)."""
+        """Compare the shown class with another (None: the runner-up)."""
         self.model.compare_with(class_id)
-        self._ensure(class_id)
-        self._emit_evidence()
+        self._request_evidence()
 
-    def evidence_for(self, class_id: int | None) -> Evidence | None:
-        if self.state is None or class_id is None:
+    def _evidence_key(self) -> tuple[Any, ...] | None:
+        s = self.state
+        if s is None or s.run_id is None:
             return None
-        return self.state.evidence.get(class_id)
+        return (s.image_id, s.run_id, self.shown_class, self.compare_class)
 
-    def _emit_evidence(self) -> None:
-        self.evidence_changed.emit(self.evidence_for(self.shown_class), self.evidence_for(self.compare_class))
-
-    def _ensure(self, class_id: int | None) -> None:
-        state = self.state
-        if state is None or class_id is None or class_id in state.evidence or state.run_id is None:
+    def _request_evidence(self) -> None:
+        """Ask the background loader for the shown class's evidence and its contrast."""
+        key = self._evidence_key()
+        self.evidence = None
+        if key is None:
+            self.evidence_changed.emit(None, "no prediction yet: run a pre-label")
             return
-        key = (state.image_id, class_id)
-        if key in self._pending:
+        project, image_id, shown, versus = self.project, key[0], key[2], key[3]
+        if not self.loader.request(key, lambda: service.image_evidence(project, image_id, shown, versus)):
+            self.evidence_changed.emit(None, "loading the evidence…")
+
+    def _evidence_loaded(self, key: Any, result: Any) -> None:
+        self.loader.remember(key, result)
+        if key != self._evidence_key():
             return
-        self._pending.add(key)
-        self.notice.emit("computing the explanation…")
+        self.evidence = result
+        self.evidence_changed.emit(result, "")
 
-        def done(ev: Evidence | None) -> None:
-            self._pending.discard(key)
-            if ev is None or self.state is None or self.state.image_id != key[0]:
-                return
-            self.state.evidence[class_id] = ev
-            self.notice.emit("")
-            self._emit_evidence()
-
-        def failed(err: BaseException) -> None:
-            self._pending.discard(key)
-            self.notice.emit(f"no explanation for this class: {err}")
-
-        self.ctx.run_task(
-            "Explain", service.explain_task(self.project, state.image_id, class_id), done, on_error=failed
-        )
+    def _evidence_failed(self, key: Any, err: BaseException) -> None:
+        if key != self._evidence_key():
+            return
+        if is_user_error(err):
+            self.evidence_changed.emit(None, f"no evidence: {err}")
+        else:
+            self.evidence_changed.emit(None, "no evidence (error)")
+            self.ctx.show_error("Could not compute the evidence", err)
 
     # -- decisions -------------------------------------------------------------------------------
     def _shown_or_predicted(self) -> int | None:
@@ -224,11 +223,9 @@ class ReviewController(QObject):
         return self.shown_class if self.shown_class is not None else self.state.predicted_id
 
     def accept(self) -> None:
-        """Accept the prediction (or, when another top-k class is shown, correct to that one)."""
-        if self.state is not None and self.shown_class not in (None, self.state.predicted_id):
-            self.decide("corrected", self.shown_class)
-        else:
-            self.decide("accepted")
+        """Accept the prediction. Always: which class's evidence is shown does not change it
+        (a correction is a number key or the class search)."""
+        self.decide("accepted")
 
     def reject(self) -> None:
         self.decide("rejected")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.review.evidence import Evidence, heat_maps, heat_rgba
-from desktop.review.palette import attribute_colour, colour_array
+from desktop.widgets.palette import attribute_colour, colour_array
 
 MAX_DISPLAY_SIDE = 2048  # big photos are decoded at most this large (the boxes are rescaled)
 HEAT_SIDE = 256  # heat maps are accumulated at this resolution and smoothed by scaling

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 
 from desktop.review.bars import ShareBars, contribution_rows
 from desktop.review.evidence import Evidence
-from desktop.review.fit import ElidedLabel, wrapping
 from desktop.review.service import ClassRef, ReviewState
+from desktop.widgets.fit import ElidedLabel, wrapping
 
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 10
 _OWN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)

@@ -6,13 +6,9 @@ change of a use case's signature is fixed here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from desktop.review.evidence import Evidence, parse_evidence
-from workflows.progress import CancelToken, Progress
 
 DECISION_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative")
 
@@ -42,7 +38,6 @@ class ReviewState:
     score: float | None = None
     margin: float | None = None
     topk: list[tuple[int, str, float]] = field(default_factory=list)
-    evidence: dict[int, Evidence] = field(default_factory=dict)  # class_id -> evidence
     history: list[Any] = field(default_factory=list)  # db DecisionRow, oldest first
 
     @property
@@ -89,26 +84,27 @@ def load_state(project: Any, image_id: int) -> ReviewState:
         state.score = pred.score
         state.margin = pred.margin
         state.topk = [(int(c), str(n), float(s)) for c, n, s in pred.topk]
-        stored = project.explanations(image_id, run_id=pred.run_id)
-        state.evidence = {
-            int(cid): ev for cid, data in stored.items() if (ev := parse_evidence(data, int(cid))) is not None
-        }
     state.history = list(project.decision_history(image_id))
     return state
 
 
-def explain_task(project: Any, image_id: int, class_id: int):
-    """A task factory computing the explanation of a class that was not stored (off the GUI thread)."""
+def image_evidence(project: Any, image_id: int, class_id: int | None = None, versus: int | None = None) -> Any:
+    """Calibrated evidence of `class_id` (default the prediction) and its contrast with `versus`
+    (default the runner-up): `workflows.evidence.ImageEvidence`. May read the feature cache or load
+    the model: call it off the GUI thread. When the compared class cannot be explained (no cached
+    features), the shown class's evidence still comes back, without a contrast."""
+    from workflows import evidence
+    from workflows.errors import is_user_error
 
-    def factory(cancel: CancelToken) -> Generator[Progress, None, Evidence | None]:
-        from workflows.review import explain_image
-
-        yield Progress(0, 1, "explaining", stage="explain")
-        data = explain_image(project, image_id, class_id)
-        yield Progress(1, 1, "explaining", stage="explain")
-        return parse_evidence(data, class_id)
-
-    return factory
+    try:
+        return evidence.image_evidence(project, image_id, class_id, versus)
+    except Exception as err:
+        if not is_user_error(err) or class_id is None:
+            raise
+        pred = project.latest_prediction(int(image_id))
+        shown = evidence.class_evidence(project, image_id, class_id)
+        return evidence.ImageEvidence(int(image_id), pred.run_id if pred else None,
+                                      list(pred.topk) if pred else [], shown, None, None)
 
 
 def decide(

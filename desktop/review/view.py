@@ -19,15 +19,16 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.review import service
-from desktop.review.bars import ShareBars, share_rows
 from desktop.review.controller import ReviewController
-from desktop.review.evidence import Evidence
-from desktop.review.fit import ElidedLabel, wrapping
 from desktop.review.keys import bind_keys, help_lines
-from desktop.review.overlay import ExplanationOverlay, load_image
-from desktop.review.panels import ClassSearch, ComparePanel, InfoPanel, TopKList
+from desktop.review.panels import ClassSearch, InfoPanel, TopKList
 from desktop.review.service import ReviewState
 from desktop.signals import listen
+from desktop.widgets.contrast import ContrastPanel
+from desktop.widgets.evidence_list import EvidenceList
+from desktop.widgets.evidence_overlay import EvidenceOverlay, load_image
+from desktop.widgets.fit import ElidedLabel, wrapping
+from desktop.widgets.palette import attribute_colour
 
 BULK_CONFIRM_OVER = 20  # ask before accepting more images than this at once
 
@@ -52,13 +53,14 @@ class ReviewView(QWidget):
         self._pending_state: ReviewState | None = None
 
         # -- centre: toolbar, overlay, buttons, status -------------------------------------------
-        self.overlay = ExplanationOverlay()
+        self.overlay = EvidenceOverlay()
         self.mode = QComboBox()
-        self.mode.addItem("boxes", "boxes")
+        self.mode.addItem("contours", "contours")
         self.mode.addItem("heat map", "heatmap")
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.mode.currentIndexChanged.connect(self._mode_changed)
-        self.mode.setToolTip("show the evidence as boxes or as a heat map (H)")
+        self.mode.setToolTip("where each attribute is: a contour and peak per attribute, or a heat map (H). "
+                             "Click an attribute in the Evidence tab to show it alone.")
         self.show_overlay = QCheckBox("overlay (Space)")
         self.show_overlay.setChecked(True)
         self.show_overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -111,18 +113,18 @@ class ReviewView(QWidget):
         self.search = ClassSearch()
         self.search.class_chosen.connect(self._search_chosen)
         self.search.escaped.connect(self.setFocus)
-        self.legend = ShareBars(bar_header="share of score")
-        self.legend.attribute_clicked.connect(self.overlay.highlight)
-        self.compare = ComparePanel()
+        self.legend = EvidenceList()
+        self.legend.attribute_selected.connect(self.overlay.show_attribute)
+        self.compare = ContrastPanel()
         self.compare.compare_requested.connect(self.controller.compare_with)
-        self.compare.left.attribute_clicked.connect(self.overlay.highlight)
+        self.compare.attribute_selected.connect(self._contrast_attribute)
         keys = wrapping(QLabel("<br>".join(f"<b>{k}</b> — {t}" for k, t in help_lines())), 160)
         keys.setTextFormat(Qt.TextFormat.RichText)
         keys.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.tabs = QTabWidget()
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tabs.addTab(self.legend, "Evidence")
-        self.tabs.addTab(self.compare, "Why not…")
+        self.tabs.addTab(self.compare, "Why not")
         self.tabs.addTab(self.info, "Decision")
         self.tabs.addTab(keys, "Keys")
 
@@ -251,7 +253,8 @@ class ReviewView(QWidget):
             + (f" · imported <b>{state.imported_name}</b>" if state.imported_name else "")
         )
         self.topk.set_topk(state.topk, state.label_id, c.shown_class)
-        self.compare.set_classes(self._classes, state.runner_up_id, c.compare_class)
+        self.compare.set_classes([(k.id, k.name) for k in self._classes],
+                                 c.compare_class if c.compare_class != state.runner_up_id else None)
         self._show_image(state)
 
     def _show_image(self, state: ReviewState) -> None:
@@ -276,16 +279,28 @@ class ReviewView(QWidget):
         if problem:
             self.overlay.set_message(problem)
 
-    def _show_evidence(self, shown: Evidence | None, other: Evidence | None) -> None:
+    def _show_evidence(self, found: Any, why: str) -> None:
+        """Mirror the controller's evidence (workflows.evidence.ImageEvidence) in the panels."""
+        shown = found.shown if found is not None else None
         self.overlay.set_evidence(shown)
-        self.legend.set_rows(share_rows(shown) if shown else [])
-        self.compare.set_evidence(shown, other)
-        state = self.controller.state
+        self.legend.set_evidence(shown, message=why)
+        self.compare.set_contrast(found.contrast if found is not None else None, message=why)
         if shown is not None:
-            self.evidence_title.setText(f"evidence for <b>{shown.class_name}</b> (score {shown.score:.4f})")
-        elif state is not None and state.topk:
-            self.evidence_title.setText("no stored evidence for this class")
+            self.evidence_title.setText(f"where the attributes of <b>{shown.class_name}</b> are")
         else:
-            self.evidence_title.setText("no prediction yet")
+            self.evidence_title.setText(why or "no evidence")
+        state = self.controller.state
         if state is not None:
             self.topk.set_topk(state.topk, state.label_id, self.controller.shown_class)
+
+    def _contrast_attribute(self, attr: Any) -> None:
+        """An attribute of either class in "Why not": draw its map alone."""
+        found = self.controller.evidence
+        colour = None
+        if attr is not None and found is not None and found.contrast is not None:
+            for ev in (found.contrast.a, found.contrast.b):
+                pos = next((i for i, a in enumerate(ev.attributes) if a is attr), None)
+                if pos is not None:
+                    colour = attribute_colour(pos)
+        self.legend.select(None, emit=False)
+        self.overlay.show_attribute(attr, colour)

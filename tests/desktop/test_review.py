@@ -46,6 +46,25 @@ def explanation(name: str, attrs: list[str], score: float, seed: int) -> dict:
     return {"class_name": name, "class_index": 0, "score": score, "image_size": list(SIZE), "attributes": out}
 
 
+def explanation_v2(name: str, attrs: list[str], score: float, seed: int) -> dict:
+    """Version-2 evidence as the engine stores it: each attribute with a localisation map (a bump
+    at a random peak on a 6 x 8 grid over the whole image) and a best-region similarity."""
+    from engine.evidence import AttributeMap
+
+    data = explanation(name, attrs, score, seed)
+    rng = np.random.default_rng(seed + 1000)
+    yy, xx = np.mgrid[0:6, 0:8]
+    for a in data["attributes"]:
+        r, c = int(rng.integers(0, 6)), int(rng.integers(0, 8))
+        values = np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / 2.0).astype(np.float32)
+        cw, ch = SIZE[0] / 8, SIZE[1] / 6
+        a["map"] = AttributeMap(values, ((c + 0.5) * cw, (r + 0.5) * ch),
+                                (c * cw, r * ch, (c + 1) * cw, (r + 1) * ch)).to_json()
+        a["best_similarity"] = float(rng.uniform(0.1, 0.4))
+    data["version"] = 2
+    return data
+
+
 def build_world(project, n_images: int = 4, *, classes: dict | None = None, rel: str = "img_{i:02d}.png") -> dict:
     """Real rows through the store's own API: images on disk, classes, attributes, one pre-label run.
     `classes`: name -> attribute texts (default CLASSES); `rel`: each image's relative path."""
@@ -79,7 +98,7 @@ def build_world(project, n_images: int = 4, *, classes: dict | None = None, rel:
         rows.append(PredictionWrite(
             image_id=iid, class_id=cids[order[0]], score=scores[0], margin=scores[0] - scores[1],
             topk=[(cids[n], s) for n, s in zip(order, scores)],
-            explanations={cids[n]: explanation(n, classes[n], s, seed=10 * k + j)
+            explanations={cids[n]: explanation_v2(n, classes[n], s, seed=10 * k + j)
                           for j, (n, s) in enumerate(zip(order[:2], scores[:2]))},
         ))
     project.write_prediction_batch(run, rows)
@@ -96,6 +115,8 @@ def world(ctx, project):
 
 @pytest.fixture
 def review(ctx, world, qtbot):
+    import workflows.evidence  # noqa: F401 - the app warms these up at start; a first import of
+    import workflows.scoring  # noqa: F401 - torch in the loader thread under a busy event loop is slow
     from desktop.review.view import ReviewView
 
     view = ReviewView(ctx)
@@ -105,6 +126,7 @@ def review(ctx, world, qtbot):
     qtbot.waitExposed(view)
     view.activateWindow()
     view.activate()
+    qtbot.waitUntil(lambda: view.legend.evidence is not None, timeout=10000)
     return view
 
 
@@ -177,18 +199,21 @@ def test_malformed_explanation_is_shown_as_no_evidence_not_a_crash():
     assert ev is not None and ev.attributes[0].regions == () and ev.score == 0.0
 
 
-def test_heat_mode_renders_and_clicking_legend_highlights(review, qtbot):
-    ev = review.overlay.evidence
-    assert ev is not None and len(review.overlay.visible_region_items()) == 2 * len(ev.attributes)
-    review.legend.click_position(0)
-    assert {r.data(0) for r in review.overlay.visible_region_items()} == {0}
-    review.legend.click_position(0)  # second click clears the highlight
-    assert len(review.overlay.visible_region_items()) == 2 * len(ev.attributes)
+def test_evidence_tab_and_overlay_show_the_maps_and_a_row_click_shows_one(review, qtbot):
+    ev = review.legend.evidence
+    present = [a for a in ev.attributes if a.presence is None or a.presence.label != "not found"]
+    assert review.overlay.evidence is ev
+    assert len(review.overlay.overlay_items()) == 2 * len(present)  # one contour + one peak each
+    first = review.legend.rows[0]
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton)
+    assert review.overlay.attribute is first.attr and len(review.overlay.overlay_items()) == 2
+    assert not review.overlay.heat_image().isNull()  # its map as a heat layer
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton)  # second click: all attributes again
+    assert review.overlay.attribute is None
     review.mode.setCurrentIndex(review.mode.findData("heatmap"))
-    assert review.overlay.region_items() == []
     assert not review.overlay.heat_image().isNull()
     press(qtbot, review, Qt.Key.Key_Space)
-    assert review.overlay.heat_image().isNull() and not review.show_overlay.isChecked()
+    assert review.overlay.overlay_items() == [] and not review.show_overlay.isChecked()
 
 
 # -- keyboard decisions -----------------------------------------------------------------------
@@ -271,17 +296,24 @@ def test_bulk_accept_of_the_browser_selection(review, world, ctx, project):
     assert review.controller.queue_source == "selection" and review.controller.queue == ids
 
 
-def test_why_not_shows_predicted_and_runner_up_side_by_side(review, world, project):
+def test_why_not_contrasts_the_prediction_with_the_runner_up(review, world, project, qtbot):
     target = review.controller.current_id
     topk = project.latest_prediction(target).topk
-    cmp = review.compare
-    assert cmp.left_title.text().startswith(f"<b>{topk[0][1]}</b>")
-    assert cmp.right_title.text().startswith(f"<b>{topk[1][1]}</b>")
-    assert sorted(cmp.left.texts()) == sorted(CLASSES[topk[0][1]])
-    assert sorted(cmp.right.texts()) == sorted(CLASSES[topk[1][1]])
-    # picking the runner-up in the top-k list shows its evidence in the overlay
+    c = review.compare.contrast
+    assert c is not None and (c.a.class_name, c.b.class_name) == (topk[0][1], topk[1][1])
+    assert topk[0][1] in review.compare.summary.text() and topk[1][1] in review.compare.summary.text()
+    listed = set(review.compare.row_texts())
+    assert listed == {a.text for a in (*c.b_missing, *c.for_a, *c.for_b)}
+    if review.compare.rows:  # clicking a row draws that attribute's map alone
+        qtbot.mouseClick(review.compare.rows[0], Qt.MouseButton.LeftButton)
+        assert review.overlay.attribute is review.compare.rows[0].attr
+    # showing the runner-up's evidence does not change what Enter does (it accepts the prediction)
     review.controller.show_class(topk[1][0])
-    assert review.overlay.evidence.class_name == topk[1][1]
+    qtbot.waitUntil(lambda: review.legend.evidence is not None and review.legend.evidence.class_name == topk[1][1],
+                    timeout=10000)
+    press(qtbot, review, Qt.Key.Key_Return)
+    img = project.image(target)
+    assert img.review_status == "accepted" and img.label_class_id == topk[0][0]
 
 
 def prelabelled(project) -> list[int]:
@@ -310,18 +342,18 @@ def test_review_shows_engine_evidence_and_explains_any_class_on_demand(ctx, proj
     view.activate()
     c = view.controller
     assert c.state is not None and c.state.topk
+    qtbot.waitUntil(lambda: view.overlay.evidence is not None, timeout=20000)
     ev = view.overlay.evidence
-    assert ev is not None and ev.class_name == c.state.topk[0][1] and view.overlay.region_items()
-    x0, y0, x1, y1 = view.overlay.region_items()[0].rect().getCoords()
-    w, h = ev.image_size
-    assert 0 <= x0 < x1 <= w + 1 and 0 <= y0 < y1 <= h + 1  # boxes in the photo's pixels
-    # a class whose evidence was not stored is computed off the GUI thread when picked
-    stored = set(c.state.evidence)
-    other = next(cid for cid, _n, _s in c.state.topk if cid not in stored) if len(stored) < len(c.state.topk) else None
-    if other is not None:
-        c.show_class(other)
-        qtbot.waitUntil(lambda: view.overlay.evidence is not None and view.overlay.evidence.class_id == other,
-                        timeout=20000)
+    from desktop.widgets.evidence_overlay import shown_attributes
+
+    assert ev.class_name == c.state.topk[0][1]
+    assert bool(view.overlay.overlay_items()) == bool(shown_attributes(ev))  # present ones are drawn
+    assert view.topk.count() == len(c.state.topk)  # every class the run kept is listed
+    # the last class of the top-k (its evidence may not be stored) is explained off the GUI thread
+    other = c.state.topk[-1][0]
+    c.show_class(other)
+    qtbot.waitUntil(lambda: view.overlay.evidence is not None and view.overlay.evidence.class_id == other,
+                    timeout=20000)
     qtbot.keyClick(view, Qt.Key.Key_A)
     assert ctx.errors == []
 
@@ -339,7 +371,9 @@ def test_review_screen_fits_a_small_window_with_long_names(ctx, project, qtbot):
     view.resize(1080, 760)
     view.show()
     view.activate()
-    assert view.controller.state is not None and view.legend.topLevelItemCount() == 2
+    assert view.controller.state is not None
+    qtbot.waitUntil(lambda: view.legend.evidence is not None, timeout=10000)
+    assert len(view.legend.rows) == 2
     for i in range(view.tabs.count()):  # every tab filled in
         view.tabs.setCurrentIndex(i)
     QApplication.processEvents()  # pending layout requests: the hints below are up to date
@@ -352,7 +386,7 @@ def test_review_screen_fits_a_small_window_with_long_names(ctx, project, qtbot):
 
 
 def test_elided_label_keeps_its_text_and_shows_all_of_it_in_the_tooltip(qtbot):
-    from desktop.review.fit import ElidedLabel
+    from desktop.widgets.fit import ElidedLabel
 
     label = ElidedLabel("<b>a_very_long_file_name_without_any_space_at_all.png</b>")
     qtbot.addWidget(label)

@@ -1,0 +1,125 @@
+""""Why A and not B": the runner-up's attributes not found in the image, and the attributes that
+separate the two classes (found for one, not an attribute of the other).
+
+Reusable (Review and Audit). API:
+
+* `ContrastPanel.set_contrast(c: engine.evidence.Contrast | None)`.
+* signal `attribute_selected(object)`: an `AttributeEvidence` of either class was clicked (its
+  map can then be drawn on the image); None when the selection is cleared.
+* signal `compare_requested(object)`: a class id chosen in the "compare with" box (None: the
+  runner-up); fill the box with `set_classes([(id, name)], current)`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from desktop.widgets.evidence_list import AttributeRow
+from desktop.widgets.palette import attribute_colour
+from engine.evidence import AttributeEvidence, ClassEvidence, Contrast
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    return label
+
+
+class ContrastPanel(QWidget):
+    """See the module docstring."""
+
+    attribute_selected = Signal(object)  # AttributeEvidence | None
+    compare_requested = Signal(object)  # class id | None (runner-up)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.contrast: Contrast | None = None
+        self.rows: list[AttributeRow] = []
+        self.selected: AttributeEvidence | None = None
+        self.picker = QComboBox()
+        self.picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.picker.activated.connect(lambda i: self.compare_requested.emit(self.picker.itemData(i)))
+        top = QHBoxLayout()
+        top.addWidget(QLabel("compare with"))
+        top.addWidget(self.picker, 1)
+        self.summary = _heading("")
+        self._body = QWidget()
+        self._lay = QVBoxLayout(self._body)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._lay.setSpacing(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self._body)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.summary)
+        lay.addWidget(scroll, 1)
+
+    def set_classes(self, classes: list[tuple[int, str]], current: int | None) -> None:
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        self.picker.addItem("runner-up", None)
+        for cid, name in classes:
+            self.picker.addItem(name, cid)
+        i = self.picker.findData(current) if current is not None else 0
+        self.picker.setCurrentIndex(max(0, i))
+        self.picker.blockSignals(False)
+
+    def set_contrast(self, c: Contrast | None, *, message: str = "") -> None:
+        self.contrast = c
+        self.selected = None
+        self._clear()
+        if c is None:
+            self.summary.setText(message or "no second class to compare with")
+            self._lay.addStretch(1)
+            return
+        a, b = c.a.class_name, c.b.class_name
+        self.summary.setText(
+            f"Why <b>{a}</b> ({c.a.score:.4f}) and not <b>{b}</b> ({c.b.score:.4f}): "
+            f"{a} scores {abs(c.gap):.4f} {'above' if c.gap >= 0 else 'below'}."
+            + (f" {len(c.shared)} attribute(s) are shared and do not separate them." if c.shared else "")
+        )
+        self._section(f"<b>{b}</b>: attributes not found in this image", c.b_missing, c.b,
+                      f"every attribute of {b} is at least weakly present")
+        self._section(f"Found for <b>{a}</b> only", c.for_a, c.a, "none")
+        self._section(f"Found for <b>{b}</b> only", c.for_b, c.b, "none")
+        self._lay.addStretch(1)
+
+    def row_texts(self) -> list[str]:
+        return [r.attr.text for r in self.rows]
+
+    # -- internals -------------------------------------------------------------------------------
+    def _section(self, title: str, attrs: tuple[AttributeEvidence, ...], ev: ClassEvidence, empty: str) -> None:
+        self._lay.addWidget(_heading(title))
+        if not attrs:
+            none = QLabel(empty)
+            none.setObjectName("muted")
+            self._lay.addWidget(none)
+            return
+        pos = {x.index: i for i, x in enumerate(ev.attributes)}
+        for x in attrs:
+            row = AttributeRow(x, attribute_colour(pos.get(x.index, 0)), against=x.share <= 0)
+            row.clicked.connect(self._clicked)
+            self.rows.append(row)
+            self._lay.addWidget(row)
+
+    def _clicked(self, attr: AttributeEvidence) -> None:
+        same = self.selected is attr
+        self.selected = None if same else attr
+        for r in self.rows:
+            r.set_selected(r.attr is self.selected)
+        self.attribute_selected.emit(self.selected)
+
+    def _clear(self) -> None:
+        self.rows = []
+        while self._lay.count():
+            item = self._lay.takeAt(0)
+            w = item.widget()
+            if w is not None:
+                w.hide()
+                w.deleteLater()
