@@ -175,10 +175,16 @@ def _history_cells(d: Any) -> list[str]:
 
 
 class ClassSearch(QLineEdit):
-    """Type part of a class name, Enter corrects to it (completion over every class)."""
+    """Type part of a class name, Enter corrects to it (completion over every class).
+
+    Enter does one thing: label with the class the text means. An exact name (any case) or the
+    only name containing the text wins; when several match, the popup opens with them and the
+    box says so (nothing is recorded until one is picked); when none matches, it says that.
+    """
 
     class_chosen = Signal(int)
     escaped = Signal()
+    notice = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -193,11 +199,17 @@ class ClassSearch(QLineEdit):
         comp.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         comp.activated.connect(self._choose)
         self.setCompleter(comp)
+        comp.popup().installEventFilter(self)  # Enter in the open popup with no row picked
         self.returnPressed.connect(self._return_pressed)
 
     def set_classes(self, classes: list[ClassRef]) -> None:
         self._ids = {c.name: c.id for c in classes}
         self._model.setStringList([c.name for c in classes])
+
+    def matches(self, text: str) -> list[str]:
+        """Class names containing the text (any case)."""
+        t = text.strip().lower()
+        return [name for name in self._ids if t in name.lower()] if t else []
 
     def match(self, text: str) -> int | None:
         """The class a typed text means: exact name (any case), else the only name containing it."""
@@ -207,11 +219,25 @@ class ClassSearch(QLineEdit):
         exact = [cid for name, cid in self._ids.items() if name.lower() == t]
         if exact:
             return exact[0]
-        hits = [cid for name, cid in self._ids.items() if t in name.lower()]
-        return hits[0] if len(hits) == 1 else None
+        hits = self.matches(text)
+        return self._ids[hits[0]] if len(hits) == 1 else None
 
     def _return_pressed(self) -> None:
-        self._choose(self.text())
+        if self._busy:  # the popup's Enter already chose
+            return
+        text = self.text()
+        if self.match(text) is not None:
+            self._choose(text)
+            return
+        hits = self.matches(text)
+        if not hits:
+            self.notice.emit(f"no class matches '{text.strip()}'" if text.strip() else "type part of a class name")
+            return
+        self.notice.emit(f"{len(hits)} classes match '{text.strip()}': {', '.join(hits[:6])}"
+                         + ("…" if len(hits) > 6 else "") + " — pick one (↓, Enter)")
+        comp = self.completer()
+        comp.setCompletionPrefix(text.strip())
+        comp.complete()
 
     def _not_busy(self) -> None:
         self._busy = False
@@ -225,6 +251,15 @@ class ClassSearch(QLineEdit):
         self.clear()
         self.class_chosen.emit(cid)
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        """Enter in the popup with no row highlighted means the typed text: same rule as the box."""
+        if (event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not watched.currentIndex().isValid()):
+            watched.hide()
+            self._return_pressed()
+            return True
+        return super().eventFilter(watched, event)
+
     def event(self, event: QEvent) -> bool:
         # Enter/Escape typed here belong to the search, not to the screen's accept shortcut
         if event.type() == QEvent.Type.ShortcutOverride and event.key() in _OWN_KEYS:
@@ -233,6 +268,8 @@ class ClassSearch(QLineEdit):
         return super().event(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.key() not in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._busy = False  # typing again: a new choice
         if event.key() == Qt.Key.Key_Escape:
             self.clear()
             self.escaped.emit()

@@ -113,6 +113,7 @@ class ReviewView(QWidget):
         self.search = ClassSearch()
         self.search.class_chosen.connect(self._search_chosen)
         self.search.escaped.connect(self.setFocus)
+        self.search.notice.connect(lambda text: self.notice.setText(text))
         self.legend = EvidenceList()
         self.legend.attribute_selected.connect(self.overlay.show_attribute)
         self.compare = ContrastPanel()

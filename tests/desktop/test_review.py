@@ -399,3 +399,32 @@ def test_elided_label_keeps_its_text_and_shows_all_of_it_in_the_tooltip(qtbot):
     label.grab()  # paints the elided text
     label.setText("short")
     assert not label.is_elided() and label.toolTip() == ""
+
+
+def test_search_exact_or_unique_match_wins_and_ambiguous_text_opens_the_popup(ctx, project, qtbot):
+    """'/pim⏎' used to do nothing because 'pim' is also inside 'kappimon' (issue #14 item 2)."""
+    from desktop.review.view import ReviewView
+
+    world = build_world(project, classes={"pim": ["a"], "kappimon": ["b"], "zorbit": ["c"]})
+    ctx.set_project(project)
+    view = ReviewView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    view.activate()
+    first = view.controller.current_id
+    press(qtbot, view, Qt.Key.Key_Slash)
+    qtbot.keyClicks(view.search, "pim")
+    press(qtbot, view.search, Qt.Key.Key_Return)  # exact name wins over "kappimon"
+    assert project.image(first).label_class_id == world["classes"]["pim"]
+    second = view.controller.current_id
+    assert second != first
+    press(qtbot, view, Qt.Key.Key_Slash)
+    qtbot.keyClicks(view.search, "PI")
+    press(qtbot, view.search, Qt.Key.Key_Return)  # two match: popup + message, nothing recorded
+    assert project.image(second).review_status == "unreviewed"
+    assert "2 classes match" in view.notice.text() and view.search.completer().popup().isVisible()
+    view.search.completer().activated.emit("kappimon")  # picked from the popup
+    assert project.image(second).label_class_id == world["classes"]["kappimon"]
+    assert [d.action for d in project.decision_history(second)] == ["corrected"] or \
+        [d.action for d in project.decision_history(second)] == ["accepted"]
