@@ -32,6 +32,7 @@ class AppActions:
         self.rescan = A("&Rescan image folder", self.do_scan, "F5", needs_project=True)
         self.settings = A("Project &settings…", self.do_settings, QKeySequence.StandardKey.Preferences, needs_project=True)
         self.prelabel = A("&Pre-label…", self.do_prelabel, "Ctrl+R", needs_project=True)
+        self.accept_above = A("&Accept predictions above a score…", self.do_accept_above, needs_project=True)
         self.export = A("&Export labels…", self.do_export, "Ctrl+E", needs_project=True)
         self.import_labels = A("&Import labels…", self.do_import_labels, "Ctrl+I", needs_project=True)
         self.quit = A("&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -119,6 +120,11 @@ class AppActions:
         from desktop.prelabel_panel import PrelabelDialog
 
         PrelabelDialog(self.ctx, self.window).open()
+
+    def do_accept_above(self) -> None:
+        from desktop.dialogs.accept_above import AcceptAboveDialog
+
+        AcceptAboveDialog(self.ctx, self.window).open()
 
     def do_import_labels(self) -> None:
         from desktop.dialogs.import_labels import ImportLabelsDialog

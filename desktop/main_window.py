@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a.quit)
         run_menu = bar.addMenu("&Run")
         run_menu.addAction(a.prelabel)
+        run_menu.addAction(a.accept_above)
         view_menu = bar.addMenu("&View")
         for i, key in enumerate(self._keys):
             act = view_menu.addAction(self.nav.item(i).text())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QSize, QTimer
+from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QRegion, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -90,6 +90,12 @@ class BrowserView(QWidget):
         self.prelabel_button.setObjectName("primary")
         self.prelabel_button.setToolTip("Run the engine on all, selected or unlabelled images (Ctrl+R)")
         self.prelabel_button.clicked.connect(self._prelabel)
+        self.accept_button = QPushButton("Accept selection")
+        self.accept_button.setToolTip("accept the predicted label of the selected images (Ctrl+Shift+A)")
+        self.accept_button.clicked.connect(self.accept_selection)
+        self.accept_above_button = QPushButton("Accept above…")
+        self.accept_above_button.setToolTip("accept every unreviewed prediction scoring at least a threshold")
+        self.accept_above_button.clicked.connect(self._accept_above)
 
         for box in (self.status_box, self.class_box, self.imported_box, self.sort_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -103,6 +109,8 @@ class BrowserView(QWidget):
         bar.addSpacing(8)
         bar.addWidget(self.search)
         bar.addStretch(1)
+        bar.addWidget(self.accept_button)
+        bar.addWidget(self.accept_above_button)
         bar.addWidget(self.prelabel_button)
 
         self.grid = ImageGrid(c.thumb_px)
@@ -124,6 +132,8 @@ class BrowserView(QWidget):
         self.imported_box.currentIndexChanged.connect(self._imported_chosen)
         self.sort_box.currentIndexChanged.connect(lambda _i: c.set_filters(sort=self.sort_box.currentData()))
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.search.setFocus)
+        accept = QShortcut(QKeySequence("Ctrl+Shift+A"), self, activated=self.accept_selection)
+        accept.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         listen(ctx.project_changed, self, self._reset_menus)
         listen(ctx.classes_changed, self, self._fill_class_menus)
         self._reset_menus()
@@ -185,6 +195,17 @@ class BrowserView(QWidget):
             parts.append(f"{selected:,} selected")
         parts.append("double-click or Enter opens an image in Review")
         self.info.setText("  ·  ".join(parts))
+
+    def accept_selection(self) -> int:
+        """Accept the predictions of the selected images (with a confirmation that counts them)."""
+        from desktop.bulk import accept_predictions
+
+        return accept_predictions(self.ctx, self.controller.selected_ids(), self)
+
+    def _accept_above(self) -> None:
+        from desktop.dialogs.accept_above import AcceptAboveDialog
+
+        AcceptAboveDialog(self.ctx, self).open()
 
     def _prelabel(self) -> None:
         from desktop.prelabel_panel import PrelabelDialog

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.models.review import QUEUE_ORDERS
 from desktop.review import service
 from desktop.review.controller import ReviewController
 from desktop.review.keys import bind_keys, help_lines
@@ -29,8 +29,6 @@ from desktop.widgets.evidence_list import EvidenceList
 from desktop.widgets.evidence_overlay import EvidenceOverlay, load_image
 from desktop.widgets.fit import ElidedLabel, wrapping
 from desktop.widgets.palette import attribute_colour
-
-BULK_CONFIRM_OVER = 20  # ask before accepting more images than this at once
 
 # button text -> controller action
 _BUTTONS = (
@@ -71,6 +69,12 @@ class ReviewView(QWidget):
         self.advance.setChecked(True)
         self.advance.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.advance.toggled.connect(self._set_advance)
+        self.order = QComboBox()
+        for key, label in QUEUE_ORDERS.items():
+            self.order.addItem(label, key)
+        self.order.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.order.setToolTip("order of the review queue when nothing is selected in the browser")
+        self.order.currentIndexChanged.connect(lambda _i: self.controller.set_order(self.order.currentData()))
         self.queue_label = QLabel()
         self.evidence_title = ElidedLabel()
         self.evidence_title.setTextFormat(Qt.TextFormat.RichText)
@@ -79,6 +83,7 @@ class ReviewView(QWidget):
         bar.addWidget(self.mode)
         bar.addWidget(self.show_overlay)
         bar.addWidget(self.advance)
+        bar.addWidget(self.order)
         bar.addWidget(self.queue_label)
 
         buttons = QHBoxLayout()
@@ -191,17 +196,15 @@ class ReviewView(QWidget):
         self.search.selectAll()
 
     def bulk_accept(self) -> None:
+        """Accept the predictions of the images selected in the browser (confirmation with counts)."""
+        from desktop.bulk import accept_predictions
+
         ids = list(self.ctx.selection or [])
         if not ids:
             self.notice.setText("select images in the browser first")
             return
-        if len(ids) > BULK_CONFIRM_OVER and self.ctx.interactive:
-            answer = QMessageBox.question(
-                self, "Accept selection", f"Accept the predicted label of {len(ids)} selected images?"
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self.controller.bulk_accept(ids)
+        if accept_predictions(self.ctx, ids, self):
+            self.controller.reload()
 
     def _search_chosen(self, class_id: int) -> None:
         self.controller.correct_to(class_id)

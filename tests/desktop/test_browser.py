@@ -137,3 +137,45 @@ def test_one_selected_block_gives_ids_in_row_order(browser, grid_project):
     assert c.selected_ids() == m.ids([2, 3, 4, 5, 6]) and c.selected_count() == 5
     c.selection_model.select(m.index(9), QItemSelectionModel.SelectionFlag.Select)  # two blocks now
     assert c.selected_ids() == m.ids([2, 3, 4, 5, 6, 9]) and c.selected_count() == 6
+
+
+def test_bulk_accept_works_where_the_selection_is_and_counts_what_it_skips(qtbot, ctx, grid_project):
+    """Ctrl+Shift+A did nothing in Browse (issue #14 item 4)."""
+    from PySide6.QtCore import QItemSelectionModel, Qt
+
+    from desktop.browser.view import BrowserView
+    from desktop.bulk import plan_accept
+
+    view = BrowserView(ctx)
+    qtbot.addWidget(view)
+    view.show()
+    ctx.set_project(grid_project)
+    ids = grid_project.ids
+    plan = plan_accept(grid_project, [ids[1], ids[0], ids[10]])  # predicted, decided+predicted, no prediction
+    assert plan.accept == [ids[1], ids[0]] and plan.overwrite == 1 and plan.skipped == 1
+    assert "1 selected image(s) have no prediction" in plan.question()
+    m, sel = view.controller.model, view.controller.selection_model
+    rows = [view.controller.model.row_for_id(i) for i in (ids[2], ids[3], ids[11])]
+    for r in rows:
+        sel.select(m.index(r), QItemSelectionModel.SelectionFlag.Select)
+    qtbot.waitExposed(view)
+    view.activateWindow()
+    view.grid.setFocus()
+    qtbot.waitUntil(lambda: len(ctx.selection) == 3, timeout=3000)
+    qtbot.keyClick(view.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [grid_project.image(i).review_status for i in (ids[2], ids[3], ids[11])] == ["accepted", "accepted", "unreviewed"]
+
+
+def test_accept_above_counts_exactly_what_it_accepts(qtbot, ctx, grid_project):
+    from desktop.bulk import count_above
+    from desktop.dialogs.accept_above import AcceptAboveDialog
+
+    ctx.set_project(grid_project)
+    n, total = count_above(grid_project, 0.55)
+    assert (n, total) == (3, 7)  # scores 0.8, 0.7, 0.6 of the 7 unreviewed predicted (0.9 is accepted)
+    dlg = AcceptAboveDialog(ctx)
+    qtbot.addWidget(dlg)
+    dlg.threshold.setValue(0.55)
+    assert "Accept 3" in dlg.buttons.buttons()[0].text() or any("Accept 3" in b.text() for b in dlg.buttons.buttons())
+    assert dlg.run() == 3
+    assert count_above(grid_project, 0.55) == (0, 4)

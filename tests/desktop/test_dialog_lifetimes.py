@@ -25,6 +25,7 @@ def _flush() -> None:
 
 def _dialog_factories(win):
     """Every dialog the app opens on its own (name -> builder)."""
+    from desktop.dialogs.accept_above import AcceptAboveDialog
     from desktop.dialogs.export import ExportDialog
     from desktop.dialogs.import_labels import ImportLabelsDialog
     from desktop.dialogs.new_project import NewProjectDialog
@@ -38,6 +39,7 @@ def _dialog_factories(win):
         "import labels": lambda: ImportLabelsDialog(ctx, win),
         "settings": lambda: SettingsDialog(ctx.settings, win),
         "new project": lambda: NewProjectDialog(win),
+        "accept above": lambda: AcceptAboveDialog(ctx, win),
     }
 
 
