@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from desktop.context import AppContext
 from desktop.dialogs.recent import clear_recent, recent_projects
@@ -28,7 +28,7 @@ class AppActions:
         self.new_project = A("&New project from folder…", self.do_new_project, QKeySequence.StandardKey.New)
         self.open_project = A("&Open project…", self.do_open_project, QKeySequence.StandardKey.Open)
         self.open_demo = A("Open &demo project", self.do_open_demo)
-        self.close_project = A("&Close project", self.ctx.close_project, needs_project=True)
+        self.close_project = A("&Close project", self.close_current, needs_project=True)
         self.rescan = A("&Rescan image folder", self.do_scan, "F5", needs_project=True)
         self.settings = A("Project &settings…", self.do_settings, QKeySequence.StandardKey.Preferences, needs_project=True)
         self.prelabel = A("&Pre-label…", self.do_prelabel, "Ctrl+R", needs_project=True)
@@ -69,15 +69,56 @@ class AppActions:
         self.recent_menu.addAction("Clear list", clear_recent)
 
     # -- commands ----------------------------------------------------------------------------------
+    def confirm_leave(self) -> bool:
+        """Before another project replaces the open one: a task running on it is cancelled
+        (it records where it stopped and can be resumed); ask first."""
+        running = self.ctx.tasks_of(self.ctx.project) if self.ctx.project is not None else []
+        if not running or not self.ctx.interactive:
+            return True
+        answer = QMessageBox.question(
+            self.window, "A task is running",
+            f"{running[0].title} is running on {self.ctx.project.path.stem}. Cancel it and continue? "
+            "(Work done so far is kept; a pre-label can be resumed when you reopen the project.)",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def open_path(self, path: str | Path) -> bool:
         """Open a project file, telling the user (not raising) when it can't be opened."""
+        if not self.confirm_leave():
+            return False
         try:
             self.ctx.open_project(path)
         except Exception as err:  # noqa: BLE001 - shown to the user
             self.ctx.show_error("Open project", err)
             return False
         self.ctx.show_status(f"Opened {Path(path).name}")
+        self.offer_resume()
         return True
+
+    def offer_resume(self) -> bool:
+        """'Resume the interrupted pre-label?' when the project's last run stopped early."""
+        run = self.ctx.interrupted_run()
+        if run is None:
+            return False
+        how = "was cancelled" if run.status == "cancelled" else "was interrupted"
+        text = (f"The last pre-label (run #{run.id}) {how} after {run.n_done:,} of {run.n_images:,} images. "
+                "Resume it now? Only the images it has not done are computed.")
+        if not self.ctx.interactive:
+            self.ctx.show_status(text, 0)
+            return False
+        if QMessageBox.question(self.window, "Resume pre-label", text) != QMessageBox.StandardButton.Yes:
+            return False
+        from desktop.prelabel_panel import PrelabelDialog
+
+        dlg = PrelabelDialog(self.ctx, self.window)
+        dlg.open()
+        dlg.panel.set_scope("all")
+        dlg.panel.start()
+        return True
+
+    def close_current(self) -> None:
+        if self.confirm_leave():
+            self.ctx.close_project()
 
     def do_open_project(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -89,6 +130,8 @@ class AppActions:
     def do_new_project(self) -> None:
         from desktop.dialogs.new_project import NewProjectDialog
 
+        if not self.confirm_leave():
+            return
         dlg = NewProjectDialog(self.window)
         if dlg.exec() != NewProjectDialog.DialogCode.Accepted:
             return

@@ -96,14 +96,34 @@ class AppContext(QObject):
         self.set_project(project)
         return project
 
+    def tasks_of(self, project: Any) -> list[GeneratorWorker]:
+        """Running tasks started while `project` was open (they work on it)."""
+        return [w for w in self.tasks if w.is_running and getattr(w, "project", None) is project]
+
     def set_project(self, project: Any) -> None:
+        """Make `project` current. Tasks still running on the previous project are cancelled, and
+        that project is closed only once they have ended (they record their state in it)."""
         old = self.project
         self.project = project
         self.settings = load_settings(project) if project is not None else ProjectSettings()
         self.selection = []
         self.current_image = None
         if old is not None and old is not project:
-            old.close()
+            running = self.tasks_of(old)
+            for w in running:
+                w.cancel()
+            if running:
+                remaining = {id(w) for w in running}
+
+                def ended(w: GeneratorWorker = running[0], *, _old: Any = old) -> None:
+                    remaining.discard(id(w))
+                    if not remaining:
+                        _old.close()
+
+                for w in running:
+                    w.done.connect(lambda w=w: ended(w))
+            else:
+                old.close()
         if project is not None:
             from desktop.dialogs.recent import add_recent
 
@@ -158,6 +178,8 @@ class AppContext(QObject):
         goes to `on_done`; an error goes to `on_error` or, by default, to a readable dialog.
         """
         worker = GeneratorWorker(gen_factory, title=title, parent=self)
+        worker.project = self.project  # the task belongs to the project open when it started
+        worker.project_name = self.project.path.stem if self.project is not None else ""
         if on_done is not None:
             worker.finished.connect(on_done)
         worker.errored.connect(on_error if on_error is not None else (lambda e: self.show_error(title, e)))
@@ -177,8 +199,22 @@ class AppContext(QObject):
         worker.setParent(None)
         worker.deleteLater()
 
+    def interrupted_run(self) -> Any:
+        """The newest pre-label run of the open project when it stopped before finishing
+        (cancelled, or its process was killed), else None: the app offers to resume it."""
+        p = self.project
+        if p is None:
+            return None
+        runs = [r for r in p.runs(kind="prelabel")]
+        if not runs:
+            return None
+        last = max(runs, key=lambda r: r.id)
+        if last.status in ("cancelled", "failed") and last.n_done < last.n_images:
+            return last
+        return None
+
     def cancel_all(self, wait_ms: int = 10000) -> None:
-        """Cancel running tasks and wait for them (window close)."""
+        """Cancel running tasks and wait for them (application tear-down; the window hides first)."""
         for w in list(self.tasks):
             w.cancel()
         for w in list(self.tasks):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -31,12 +33,14 @@ from desktop.status_bar import CountsLabel
 from desktop.task_progress import TaskProgressBar
 
 log = logging.getLogger("lazlabel.desktop")
+QUIT_GRACE_MS = 30000  # a task that ignores cancel this long is abandoned at quit
 
 
 class MainWindow(QMainWindow):
     def __init__(self, ctx: AppContext | None = None) -> None:
         super().__init__()
         self.ctx = ctx or AppContext(self)
+        self._quitting = False
         self.ctx.dialog_parent = self
         self.setWindowTitle("lazlabel")
         self.resize(1280, 820)
@@ -209,20 +213,46 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geo)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Quit. A running task is cancelled first and the window hides at once; the application
+        ends when the task has recorded where it stopped (never a frozen window)."""
         running = [w for w in self.ctx.tasks if w.is_running]
-        if running and self.ctx.interactive:
-            answer = QMessageBox.question(
-                self,
-                "Quit lazlabel",
-                f"{running[0].title} is still running. Cancel it and quit? "
-                "(Work done so far is kept; a pre-label can be resumed.)",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
+        if running and not self._quitting:
+            if self.ctx.interactive:
+                answer = QMessageBox.question(
+                    self,
+                    "Quit lazlabel",
+                    f"{running[0].title} is still running. Cancel it and quit? "
+                    "(Work done so far is kept; a pre-label can be resumed.)",
+                )
+                if answer != QMessageBox.StandardButton.Yes:
+                    event.ignore()
+                    return
+            self._quitting = True
+            app_settings().setValue("window/geometry", self.saveGeometry())
+            for w in running:
+                w.cancel()
+                w.done.connect(self._close_when_idle)
+            QTimer.singleShot(QUIT_GRACE_MS, self._force_close)
+            self.hide()
+            event.ignore()
+            return
+        if not self._quitting:
+            app_settings().setValue("window/geometry", self.saveGeometry())
         self.ctx.cancel_all()
-        app_settings().setValue("window/geometry", self.saveGeometry())
         if self.ctx.project is not None:
             self.ctx.project.close()
         event.accept()
+        if self._quitting and self.ctx.interactive:
+            QApplication.quit()
 
+    def _close_when_idle(self) -> None:
+        if not any(w.is_running for w in self.ctx.tasks):
+            self.close()
+
+    def _force_close(self) -> None:
+        if self._quitting and self.isHidden() and any(w.is_running for w in self.ctx.tasks):
+            log.warning("a task did not stop within %d ms of quitting; closing anyway", QUIT_GRACE_MS)
+            for w in list(self.ctx.tasks):
+                w.done.disconnect(self._close_when_idle)
+            self.ctx.tasks.clear()
+            self.close()

@@ -23,21 +23,39 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from db import ImageFilter
 from desktop.context import AppContext
 from desktop.signals import listen
 from desktop.task_progress import format_progress
 from desktop.workers import GeneratorWorker
 from workflows.progress import Progress
 
+UNPREDICTED = ImageFilter(status="ok", has_prediction=False)
+
 
 def _scope_counts(project: Any) -> dict[str, int]:
     from workflows.prelabel import SCOPES
 
-    return {name: project.count_images(f) for name, f in SCOPES.items()}
+    counts = {name: project.count_images(f) for name, f in SCOPES.items()}
+    counts["unpredicted"] = project.count_images(UNPREDICTED)
+    return counts
 
 
-# scope key -> (label, how it reads in a sentence)
+def prelabel_blocker(p: Any) -> str:
+    """Why a pre-label cannot start yet ('' when it can): shown instead of a failing run."""
+    if p is None:
+        return "Open a project first."
+    if not p.list_classes():
+        return ("No classes yet: add them in Classes & attributes (paste a list like "
+                "“zorbit, quillan”, or take the image subfolders as classes).")
+    if not p.count_images(ImageFilter(status="ok")):
+        return "No readable images in the project: rescan the image folder (F5)."
+    return ""
+
+
+# scope key -> radio button label
 SCOPE_LABELS: dict[str, str] = {
+    "unpredicted": "Images without a prediction yet",
     "all": "All readable images",
     "unlabelled": "Images not reviewed yet",
     "selected": "Images selected in the browser",
@@ -113,9 +131,32 @@ class PrelabelPanel(QWidget):
             b.setText(f"{SCOPE_LABELS[key]}  ({counts.get(key, 0):,})")
             b.setEnabled(counts.get(key, 0) > 0 and not self.running)
         checked = self.scope_group.checkedButton()
-        if not self._user_chose or checked is None or not checked.isEnabled():
-            default = "selected" if counts["selected"] else ("unlabelled" if counts.get("unlabelled") else "all")
+        if not self.running and (not self._user_chose or checked is None or not checked.isEnabled()):
+            default = ("selected" if counts["selected"] else "unpredicted" if counts.get("unpredicted")
+                       else "unlabelled" if counts.get("unlabelled") else "all")
             self.scope_buttons[default].setChecked(True)
+        self._show_blockers(p, counts)
+
+    def blocker(self) -> str:
+        return prelabel_blocker(self.ctx.project)
+
+    def _show_blockers(self, p: Any, counts: dict[str, int]) -> None:
+        why = self.blocker()
+        self.start_button.setEnabled(not why and not self.running)
+        self.start_button.setToolTip(why)
+        if self.running:
+            return
+        if why:
+            self.detail.setText(why)
+            return
+        run = self.ctx.interrupted_run()
+        if run is not None:
+            self.detail.setText(
+                f"Run #{run.id} stopped after {run.n_done:,} of {run.n_images:,} images. Start continues it: "
+                f"images it already did are not computed again ({counts.get('unpredicted', 0):,} have no prediction yet)."
+            )
+        elif self.summary is None:
+            self.detail.setText("Ready.")
 
     @property
     def running(self) -> bool:
@@ -135,8 +176,17 @@ class PrelabelPanel(QWidget):
         project = self.ctx.project
         if project is None or self.running:
             return None
+        why = self.blocker()
+        if why:
+            self.detail.setText(why)
+            return None
         scope = self.scope()
-        ids = list(self.ctx.selection) if scope == "selected" else None
+        if scope == "selected":
+            ids: list[int] | None = list(self.ctx.selection)
+        elif scope == "unpredicted":
+            ids = project.image_ids(UNPREDICTED)
+        else:
+            ids = None
         settings = self.ctx.settings
         factory: Callable[[Any], Any] = lambda cancel: run_prelabel(  # noqa: E731
             project, image_ids=ids, scope="all" if ids is not None else scope, settings=settings, cancel=cancel
@@ -156,7 +206,7 @@ class PrelabelPanel(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.cancel_button.setEnabled(False)
-            self.detail.setText("Cancelling after the current batch…")
+            self.detail.setText("Cancelling: the current batch of images finishes and is kept, then the run stops…")
 
     def _progress(self, p: Progress) -> None:
         if p.total:
@@ -167,7 +217,6 @@ class PrelabelPanel(QWidget):
         self.detail.setText(format_progress(p, "images"))
 
     def _ended(self) -> None:
-        self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.refresh()
 
@@ -191,16 +240,18 @@ class PrelabelPanel(QWidget):
         summary, text, _ = describe_error(err)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self.detail.setText(f"Failed: {text}")
         self._ended()
+        self.detail.setText(f"Failed: {text}")
         self.ctx.labels_changed.emit([])  # batches written before the failure are kept
         self.ctx.show_error("Pre-label", err)
 
     def _cancelled(self) -> None:
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self.detail.setText("Cancelled. Predictions made so far are kept; Start again to resume.")
         self._ended()
+        left = _scope_counts(self.ctx.project).get("unpredicted", 0) if self.ctx.project is not None else 0
+        self.detail.setText(f"Cancelled. Predictions made so far are kept; {left:,} image(s) still have no "
+                            "prediction. Start again to resume.")
         self.ctx.labels_changed.emit([])
 
 

@@ -85,7 +85,8 @@ class TaskProgressBar(QWidget):
         if w is None:
             return
         more = f"  (+{len(self._workers) - 1} more)" if len(self._workers) > 1 else ""
-        self.title.setText(f"{w.title}{more}")
+        where = f" ({w.project_name})" if w.project_name else ""
+        self.title.setText(f"{w.title}{where}{more}")
         self.cancel_button.setEnabled(not w.cancel_token.cancelled)
         if w.last_progress is not None:
             self._show_progress(w.last_progress)

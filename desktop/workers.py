@@ -93,6 +93,8 @@ class GeneratorWorker(QObject):
         self.result: Any = None
         self.error: BaseException | None = None
         self.state = "idle"  # idle | running | finished | errored | cancelled
+        self.project: Any = None  # the project the task works on (set by AppContext.run_task)
+        self.project_name = ""
         self._thread = QThread()
         self._thread.setObjectName(f"worker:{title}")
         self._runner = _Runner(gen_factory, self.cancel_token, min_interval_s)
@@ -157,7 +159,3 @@ class GeneratorWorker(QObject):
         self._thread.wait()
         _LIVE.discard(self)
 
-
-def running_workers() -> list[GeneratorWorker]:
-    """Workers still running (the main window cancels and waits for them on close)."""
-    return [w for w in _LIVE if w.is_running]

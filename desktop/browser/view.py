@@ -136,6 +136,9 @@ class BrowserView(QWidget):
         accept.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         listen(ctx.project_changed, self, self._reset_menus)
         listen(ctx.classes_changed, self, self._fill_class_menus)
+        for sig in (ctx.project_changed, ctx.classes_changed, ctx.images_changed):
+            listen(sig, self, self._sync_prelabel)
+        self._sync_prelabel()
         self._reset_menus()
 
     # -- screen protocol -----------------------------------------------------------------------
@@ -195,6 +198,14 @@ class BrowserView(QWidget):
             parts.append(f"{selected:,} selected")
         parts.append("double-click or Enter opens an image in Review")
         self.info.setText("  ·  ".join(parts))
+
+    def _sync_prelabel(self) -> None:
+        """Pre-label is offered only when it can run; otherwise the button says why (tooltip)."""
+        from desktop.prelabel_panel import prelabel_blocker
+
+        why = prelabel_blocker(self.ctx.project) if self.ctx.project is not None else "Open a project first."
+        self.prelabel_button.setEnabled(not why)
+        self.prelabel_button.setToolTip(why or "Run the engine on all, selected or unlabelled images (Ctrl+R)")
 
     def accept_selection(self) -> int:
         """Accept the predictions of the selected images (with a confirmation that counts them)."""
