@@ -207,11 +207,27 @@ class AttributesView(QWidget):
 
     # -- class dialogs --------------------------------------------------------------------------------
     def add_class(self, name: str | None = None) -> int | None:
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Add class", "Class name:")
-            if not ok or not name.strip():
-                return None
-        return self.controller.add_class(name)
+        """Add one class by name, or (no name) open the dialog that takes pasted lists and offers the
+        image subfolders; returns the first new class's id."""
+        if name is not None:
+            return self.controller.add_class(name)
+        ids = self.add_classes_dialog()
+        return ids[0] if ids else None
+
+    def add_classes_dialog(self, tick_folders: bool = False) -> list[int]:
+        from desktop.dialogs.add_classes import AddClassesDialog, add_classes
+
+        p = self.ctx.project
+        if p is None:
+            return []
+        dlg = AddClassesDialog([c.name for c in self.controller.classes], p.image_root, self,
+                               tick_folders=tick_folders)
+        if dlg.exec() != AddClassesDialog.DialogCode.Accepted:
+            return []
+        ids = add_classes(self.ctx, dlg.names())
+        if ids:
+            self.controller.select_class(ids[0])
+        return ids
 
     def _rename_current(self) -> None:
         item = self.classes.currentItem()

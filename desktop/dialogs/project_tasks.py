@@ -40,6 +40,7 @@ def scan(ctx: AppContext) -> GeneratorWorker | None:
     def done(result: Any) -> None:
         ctx.images_changed.emit()
         ctx.show_status(f"Scan finished: {_summary(result)}", 8000)
+        guide_first_steps(ctx)
 
     def cancelled() -> None:
         # whatever was recorded before the cancel is kept; show it
@@ -103,3 +104,23 @@ def _summary(result: Any) -> str:
     items = result if isinstance(result, dict) else getattr(result, "__dict__", {})
     parts = [f"{v:,} {k.replace('_', ' ')}" for k, v in items.items() if isinstance(v, int)]
     return ", ".join(parts) or str(result)
+
+
+def guide_first_steps(ctx: AppContext) -> None:
+    """After a scan of a project without classes: say what comes next, and offer the image
+    subfolders as classes (the Classes screen opens with the dialog)."""
+    from desktop.dialogs.add_classes import subfolder_classes
+
+    project = ctx.project
+    if project is None or project.list_classes():
+        return
+    folders = subfolder_classes(project.image_root)
+    hint = (f"Next: add classes — {len(folders)} image subfolder(s) can become classes"
+            if folders else "Next: add classes (paste a list such as “zorbit, quillan”)")
+    ctx.show_status(hint + ", then propose attributes and pre-label.", 0)
+    ctx.screen_requested.emit("attributes")
+    if ctx.interactive:
+        screen = ctx.dialog_parent.screens.get("attributes") if ctx.dialog_parent is not None and hasattr(
+            ctx.dialog_parent, "screens") else None
+        if screen is not None and hasattr(screen, "add_classes_dialog"):
+            screen.add_classes_dialog(tick_folders=bool(folders))

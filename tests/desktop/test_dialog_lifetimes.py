@@ -26,6 +26,7 @@ def _flush() -> None:
 def _dialog_factories(win):
     """Every dialog the app opens on its own (name -> builder)."""
     from desktop.dialogs.accept_above import AcceptAboveDialog
+    from desktop.dialogs.add_classes import AddClassesDialog
     from desktop.dialogs.export import ExportDialog
     from desktop.dialogs.import_labels import ImportLabelsDialog
     from desktop.dialogs.new_project import NewProjectDialog
@@ -40,6 +41,7 @@ def _dialog_factories(win):
         "settings": lambda: SettingsDialog(ctx.settings, win),
         "new project": lambda: NewProjectDialog(win),
         "accept above": lambda: AcceptAboveDialog(ctx, win),
+        "add classes": lambda: AddClassesDialog(["apple"], ctx.project.image_root, win),
     }
 
 

@@ -99,3 +99,35 @@ def test_prelabel_is_disabled_with_the_reason_when_there_are_no_classes(qtbot, c
     ctx.classes_changed.emit()
     panel.refresh()
     assert view.prelabel_button.isEnabled() and panel.start_button.isEnabled()
+
+
+def test_pasted_lists_become_several_classes_and_subfolders_are_offered(qtbot, ctx, project):
+    from PySide6.QtCore import Qt
+
+    from desktop.dialogs.add_classes import AddClassesDialog, add_classes, parse_class_list, subfolder_classes
+    from desktop.dialogs.project_tasks import guide_first_steps
+    from tests.desktop.conftest import make_images
+
+    assert parse_class_list("zorbit, quillan\n Kappimon;zorbit\n\n") == ["zorbit", "quillan", "Kappimon"]
+    for name, n in (("tabby", 2), ("siamese", 1)):
+        (project.image_root / name).mkdir()
+        make_images(project.image_root / name, n)
+    (project.image_root / "empty").mkdir()
+    assert subfolder_classes(project.image_root) == [("siamese", 1), ("tabby", 2)]
+    ctx.set_project(project)
+    asked = []
+    ctx.screen_requested.connect(asked.append)
+    guide_first_steps(ctx)  # no classes yet: the Classes screen is asked for, with a hint
+    assert asked == ["attributes"]
+    dlg = AddClassesDialog([], project.image_root, tick_folders=True)
+    qtbot.addWidget(dlg)
+    dlg.set_text("zorbit, quillan")
+    assert dlg.names() == ["zorbit", "quillan", "siamese", "tabby"]
+    dlg.folders.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert dlg.names() == ["zorbit", "quillan", "tabby"]
+    add_classes(ctx, dlg.names())
+    assert [c.name for c in project.list_classes()] == ["zorbit", "quillan", "tabby"]
+    again = AddClassesDialog([c.name for c in project.list_classes()], project.image_root)
+    qtbot.addWidget(again)
+    again.set_text("Zorbit, pim")
+    assert again.names() == ["pim"]  # existing names (any case) are not added twice
