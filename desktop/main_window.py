@@ -33,6 +33,7 @@ from desktop.status_bar import CountsLabel
 from desktop.task_progress import TaskProgressBar
 
 log = logging.getLogger("lazlabel.desktop")
+NAV_WIDTH = 168  # the navigation column; screens get the rest of a 1024 px window
 QUIT_GRACE_MS = 30000  # a task that ignores cancel this long is abandoned at quit
 
 
@@ -48,7 +49,7 @@ class MainWindow(QMainWindow):
 
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
-        self.nav.setFixedWidth(200)
+        self.nav.setFixedWidth(NAV_WIDTH)
         self.stack = QStackedWidget()
         self.welcome = WelcomePage(self.actions)
         self.stack.addWidget(self.welcome)

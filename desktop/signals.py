@@ -28,10 +28,8 @@ def listen(signal: SignalInstance, owner: QObject, slot: Callable[..., Any]) -> 
     """
     conn = signal.connect(slot)
 
-    def _cut(*_args: Any, _signal: SignalInstance = signal, _conn: Any = conn) -> None:
-        try:
-            _signal.disconnect(_conn)
-        except (RuntimeError, TypeError):  # the sender went first
-            pass
+    def _cut(*_args: Any, _conn: Any = conn) -> None:
+        # False (no warning) when the sender went first and took the connection with it
+        QObject.disconnect(_conn)
 
     owner.destroyed.connect(_cut)

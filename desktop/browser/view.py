@@ -80,7 +80,8 @@ class BrowserView(QWidget):
         for key, label in sort_choices():
             self.sort_box.addItem(label, key)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search file names…")
+        self.search.setPlaceholderText("Search names…")
+        self.search.setMinimumWidth(110)
         self.search.setClearButtonEnabled(True)
         self.search.setMaximumWidth(220)
         self._search_timer = QTimer(self, singleShot=True, interval=250)
@@ -99,7 +100,7 @@ class BrowserView(QWidget):
 
         for box in (self.status_box, self.class_box, self.imported_box, self.sort_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(12)
+            box.setMinimumContentsLength(9)
         bar = QHBoxLayout()
         for label, w in (("Show", self.status_box), ("Class", self.class_box), ("Imported", self.imported_box), ("Sort", self.sort_box)):
             lab = QLabel(label)
@@ -109,9 +110,6 @@ class BrowserView(QWidget):
         bar.addSpacing(8)
         bar.addWidget(self.search)
         bar.addStretch(1)
-        bar.addWidget(self.accept_button)
-        bar.addWidget(self.accept_above_button)
-        bar.addWidget(self.prelabel_button)
 
         self.grid = ImageGrid(c.thumb_px)
         self.grid.setModel(c.model)
@@ -119,13 +117,20 @@ class BrowserView(QWidget):
         self.grid.activated.connect(lambda ix: c.open_row(ix.row()))
         self.info = QLabel()
         self.info.setObjectName("muted")
+        self.info.setWordWrap(True)
+        self.info.setMinimumWidth(120)
+        actions = QHBoxLayout()  # under the grid: fits a 1024 px window beside the filters
+        actions.addWidget(self.info, 1)
+        actions.addWidget(self.accept_button)
+        actions.addWidget(self.accept_above_button)
+        actions.addWidget(self.prelabel_button)
         c.counts_changed.connect(self._show_counts)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 10, 12, 6)
         lay.addLayout(bar)
         lay.addWidget(self.grid, 1)
-        lay.addWidget(self.info)
+        lay.addLayout(actions)
 
         self.status_box.currentIndexChanged.connect(lambda _i: c.set_filters(status=self.status_box.currentData()))
         self.class_box.currentIndexChanged.connect(self._class_chosen)

@@ -82,6 +82,8 @@ def test_closing_any_dialog_then_driving_every_screen_raises_nothing(qtbot, ctx,
     for key in win.screens:
         win.show_screen(key)
         _flush()
+        hint = win.minimumSizeHint()  # usable at 1024 x 700 (issue #14 item 6)
+        assert hint.width() <= 1024 and hint.height() <= 700, (key, hint)
     assert ctx.errors == []
 
 
