@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         run_menu.addAction(a.accept_above)
         view_menu = bar.addMenu("&View")
         for i, key in enumerate(self._keys):
-            act = view_menu.addAction(self.nav.item(i).text())
+            act = view_menu.addAction(self.nav.item(i).text().replace("&", "&&"))  # a literal &
             act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             act.triggered.connect(lambda _c=False, k=key: self.show_screen(k))
             act.setEnabled(False)

@@ -45,6 +45,7 @@ class AttributesController(QObject):
         self._preview_timer.timeout.connect(self.preview_rescore)
         self.auto_preview = True
         listen(ctx.project_changed, self, self._project_changed)
+        listen(ctx.labels_changed, self, self._labels_changed)
 
     # the editor's state lives in the Qt-free model (desktop/models/attributes.py)
     classes = property(lambda self: self.model.classes, lambda self, v: setattr(self.model, "classes", v))
@@ -52,6 +53,11 @@ class AttributesController(QObject):
     attributes = property(lambda self: self.model.attributes, lambda self, v: setattr(self.model, "attributes", v))
     version = property(lambda self: self.model.version, lambda self, v: setattr(self.model, "version", v))
     run_version = property(lambda self: self.model.run_version, lambda self, v: setattr(self.model, "run_version", v))
+
+    def _labels_changed(self, ids: list) -> None:
+        """A run ended (labels_changed with no ids): the run status line follows at once."""
+        if not ids and self.project is not None:
+            self._load_version()
 
     @property
     def project(self) -> Any:
@@ -117,7 +123,7 @@ class AttributesController(QObject):
         self.model.set_version(self.version, self.run_version)
         self.version_changed.emit(self.version, self.run_version)
         if self.run_version is None:
-            self.rescore_state.emit("idle", "no pre-label run yet: run one to see labels")
+            self.rescore_state.emit("idle", "no pre-label run yet: run one (Run ▸ Pre-label) to see labels")
         elif self.run_version == self.version:
             self.rescore_state.emit("idle", "labels are up to date with these attributes")
         elif self._preview_version == self.version and self._preview_worker is not None:
@@ -222,14 +228,15 @@ class AttributesController(QObject):
         return self.reorder(ids)
 
     # -- LLM, files -----------------------------------------------------------------------------
-    def propose(self, class_ids: Sequence[int]) -> Any:
-        """Ask the LLM for the attributes of these classes, as a cancellable task."""
+    def propose(self, class_ids: Sequence[int], *, replace: bool = False) -> Any:
+        """Ask the LLM for the attributes of these classes, as a cancellable task (`replace`: the
+        proposals replace the classes' attributes instead of being added)."""
         ids = list(class_ids)
         if not ids:
             self.notice.emit("no class to propose attributes for")
             return None
-        title = f"Propose attributes for {len(ids)} class(es)"
-        worker = self.ctx.run_task(title, service.propose_task(self.project, ids), self._proposed)
+        title = f"{'Re-propose' if replace else 'Propose'} attributes for {len(ids)} class(es)"
+        worker = self.ctx.run_task(title, service.propose_task(self.project, ids, replace=replace), self._proposed)
         worker.done.connect(self._refresh_after_edit)  # also after an error or cancel: keep what was written
         self.task_started.emit(worker, title)
         return worker

@@ -11,13 +11,14 @@ from workflows.progress import CancelToken, Progress
 Factory = Callable[[CancelToken], Generator[Progress, None, Any]]
 
 
-def propose_task(project: Any, class_ids: list[int]) -> Factory:
-    """Ask the LLM for attributes of these classes (progress per class, cancellable)."""
+def propose_task(project: Any, class_ids: list[int], *, replace: bool = False) -> Factory:
+    """Ask the LLM for attributes of these classes (progress per class, cancellable); `replace`
+    replaces their attributes instead of adding to them."""
 
     def factory(cancel: CancelToken) -> Generator[Progress, None, Any]:
         from workflows.attributes import propose_attributes
 
-        return (yield from propose_attributes(project, class_ids, cancel=cancel))
+        return (yield from propose_attributes(project, class_ids, replace=replace, cancel=cancel))
 
     return factory
 
@@ -53,7 +54,7 @@ def export_attributes(project: Any, path: str | Path) -> Any:
 
 def last_run_version(project: Any) -> str | None:
     """The attribute-set version the labels on screen were computed with (None before any run)."""
-    run = project.latest_prediction_run(finished_only=True)
+    run = project.latest_prediction_run()  # a cancelled run's labels are on screen too
     return None if run is None else run.attribute_set_version
 
 

@@ -71,7 +71,7 @@ class AttributesView(QWidget):
             "add": QPushButton("Add…"),
             "rename": QPushButton("Rename"),
             "merge": QPushButton("Merge…"),
-            "delete": QPushButton("Delete"),
+            "delete": QPushButton("Delete class…"),
         }
         self.class_buttons["add"].clicked.connect(self._add_clicked)
         self.class_buttons["rename"].clicked.connect(self._rename_current)
@@ -94,12 +94,13 @@ class AttributesView(QWidget):
         self.tree.text_edited.connect(c.edit_attribute)
         self.tree.active_toggled.connect(c.set_active)
         self.tree.order_changed.connect(c.reorder)
+        self.tree.delete_requested.connect(self.delete_attributes)
         self.new_text = QLineEdit()
         self.new_text.setPlaceholderText("new attribute, e.g. “has a short curved beak” — Enter adds it")
         self.new_text.returnPressed.connect(self._add_attribute)
         add = QPushButton("Add")
         add.clicked.connect(self._add_attribute)
-        self.attr_buttons = {"up": QPushButton("▲ Up"), "down": QPushButton("▼ Down"), "delete": QPushButton("Delete")}
+        self.attr_buttons = {"up": QPushButton("▲ Up"), "down": QPushButton("▼ Down"), "delete": QPushButton("Delete attribute")}
         self.attr_buttons["up"].clicked.connect(self._move_up)
         self.attr_buttons["down"].clicked.connect(self._move_down)
         self.attr_buttons["delete"].clicked.connect(self._delete_attribute)
@@ -126,9 +127,16 @@ class AttributesView(QWidget):
         menu = QMenu(self.propose_button)
         self.propose_actions: dict[str, QAction] = {}
         for scope, text in (("current", "for this class"), ("selected", "for the selected classes"),
-                            ("all", "for all classes")):
+                            ("all", "for all classes"), (None, None),
+                            ("replace:current", "replace this class's attributes"),
+                            ("replace:selected", "replace the selected classes' attributes")):
+            if scope is None:
+                menu.addSeparator()
+                continue
             act = menu.addAction(text)
             act.setData(scope)
+            act.setToolTip("the proposal replaces the class's attributes (the edit log keeps the old ones)"
+                           if scope.startswith("replace") else "proposals are added to the class's attributes")
             act.triggered.connect(self._propose_clicked)
             self.propose_actions[scope] = act
         self.propose_button.setMenu(menu)
@@ -282,19 +290,31 @@ class AttributesView(QWidget):
                 self.tree.setCurrentItem(item)
 
     def _delete_attribute(self) -> None:
-        aid = self.tree.current_id()
-        if aid is not None:
-            self.controller.delete_attribute(aid)
+        self.delete_attributes(self.tree.selected_ids())
+
+    def delete_attributes(self, ids: list[int]) -> int:
+        """Delete the selected attributes (Delete key or button); asks first when several."""
+        if not ids:
+            return 0
+        if len(ids) > 1 and self.ctx.interactive:
+            answer = QMessageBox.question(self, "Delete attributes", f"Delete {len(ids)} attributes of this class? "
+                                          "(The edit log keeps them.)")
+            if answer != QMessageBox.StandardButton.Yes:
+                return 0
+        return sum(1 for aid in ids if self.controller.delete_attribute(aid))
 
     # -- LLM, files -------------------------------------------------------------------------------------
     def propose(self, scope: str) -> Any:
-        """Propose attributes for the current class, the selected classes, or all classes."""
+        """Propose attributes for the current class, the selected classes, or all classes; a
+        `replace:` scope replaces their attributes instead of adding to them."""
+        replace = scope.startswith("replace:")
+        scope = scope.removeprefix("replace:")
         scopes = {
             "current": [self.controller.current] if self.controller.current is not None else [],
             "selected": self.classes.selected_ids(),
             "all": [c.id for c in self.controller.classes],
         }
-        return self.controller.propose(scopes[scope])
+        return self.controller.propose(scopes[scope], replace=replace)
 
     def import_file(self, path: str | None = None) -> bool:
         if path is None:

@@ -85,6 +85,7 @@ class AttributeTree(QTreeWidget):
     text_edited = Signal(int, str)
     active_toggled = Signal(int, bool)
     order_changed = Signal(list)  # attribute ids in the new order
+    delete_requested = Signal(list)  # attribute ids (Delete key on the selected rows)
 
     COLUMNS = ("attribute", "source", "provenance")
 
@@ -92,7 +93,7 @@ class AttributeTree(QTreeWidget):
         super().__init__(parent)
         self.setHeaderLabels(list(self.COLUMNS))
         self.setRootIsDecorated(False)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
@@ -136,6 +137,22 @@ class AttributeTree(QTreeWidget):
     def current_id(self) -> int | None:
         item = self.currentItem()
         return None if item is None else int(item.data(0, ID_ROLE))
+
+    def selected_ids(self) -> list[int]:
+        """Selected attribute ids in list order (the current row when nothing is selected)."""
+        chosen = {id(i) for i in self.selectedItems()}
+        ids = [int(self.topLevelItem(i).data(0, ID_ROLE)) for i in range(self.topLevelItemCount())
+               if id(self.topLevelItem(i)) in chosen]
+        cur = self.current_id()
+        return ids or ([cur] if cur is not None else [])
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.state() != self.State.EditingState:
+            ids = self.selected_ids()
+            if ids:
+                self.delete_requested.emit(ids)
+                return
+        super().keyPressEvent(event)
 
     def item_for(self, attr_id: int) -> QTreeWidgetItem | None:
         for i in range(self.topLevelItemCount()):

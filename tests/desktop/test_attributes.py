@@ -266,3 +266,42 @@ def test_attributes_screen_fits_a_small_window_with_long_names(ctx, project, qtb
     assert world["order"][0] in view.title.text()
     hint = view.minimumSizeHint()
     assert hint.width() <= MAX_SCREEN_MIN_WIDTH and hint.height() <= MAX_SCREEN_MIN_HEIGHT, hint
+
+
+def test_several_attribute_rows_are_deleted_with_the_delete_key_and_buttons_say_what_they_delete(editor, project,
+                                                                                              qtbot):
+    """Issue #14 item 9: single-select rows, a Delete key that did nothing, two buttons named "Delete"."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    cid = editor.add_class("blorp")
+    for text in ("a red circle", "has stripes", "a blue square"):
+        editor.controller.add_attribute(text)
+    tree = editor.tree
+    sel = tree.selectionModel()
+    for row in (0, 2):
+        sel.select(tree.model().index(row, 0), QItemSelectionModel.SelectionFlag.Select
+                   | QItemSelectionModel.SelectionFlag.Rows)
+    assert len(tree.selected_ids()) == 2
+    tree.setFocus()
+    qtbot.keyClick(tree, Qt.Key.Key_Delete)
+    assert [a.text for a in project.list_attributes(cid)] == ["has stripes"]
+    names = [b.text() for b in (*editor.class_buttons.values(), *editor.attr_buttons.values())]
+    assert len(names) == len(set(names)) and "Delete class…" in names and "Delete attribute" in names
+
+
+def test_view_menu_shows_the_ampersand_and_classes_screen_reports_a_cancelled_run(ctx, project, qtbot):
+    from desktop.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    view_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&View")
+    assert any(a.text() == "Classes && attributes" for a in view_menu.actions())  # shows "Classes & attributes"
+    build_world(project)
+    run = project.latest_prediction_run()
+    project.update_run(run.id, status="cancelled")
+    ctx.set_project(project)
+    screen = win.screens["attributes"]
+    states = []
+    screen.controller.rescore_state.connect(lambda s, text: states.append(text))
+    ctx.labels_changed.emit([])
+    assert states and "no pre-label run yet" not in states[-1]
