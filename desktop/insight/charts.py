@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
@@ -206,27 +207,45 @@ class GroupedBarChart(_Chart):
 
 
 class HeatmapChart(_Chart):
-    """A count matrix (rows: source label, columns: decided label); the diagonal is agreement."""
+    """A count matrix (rows: source label, columns: decided label); the diagonal is agreement.
+    Clicking a non-empty cell emits `cell_clicked(row_key, col_key)` (the keys given to set_data)."""
+
+    cell_clicked = Signal(object, object)
 
     def __init__(self, title: str, row_title: str, col_title: str, parent: QWidget | None = None, max_labels: int = 16) -> None:
         super().__init__(title, parent)
         self.row_title, self.col_title = row_title, col_title
         self.labels: list[str] = []
+        self.keys: list[Any] = []
         self.matrix: list[list[int]] = []
+        self._cells: list[tuple[QRectF, int, int]] = []
         self.max_labels = max_labels
         self.empty_text = "Nothing to compare yet: review some images first."
 
-    def set_data(self, labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> None:
-        """Square matrix over `labels`; the busiest `max_labels` are kept (the last, '(none)', stays)."""
+    def set_data(self, labels: Sequence[str], matrix: Sequence[Sequence[int]], keys: Sequence[Any] | None = None) -> None:
+        """Square matrix over `labels` (`keys`: what a click reports per label, default the label);
+        the busiest `max_labels` are kept (the last, '(none)', stays)."""
         labels, m = list(labels), [list(r) for r in matrix]
+        keys = list(keys) if keys is not None else list(labels)
         n = len(labels)
         if n > self.max_labels:
             weight = [sum(m[i]) + sum(m[j][i] for j in range(n)) for i in range(n)]
             keep = sorted(sorted(range(n - 1), key=lambda i: -weight[i])[: self.max_labels - 1]) + [n - 1]
             labels = [labels[i] for i in keep]
+            keys = [keys[i] for i in keep]
             m = [[m[i][j] for j in keep] for i in keep]
-        self.labels, self.matrix = labels, m
+        self.labels, self.matrix, self.keys = labels, m, keys
         self.update()
+
+    def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
+        """(row, column) of the painted cell under `pos`, if any."""
+        return next(((i, j) for rect, i, j in self._cells if rect.contains(pos)), None)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        hit = self.cell_at(event.position())
+        if hit is not None and self.matrix[hit[0]][hit[1]]:
+            self.cell_clicked.emit(self.keys[hit[0]], self.keys[hit[1]])
+        super().mousePressEvent(event)
 
     def has_data(self) -> bool:
         return any(any(r) for r in self.matrix)
@@ -234,6 +253,7 @@ class HeatmapChart(_Chart):
     def draw(self, p: QPainter, body: QRectF) -> None:
         fm = QFontMetrics(self.small)
         p.setFont(self.small)
+        self._cells = []
         n = len(self.labels)
         label_w = min(body.width() * 0.3, max(fm.horizontalAdvance(s) for s in self.labels) + 10)
         head_w = min(90.0, max(fm.horizontalAdvance(s) for s in self.labels) + 6)
@@ -276,4 +296,6 @@ class HeatmapChart(_Chart):
                     p.setPen(QColor("white") if t > 0.6 else QColor(style.TEXT))
                     p.drawText(rect, Qt.AlignmentFlag.AlignCenter, _fmt(v))
                 verdict = "agree" if i == j else "disagree"
-                self._hover.append((rect, f"{self.row_title} <b>{row_label}</b>, {self.col_title} <b>{self.labels[j]}</b>: {v:,} ({verdict})"))
+                self._cells.append((rect, i, j))
+                more = "<br>click to review these images" if v else ""
+                self._hover.append((rect, f"{self.row_title} <b>{row_label}</b>, {self.col_title} <b>{self.labels[j]}</b>: {v:,} ({verdict}){more}"))

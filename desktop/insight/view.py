@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.insight.charts import GroupedBarChart, HeatmapChart, HistogramChart
+from desktop.signals import listen
 
 # confusion choice -> (Stats attribute, row title)
 CONFUSIONS: dict[str, tuple[str, str, str]] = {
@@ -30,6 +31,30 @@ CONFUSIONS: dict[str, tuple[str, str, str]] = {
     "Imported vs decided": ("imported_vs_decided", "imported", "decided"),
     "Imported vs predicted": ("imported_vs_predicted", "imported", "predicted"),
 }
+
+
+# axis title -> ImageFilter keyword for "has this class" and for "has none"
+_AXIS_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "predicted": ("pred_class_id", {"has_prediction": False}),
+    "decided": ("label_class_id", {"decided": False}),
+    "imported": ("imported_class_id", {"has_imported": False}),
+}
+
+
+def cell_image_ids(project: Any, row_axis: str, col_axis: str, row_class: int | None, col_class: int | None) -> list[int]:
+    """The images counted in one confusion cell (row class on one axis, column class on the other)."""
+    from db import ImageFilter
+
+    kwargs: dict[str, Any] = {}
+    for axis, cls in ((row_axis, row_class), (col_axis, col_class)):
+        field, none = _AXIS_FILTERS[axis]
+        if cls is None:
+            kwargs.update(none)
+        else:
+            kwargs[field] = cls
+            if axis == "decided":
+                kwargs["decided"] = True
+    return project.image_ids(ImageFilter(**kwargs))
 
 
 def imported_vs_predicted(project: Any, names: dict[int, str]) -> Any:
@@ -144,7 +169,8 @@ class InsightView(QWidget):
         outer.addWidget(scroll)
 
         for sig in (ctx.labels_changed, ctx.classes_changed, ctx.images_changed, ctx.project_changed):
-            sig.connect(lambda *_: self._timer.start() if self._visible else None)
+            listen(sig, self, lambda *_: self._timer.start() if self._visible else None)
+        self.confusion.cell_clicked.connect(self.open_cell)
 
     # -- screen protocol ---------------------------------------------------------------------------
     def activate(self) -> None:
@@ -189,6 +215,18 @@ class InsightView(QWidget):
         self.class_bars.set_data([c.name for c in s.classes], series)
         self._show_confusion()
 
+    def open_cell(self, row_class: int | None, col_class: int | None) -> list[int]:
+        """A confusion cell was clicked: its images become the selection and Review opens on them."""
+        p = self.ctx.project
+        if p is None:
+            return []
+        ids = cell_image_ids(p, self.confusion.row_title, self.confusion.col_title, row_class, col_class)
+        if ids:
+            self.ctx.set_selection(ids)
+            self.ctx.open_image(ids[0])
+            self.ctx.show_status(f"{len(ids):,} image(s) of that cell are the review queue now", 6000)
+        return ids
+
     def _show_confusion(self) -> None:
         if self.stats is None:
             return
@@ -201,4 +239,4 @@ class InsightView(QWidget):
             self.confusion.set_data([], [])
         else:
             self.confusion.empty_text = "Nothing to compare yet: review some images first."
-            self.confusion.set_data(conf.labels, conf.matrix)
+            self.confusion.set_data(conf.labels, conf.matrix, conf.class_ids)

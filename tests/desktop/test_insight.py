@@ -50,3 +50,27 @@ def test_nice_ticks_are_round():
     assert nice_ticks(87) == [0, 20, 40, 60, 80, 100]
     assert nice_ticks(3) == [0, 1, 2, 3]
     assert nice_ticks(0) == [0.0, 1.0]
+
+
+def test_a_confusion_cell_opens_its_images_for_review(qtbot, ctx, grid_project):
+    """Issue #14 item 9: cells could not be clicked through to their images."""
+    from PySide6.QtCore import QPointF, Qt
+
+    from desktop.insight.view import InsightView
+
+    p = grid_project
+    p.record_decisions([p.ids[1]], "corrected", class_id=p.class_ids[0], reviewer="t")  # predicted banana
+    view = InsightView(ctx)
+    qtbot.addWidget(view)
+    ctx.set_project(p)
+    view.resize(1100, 800)
+    view.show()
+    view.activate()
+    view.confusion.grab()  # paint: lays out the cells
+    r = view.confusion.keys.index(p.class_ids[1])  # predicted banana
+    c = view.confusion.keys.index(p.class_ids[0])  # decided apple
+    rect = next(rect for rect, i, j in view.confusion._cells if (i, j) == (r, c))
+    opened = []
+    ctx.screen_requested.connect(opened.append)
+    qtbot.mouseClick(view.confusion, Qt.MouseButton.LeftButton, pos=QPointF(rect.center()).toPoint())
+    assert ctx.selection == [p.ids[1]] and ctx.current_image == p.ids[1] and opened == ["review"]
