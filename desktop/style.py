@@ -57,6 +57,7 @@ QListWidget#nav:disabled {{ color: #586073; }}
 QListWidget#recent {{ border: 1px solid {BORDER}; border-radius: 4px; }}
 QListWidget#recent::item {{ padding: 6px 4px; border-bottom: 1px solid #eef0f4; }}
 QListWidget#recent::item:hover {{ background: #f0f4fc; }}
+QListWidget#recent::item:selected {{ background: {ACCENT}; color: white; }}
 QLabel#navTitle {{ background: {NAV_BG}; color: white; font-weight: 600; font-size: 12pt; padding: 14px 16px 4px 16px; }}
 QLabel#navProject {{ background: {NAV_BG}; color: {NAV_TEXT}; padding: 0 16px 10px 16px; }}
 QLabel#screenTitle {{ font-size: 14pt; font-weight: 600; color: {TEXT}; }}

@@ -71,6 +71,10 @@ def describe_changes(project: Any, result: Any, top: int = 3) -> str:
     if n and named is not None:
         pairs = named(project.class_names_by_id())[:top]
         text += ": " + ", ".join(f"{a} → {b} {k}" for a, b, k in pairs)
+    ids = list(getattr(result, "changed_ids", []) or [])
+    if ids:
+        paths = [r.rel_path for r in project.images(ids[:top])]
+        text += f" — e.g. {', '.join(paths)}" + (f" and {len(ids) - top} more" if len(ids) > top else "")
     missing = getattr(result, "missing", None)
     if missing:
         text += f" ({len(missing)} image(s) have no cached features: run pre-label for them)"

@@ -40,8 +40,12 @@ class RescoreBar(QFrame):
         self.text.setWordWrap(True)
         self.preview = QPushButton("Preview re-score")
         self.apply = QPushButton("Apply re-score")
+        self.show_images = QPushButton("Review these images")
+        self.show_images.setToolTip("the images whose label the re-score would change, as the review queue")
+        self.show_images.hide()
         lay = QHBoxLayout(self)
         lay.addWidget(self.text, 1)
+        lay.addWidget(self.show_images)
         lay.addWidget(self.preview)
         lay.addWidget(self.apply)
         self.state = "idle"
@@ -51,6 +55,7 @@ class RescoreBar(QFrame):
         self.text.setText(text)
         stale = state in ("stale", "preview", "error")
         self.preview.setEnabled(state in ("stale", "error"))
+        self.show_images.setVisible(state == "preview")
         self.apply.setEnabled(stale)
         self.setVisible(state != "idle" or bool(text))
 
@@ -158,6 +163,7 @@ class AttributesView(QWidget):
         self.rescore = RescoreBar()
         self.rescore.preview.clicked.connect(c.preview_rescore)
         self.rescore.apply.clicked.connect(c.apply_rescore)
+        self.rescore.show_images.clicked.connect(self.review_changed_images)
         self.notice = wrapping(QLabel())
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -184,6 +190,14 @@ class AttributesView(QWidget):
 
     def activate(self) -> None:
         self.controller.refresh()
+
+    def review_changed_images(self) -> list[int]:
+        """The images the previewed re-score would relabel become the review queue."""
+        ids = list(getattr(self.controller.preview_result, "changed_ids", []) or [])
+        if ids:
+            self.ctx.set_selection(ids)
+            self.ctx.open_image(ids[0])
+        return ids
 
     # -- button slots (bound methods: a lambda holding `self` in a Qt connection can free the
     #    view from inside its own destructor) ------------------------------------------------------

@@ -215,6 +215,11 @@ def test_edit_then_preview_and_apply_the_instant_rescore(ctx, project, qtbot):
     assert view.rescore.state == "preview", view.rescore.text.text()
     assert "would change" in view.rescore.text.text()
     assert len(project.runs()) == 1  # a preview writes nothing
+    changed = list(view.controller.preview_result.changed_ids)
+    if changed:  # the preview names the images and opens them for review (issue #14 item 9)
+        assert project.image(changed[0]).rel_path in view.rescore.text.text()
+        assert not view.rescore.show_images.isHidden()
+        assert view.review_changed_images() == changed and ctx.selection == changed
     with qtbot.waitSignal(ctx.labels_changed, timeout=30000):
         view.rescore.apply.click()
     assert [r.kind for r in project.runs()][0] == "rescore"
