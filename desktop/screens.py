@@ -1,8 +1,8 @@
 """The screen registry: what the navigation list shows, in order.
 
 Each screen is a QWidget built as `Cls(ctx: AppContext)`; an optional `activate()` is called each
-time it is shown (refresh lazily, not on every signal while hidden). A screen whose module is not
-installed yet is skipped; one that fails to import shows its error instead of vanishing.
+time it is shown (refresh lazily, not on every signal while hidden). A screen that fails to import
+shows its error instead of vanishing.
 """
 
 from __future__ import annotations
@@ -36,18 +36,12 @@ class ScreenSpec:
 
 
 def load_screens() -> list[ScreenSpec]:
-    """Resolve the registry: skip screens whose module is absent, keep import errors visible."""
+    """Resolve the registry; a screen that fails to import shows its error instead of vanishing."""
     specs: list[ScreenSpec] = []
     for key, title, target in SCREENS:
         mod_name, _, cls_name = target.partition(":")
         try:
             cls = getattr(importlib.import_module(mod_name), cls_name)
-        except ModuleNotFoundError as err:
-            if err.name and (mod_name == err.name or mod_name.startswith(err.name + ".")):
-                log.info("screen %s not installed (%s)", key, mod_name)
-                continue
-            specs.append(ScreenSpec(key, title, target, error=f"{type(err).__name__}: {err}"))
-            continue
         except Exception as err:  # noqa: BLE001 - a broken screen must not take the app down
             log.exception("screen %s failed to import", key)
             specs.append(ScreenSpec(key, title, target, error=f"{type(err).__name__}: {err}"))

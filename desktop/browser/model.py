@@ -66,13 +66,6 @@ class ImageGridModel(QAbstractListModel):
         self.reload_classes()
         self.reload()
 
-    def set_query(self, filter: ImageFilter | None = None, sort: str | None = None) -> None:
-        if filter is not None:
-            self.filter = filter
-        if sort is not None:
-            self.sort = sort
-        self.reload()
-
     def reload(self) -> None:
         """Re-run the id query (filter/sort changed, images added): a model reset."""
         self.beginResetModel()
@@ -119,15 +112,6 @@ class ImageGridModel(QAbstractListModel):
     def ids(self, rows: list[int] | None = None) -> list[int]:
         """Ids of `rows` (all when None) without fetching row data."""
         return list(self._ids) if rows is None else [int(self._ids[r]) for r in rows]
-
-    def row_for_id(self, image_id: int) -> int | None:
-        r = self._row_of.get(image_id)
-        if r is not None:
-            return r
-        try:
-            return self._ids.index(image_id)
-        except ValueError:
-            return None
 
     def row_data(self, row: int) -> ImageRow | None:
         page = row // PAGE

@@ -143,14 +143,16 @@ class ReviewController(QObject):
                 self._emitting = False
 
     def next(self) -> None:
-        if self.pos + 1 < len(self.queue):
-            self.go_to(self.queue[self.pos + 1])
+        target = self.model.next_id()
+        if target is not None:
+            self.go_to(target)
         else:
             self.notice.emit("end of the queue" if self.queue else "nothing to review")
 
     def previous(self) -> None:
-        if self.pos > 0:
-            self.go_to(self.queue[self.pos - 1])
+        target = self.model.previous_id()
+        if target is not None:
+            self.go_to(target)
         else:
             self.notice.emit("start of the queue" if self.queue else "nothing to review")
 

@@ -43,9 +43,6 @@ class ElidedLabel(QLabel):
             self._plain = text
         self._update_tip()
 
-    def plain_text(self) -> str:
-        return self._plain
-
     def is_elided(self) -> bool:
         return super().sizeHint().width() > self.width()
 

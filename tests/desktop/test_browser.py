@@ -155,7 +155,7 @@ def test_bulk_accept_works_where_the_selection_is_and_counts_what_it_skips(qtbot
     assert plan.accept == [ids[1], ids[0]] and plan.overwrite == 1 and plan.skipped == 1
     assert "1 selected image(s) have no prediction" in plan.question()
     m, sel = view.controller.model, view.controller.selection_model
-    rows = [view.controller.model.row_for_id(i) for i in (ids[2], ids[3], ids[11])]
+    rows = [m.ids().index(i) for i in (ids[2], ids[3], ids[11])]
     for r in rows:
         sel.select(m.index(r), QItemSelectionModel.SelectionFlag.Select)
     qtbot.waitExposed(view)

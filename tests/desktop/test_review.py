@@ -428,3 +428,27 @@ def test_search_exact_or_unique_match_wins_and_ambiguous_text_opens_the_popup(ct
     assert project.image(second).label_class_id == world["classes"]["kappimon"]
     assert [d.action for d in project.decision_history(second)] == ["corrected"] or \
         [d.action for d in project.decision_history(second)] == ["accepted"]
+
+
+def test_a_value_error_from_a_bug_is_a_bug_and_a_user_error_is_one_line(review, ctx, qtbot, monkeypatch):
+    """One error policy (issue #15 item 5): `workflows.errors.is_user_error` decides."""
+    from desktop.context import describe_error
+    from desktop.review import service
+    from workflows.errors import UserError
+
+    def broken(*_a, **_k):
+        raise ValueError("index out of range in some helper")
+
+    monkeypatch.setattr(service, "decide", broken)
+    press(qtbot, review, Qt.Key.Key_A)
+    assert ctx.errors and ctx.errors[-1][0] == "Decision not saved"
+    summary, text, details = describe_error(ValueError("x"))
+    assert "this is a bug" in summary
+
+    def refused(*_a, **_k):
+        raise UserError("class #9 is not an active class of this project")
+
+    monkeypatch.setattr(service, "decide", refused)
+    n = len(ctx.errors)
+    press(qtbot, review, Qt.Key.Key_A)
+    assert len(ctx.errors) == n and "not an active class" in review.notice.text()
