@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,7 +33,7 @@ from desktop.status_bar import CountsLabel
 from desktop.task_progress import TaskProgressBar
 
 log = logging.getLogger("lazlabel.desktop")
-NAV_WIDTH = 168  # the navigation column; screens get the rest of a 1024 px window
+NAV_WIDTH = 176  # the navigation column; screens get the rest of a 1024 px window
 QUIT_GRACE_MS = 30000  # a task that ignores cancel this long is abandoned at quit
 
 
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(NAV_WIDTH)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget()
         self.welcome = WelcomePage(self.actions)
         self.stack.addWidget(self.welcome)

@@ -5,7 +5,10 @@
 Builds the demo project first when DIR has none (generated scenes, attributes, noisy imported
 labels, a pre-label run with the shipped demo model; minutes on first use), then opens it in the
 real main window at 1440×900 and grabs: the welcome page, every registered screen (Review on the
-image the audit finds most suspicious, when there is one), and the pre-label and export dialogs.
+image the audit finds most suspicious, when there is one, with its evidence and its "Why not"
+tab), the pre-label, export, import-labels and accept-above dialogs, the Browse and Review screens
+at 1024×700, and the new-project flow (a folder with class subfolders: the dialog, the offered
+classes, and Pre-label disabled with its reason before any class exists).
 Without a display it falls back to Qt's offscreen platform (same pixels, fonts permitting).
 """
 
@@ -98,7 +101,30 @@ def main() -> int:
         else:
             win.show_screen(key)
         settle(app, 2.5 if key == "browser" else 1.2)
+        if key == "review":
+            wait_for(app, lambda: win.screens["review"].legend.evidence is not None)
         grab(win, f"{i + 1}-{key}")
+        if key == "review":
+            review = win.screens["review"]
+            review.tabs.setCurrentWidget(review.compare)
+            settle(app, 0.4)
+            grab(win, f"{i + 1}-{key}-why-not")
+            if review.legend.rows:  # one attribute alone: its map, contour and peak
+                review.tabs.setCurrentWidget(review.legend)
+                review.legend.select(review.legend.rows[0].attr.index)
+                settle(app, 0.4)
+                grab(win, f"{i + 1}-{key}-one-attribute")
+                review.legend.select(None)
+
+    win.resize(1024, 700)
+    for key in ("browser", "review"):
+        win.show_screen(key)
+        settle(app, 1.5)
+        if key == "review":
+            wait_for(app, lambda: win.screens["review"].legend.evidence is not None)
+        grab(win, f"layout-1024x700-{key}")
+    win.resize(*SIZE)
+    settle(app, 0.5)
 
     from desktop.dialogs.export import ExportDialog
     from desktop.prelabel_panel import PrelabelDialog
@@ -116,11 +142,86 @@ def main() -> int:
     settle(app, 0.3)
     grab(exp, "dialog-export")
     exp.close()
+    from desktop.dialogs.accept_above import AcceptAboveDialog
+    from desktop.dialogs.import_labels import ImportLabelsDialog
+
+    imp = ImportLabelsDialog(win.ctx, win)
+    labels = args.demo_dir / "labels_noisy.csv"
+    if labels.exists():
+        imp.set_source("csv", labels)
+        imp.preview()
+    imp.resize(720, 560)
+    imp.show()
+    settle(app, 0.3)
+    grab(imp, "dialog-import-labels")
+    imp.close()
+    acc = AcceptAboveDialog(win.ctx, win)
+    acc.threshold.setValue(0.6)
+    acc.show()
+    settle(app, 0.3)
+    grab(acc, "dialog-accept-above")
+    acc.close()
+
+    new_project_flow(app, win, grab, project_path)
 
     print(f"{len(shots)} screenshots in {args.out}")
     _tear_down(win)
     sys.stdout.flush()
     os._exit(0)  # skip interpreter finalisation of Qt wrappers (a known PySide crash at exit)
+
+
+def wait_for(app, ready, seconds: float = 30.0) -> None:
+    """Process events until `ready()` (evidence is loaded off the GUI thread)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not ready():
+        app.processEvents()
+        time.sleep(0.02)
+    settle(app, 0.3)
+
+
+def new_project_flow(app, win, grab, demo_project: Path) -> None:
+    """A folder with class subfolders, as a new user brings it: the new-project dialog, the Add
+    classes dialog offering the subfolders (plus a pasted list), and Pre-label before any class."""
+    import shutil
+
+    from desktop.dialogs.add_classes import AddClassesDialog
+    from desktop.dialogs.new_project import NewProjectDialog
+    from desktop.dialogs.project_tasks import create_and_scan
+    from desktop.prelabel_panel import PrelabelDialog
+
+    root = Path(tempfile.mkdtemp()) / "my-shapes"
+    src = demo_project.parent / "images"
+    for sub in sorted(d for d in src.iterdir() if d.is_dir())[:3]:
+        (root / sub.name).mkdir(parents=True)
+        for f in sorted(sub.iterdir())[:4]:
+            shutil.copy(f, root / sub.name / f.name)
+    dlg = NewProjectDialog(win, str(root))
+    dlg.show()
+    settle(app, 0.3)
+    grab(dlg, "new-project-1-dialog")
+    path = dlg.project_path()
+    dlg.close()
+    win.ctx.interactive = False  # the flow's own prompts are grabbed below, not run modally
+    worker = create_and_scan(win.ctx, path, root)
+    if worker is not None:
+        wait_for(app, lambda: not worker.is_running)
+    win.show_screen("browser")
+    settle(app, 1.5)
+    grab(win, "new-project-2-browse-no-classes")
+    pre = PrelabelDialog(win.ctx, win)
+    pre.open()
+    settle(app, 0.3)
+    grab(pre, "new-project-3-prelabel-blocked")
+    pre.close()
+    win.show_screen("attributes")
+    add = AddClassesDialog([], root, win, tick_folders=True)
+    add.set_text("zorbit, quillan")
+    add.resize(520, 460)
+    add.show()
+    settle(app, 0.3)
+    grab(add, "new-project-4-add-classes")
+    add.close()
+    win.ctx.interactive = True
 
 
 def stage_review_session(project_path: Path) -> None:

@@ -31,12 +31,14 @@ from desktop.widgets.fit import ElidedLabel, wrapping
 from desktop.widgets.palette import attribute_colour
 
 # button text -> controller action
+SIDE_MIN_WIDTH = 300
+
 _BUTTONS = (
-    ("Accept  (A)", "accept"),
-    ("Reject  (R)", "reject"),
-    ("Uncertain  (U)", "uncertain"),
-    ("Not this  (N)", "confirm_negative"),
-    ("Undo  (Ctrl+Z)", "undo"),
+    ("Accept (A)", "accept"),
+    ("Reject (R)", "reject"),
+    ("Uncertain (U)", "uncertain"),
+    ("Not this (N)", "confirm_negative"),
+    ("Undo", "undo"),
 )
 
 
@@ -59,7 +61,8 @@ class ReviewView(QWidget):
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.mode.setToolTip("where each attribute is: a contour and peak per attribute, or a heat map (H). "
                              "Click an attribute in the Evidence tab to show it alone.")
-        self.show_overlay = QCheckBox("overlay (Space)")
+        self.show_overlay = QCheckBox("overlay")
+        self.show_overlay.setToolTip("show / hide the evidence on the image (Space)")
         self.show_overlay.setChecked(True)
         self.show_overlay.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.show_overlay.toggled.connect(self.overlay.set_overlay_visible)
@@ -73,6 +76,8 @@ class ReviewView(QWidget):
         for key, label in QUEUE_ORDERS.items():
             self.order.addItem(label, key)
         self.order.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.order.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.order.setMinimumContentsLength(10)
         self.order.setToolTip("order of the review queue when nothing is selected in the browser")
         self.order.currentIndexChanged.connect(lambda _i: self.controller.set_order(self.order.currentData()))
         self.queue_label = QLabel()
@@ -91,10 +96,11 @@ class ReviewView(QWidget):
         for text, action in _BUTTONS:
             b = QPushButton(text)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setToolTip({"undo": "undo the last decision (Ctrl+Z)"}.get(action, ""))
             b.clicked.connect(self.controller.actions[action])
             buttons.addWidget(b)
             self.buttons[action] = b
-        self.bulk = QPushButton("Accept selection")
+        self.bulk = QPushButton("Accept sel.")
         self.bulk.setToolTip("accept the predicted label of the images selected in the browser (Ctrl+Shift+A)")
         self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulk.clicked.connect(self.bulk_accept)
@@ -135,6 +141,7 @@ class ReviewView(QWidget):
         self.tabs.addTab(keys, "Keys")
 
         side = QWidget()
+        side.setMinimumWidth(SIDE_MIN_WIDTH)  # the tabs and evidence rows stay whole at 1024 px
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
         self.headline_path = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
@@ -236,7 +243,8 @@ class ReviewView(QWidget):
 
     def _show_queue(self, pos: int, length: int) -> None:
         src = "selection" if self.controller.queue_source == "selection" else "queue"
-        self.queue_label.setText(f"{pos + 1} / {length} in {src}" if length else "queue empty")
+        self.queue_label.setText(f"{pos + 1}/{length}" if length else "empty")
+        self.queue_label.setToolTip(f"image {pos + 1} of {length} in the {src}" if length else "nothing to review")
 
     def _show_state(self, state: ReviewState | None) -> None:
         c = self.controller

@@ -19,6 +19,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
+from desktop.widgets.fit import ElidedLabel
 from desktop.widgets.palette import attribute_colour
 from engine.evidence import SHARE_RULE, AttributeEvidence, ClassEvidence
 
@@ -88,27 +89,30 @@ class AttributeRow(QFrame):
         marker_colour = PRESENCE_STYLE.get(attr.presence.label if attr.presence else "", UNKNOWN_PRESENCE)[1]
         self.marker = QLabel(presence_text(attr))
         self.marker.setStyleSheet(f"color: {marker_colour}; font-weight: 600;")
-        self.marker.setFixedWidth(78)
         swatch = QLabel()
         swatch.setFixedSize(10, 10)
         swatch.setStyleSheet(f"background: {colour.name()}; border-radius: 5px;")
-        self.text = QLabel(attr.text)
+        self.text = QLabel(attr.text)  # a line of its own: wraps at any panel width, never cut
         self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.text.setMinimumWidth(60)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 2, 4, 2)
-        lay.setSpacing(6)
-        lay.addWidget(self.marker, 0, Qt.AlignmentFlag.AlignTop)
-        lay.addWidget(swatch, 0, Qt.AlignmentFlag.AlignVCenter)
-        lay.addWidget(self.text, 1)
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(6)
+        top.addWidget(swatch)
+        top.addWidget(self.marker)
+        top.addStretch(1)
         if against:
             value = QLabel(f"{attr.contribution:+.3f}")
             value.setToolTip("signed contribution: below this attribute's usual level in the project's images")
             value.setStyleSheet("color: #d93025;")
-            lay.addWidget(value)
+            top.addWidget(value)
         else:
-            lay.addWidget(ShareBar(attr.share, colour))
+            top.addWidget(ShareBar(attr.share, colour))
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 3)
+        lay.setSpacing(0)
+        lay.addLayout(top)
+        lay.addWidget(self.text)
         self.set_selected(False)
 
     def set_selected(self, on: bool) -> None:
@@ -141,7 +145,8 @@ class EvidenceList(QWidget):
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.caption = _heading(SHARE_RULE)
+        self.caption = ElidedLabel(SHARE_RULE)  # one line; the whole rule in its tooltip
+        self.caption.setObjectName("muted")
         self.caption.setToolTip(SHARE_RULE)
         self.caption.setVisible(caption)
         self._body = QWidget()
@@ -171,6 +176,9 @@ class EvidenceList(QWidget):
             self.title.setText(message or "no evidence")
             self._body_lay.addStretch(1)
             return
+        uncal = any(a.presence is not None and not a.presence.calibrated for a in ev.attributes)
+        note = ("~ = presence judged within this image (no project calibration yet). " if uncal else "")
+        self.caption.setText(note + SHARE_RULE)
         main = ev.main_reason
         reason = f"main reason: <b>{main.text}</b>" if main is not None else "no attribute was found in this image"
         self.title.setText(f"<b>{ev.class_name}</b> · score {ev.score:.4f}<br>{reason}")
