@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 # key -> (action, help text)
 KEYMAP: dict[str, tuple[str, str]] = {
-    "Return": ("accept", "accept the predicted class"),
+    "Return": ("accept", "accept the predicted class (always, whichever class's evidence is shown)"),
     "Enter": ("accept", ""),
     "A": ("accept", ""),
     **{str(k): (f"pick_{k}", "") for k in range(1, 10)},
@@ -30,7 +30,7 @@ KEYMAP: dict[str, tuple[str, str]] = {
     "Space": ("toggle_overlay", "show / hide the explanation overlay"),
     "/": ("search", "type a class name to correct to it"),
     "C": ("search", ""),
-    "H": ("toggle_heatmap", "boxes / heat map"),
+    "H": ("toggle_heatmap", "contours / heat map"),
     "F": ("fit", "fit the image to the view"),
     "Ctrl+Shift+A": ("bulk_accept", "accept the prediction of every selected image"),
 }
