@@ -50,7 +50,7 @@ from engine.evidence import AttributeEvidence, ClassEvidence
 
 MAX_DISPLAY_SIDE = 2048  # big photos are decoded at most this large (maps are scaled to it)
 MAP_SIDE = 64  # maps are upsampled (bilinear) to about this many cells on the long side
-CONTOUR_LEVEL = 0.5  # the contour encloses cells at or above this fraction of the map's peak
+CONTOUR_LEVEL = 0.7  # the contour encloses cells at or above this fraction of the map's peak (0.5 drew half the image)
 FALLBACK_BOXES = 3  # old runs without maps: strongest region boxes drawn per attribute
 MODES = ("contours", "heatmap")
 

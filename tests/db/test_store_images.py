@@ -102,6 +102,7 @@ def test_every_sort_orders_as_documented(project, filled):
     page = lambda sort, **kw: _paths(project.page_images(ok, sort, **kw))  # noqa: E731
     assert page("name") == ["a.png", "b.png", "c/d.png", "c/e.png", "f.png"]
     assert page("confidence") == ["a.png", "c/d.png", "c/e.png", "b.png", "f.png"]  # unpredicted last
+    assert page("confidence_desc") == ["b.png", "c/e.png", "c/d.png", "a.png", "f.png"]  # most confident first
     assert page("margin") == ["a.png", "c/e.png", "c/d.png", "b.png", "f.png"]
     # predicted class (unpredicted last), then decided class (undecided last), then confidence
     assert page("class") == ["c/d.png", "b.png", "a.png", "c/e.png", "f.png"]
@@ -112,7 +113,8 @@ def test_every_sort_orders_as_documented(project, filled):
     r1, r1b = page("random", seed=1), page("random", seed=1)
     assert r1 == r1b and sorted(r1) == sorted(page("name"))
     assert any(page("random", seed=s) != r1 for s in range(2, 6))
-    assert set(SORTS) == {"name", "confidence", "margin", "class", "disagreement", "random", "recent"}
+    assert set(SORTS) == {"name", "confidence", "confidence_desc", "margin", "class", "disagreement", "random",
+                          "recent"}
 
 
 def test_offset_limit_and_image_ids_agree(project, filled):
