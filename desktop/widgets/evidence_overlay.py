@@ -51,6 +51,7 @@ from engine.evidence import AttributeEvidence, ClassEvidence
 MAX_DISPLAY_SIDE = 2048  # big photos are decoded at most this large (maps are scaled to it)
 MAP_SIDE = 64  # maps are upsampled (bilinear) to about this many cells on the long side
 CONTOUR_LEVEL = 0.7  # the contour encloses cells at or above this fraction of the map's peak (0.5 drew half the image)
+HEAT_FLOOR = 0.3  # heat-layer cells below this fraction of the peak stay clear
 FALLBACK_BOXES = 3  # old runs without maps: strongest region boxes drawn per attribute
 MODES = ("contours", "heatmap")
 
@@ -109,12 +110,15 @@ def heat_layer(maps: list[tuple[np.ndarray, QColor]], max_alpha: int = 150) -> Q
     rows, cols = base.shape
     stack = [base] + [_resize_nearest(upsample(v), rows, cols) for v, _ in maps[1:]]
     arr = np.stack(stack)  # [A, rows, cols]
+    peaks = arr.reshape(len(stack), -1).max(axis=1)
+    arr = arr / np.where(peaks > 0, peaks, 1.0)[:, None, None]  # each map relative to its own peak
     top = arr.argmax(axis=0)
     val = arr.max(axis=0)
     colours = np.asarray([[c.red(), c.green(), c.blue()] for _, c in maps], dtype=np.uint8)
     rgba = np.zeros((rows, cols, 4), np.uint8)
     rgba[..., :3] = colours[top]
-    rgba[..., 3] = np.clip(val * max_alpha, 0, 255).astype(np.uint8)
+    # the faint floor of a map is not evidence: only the part above HEAT_FLOOR x its peak tints
+    rgba[..., 3] = np.clip((val - HEAT_FLOOR) / (1.0 - HEAT_FLOOR) * max_alpha, 0, 255).astype(np.uint8)
     rgba = np.ascontiguousarray(rgba)
     return QImage(rgba.data, cols, rows, cols * 4, QImage.Format.Format_RGBA8888).copy()
 
