@@ -94,7 +94,7 @@ def test_describe_error_names_the_kind_of_problem():
     assert "bug" in summary and "KeyError" in text
 
 
-def test_screen_registry_skips_missing_modules(monkeypatch):
+def test_a_screen_that_cannot_be_imported_says_why_instead_of_vanishing(monkeypatch):
     from desktop import screens
 
     monkeypatch.setattr(
@@ -103,8 +103,9 @@ def test_screen_registry_skips_missing_modules(monkeypatch):
         [("nope", "Nope", "desktop.does_not_exist:View"), ("shell", "Shell", "desktop.screens:BrokenScreen")],
     )
     specs = screens.load_screens()
-    assert [s.key for s in specs] == ["shell"]
-    assert specs[0].cls is screens.BrokenScreen
+    assert [s.key for s in specs] == ["nope", "shell"]
+    assert specs[0].cls is None and "desktop.does_not_exist" in (specs[0].error or "")
+    assert specs[1].cls is screens.BrokenScreen
 
 
 def test_recent_projects_most_recent_first(tmp_path):
