@@ -29,6 +29,7 @@ def _dialog_factories(win):
     from desktop.dialogs.add_classes import AddClassesDialog
     from desktop.dialogs.export import ExportDialog
     from desktop.dialogs.import_labels import ImportLabelsDialog
+    from desktop.dialogs.models import ModelPickerDialog
     from desktop.dialogs.new_project import NewProjectDialog
     from desktop.dialogs.settings import SettingsDialog
     from desktop.prelabel_panel import PrelabelDialog
@@ -39,6 +40,7 @@ def _dialog_factories(win):
         "export": lambda: ExportDialog(ctx, win),
         "import labels": lambda: ImportLabelsDialog(ctx, win),
         "settings": lambda: SettingsDialog(ctx.settings, win),
+        "models": lambda: ModelPickerDialog(ctx.settings.model, win),
         "new project": lambda: NewProjectDialog(win),
         "accept above": lambda: AcceptAboveDialog(ctx, win),
         "add classes": lambda: AddClassesDialog(["apple"], ctx.project.image_root, win),
