@@ -31,7 +31,7 @@ import numpy as np
 EVIDENCE_VERSION = 2
 #: presence score (standard deviations above the attribute's usual best-region similarity)
 FOUND_AT = 1.5
-WEAK_AT = 0.5
+WEAK_AT = 1.0
 PRESENCE_LABELS: tuple[str, ...] = ("found", "weak", "not found")
 
 SHARE_RULE = (

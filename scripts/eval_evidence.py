@@ -81,12 +81,14 @@ def main() -> None:
 
 def report(r: dict, cost: bool = True) -> str:
     lines = ["| view mode | top-1 % | pointing % (n) | chance % | old mass overlay % | presence AUROC "
-             "(raw) | found: precision / recall % |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "(raw) | found: precision / recall % | absent judged not found % | present judged found or weak % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in VIEWS:
         p, o, pr = r[name]["pointing"], r[name]["pointing_old_mass_overlay"], r[name]["presence"]
         lines.append(f"| {name} | {100 * p['accuracy']:.1f} | {100 * p['pointing']:.1f} ({p['n']}) | "
                      f"{100 * p['chance']:.1f} | {100 * o['pointing']:.1f} | {pr['auroc']:.3f} ({pr['auroc_raw']:.3f}) | "
-                     f"{100 * pr['found_precision']:.1f} / {100 * pr['found_recall']:.1f} |")
+                     f"{100 * pr['found_precision']:.1f} / {100 * pr['found_recall']:.1f} | "
+                     f"{100 * pr['absent_not_found']:.1f} | {100 * pr['present_found_or_weak']:.1f} |")
     if not cost:
         return "\n".join(lines)
     lines += ["", "| model | view mode | pre-label s/image | explanation s/image | fraction |", "|---|---|---:|---:|---:|"]

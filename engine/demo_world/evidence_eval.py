@@ -31,7 +31,7 @@ from engine.cache import FeatureCache
 from engine.demo_world.classes import CLASS_NAMES
 from engine.demo_world.evaluate import demo_classes
 from engine.demo_world.scenes import EVAL_SEED_BASE, Scene, iter_scenes, render
-from engine.evidence import FOUND_AT
+from engine.evidence import FOUND_AT, WEAK_AT
 from engine.models import ClipModel
 from engine.pipeline import ImageItem, encode_images, score_cached, text_bank
 from engine.presence import best_region_similarity, mean_and_spread
@@ -117,6 +117,7 @@ def presence(model: ClipModel, scenes: list[Scene], items: list[ImageItem], cach
     return {"auroc": float(roc_auc_score(y, s)), "auroc_raw": float(roc_auc_score(y, best.flatten().numpy())),
             "sweep": {str(t): v for t, v in sweep.items()},
             "found_precision": tp / max(float(found.sum()), 1.0), "found_recall": tp / max(float(y.sum()), 1.0),
+            "absent_not_found": float((s[~y] < WEAK_AT).mean()), "present_found_or_weak": float((s[y] >= WEAK_AT).mean()),
             "present_rate": float(y.mean()), "pairs": int(y.size)}
 
 
