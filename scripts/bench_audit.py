@@ -175,7 +175,7 @@ def _cmd_labels(args: argparse.Namespace) -> None:
         print(f"\n{d}: {len(y)} labelled, {int(flipped.sum())} flipped, T={st['temperature']:.4g}, "
               f"scoring {st['score_s']:.1f}s")
         print(f"{'method':<44}{'flagged':>8}{'precision':>11}{'recall':>8}")
-        rows = [(f"cleanlab default by hand (filter.find_label_issues)", cl_find(y, p)),
+        rows = [("cleanlab default by hand (filter.find_label_issues)", cl_find(y, p)),
                 ("cleanlab confident_learning by hand", cl_find(y, p, filter_by="confident_learning"))]
         for f in FILTERS:
             mark = " (default)" if f == DEFAULT_FILTER else ""

@@ -27,7 +27,7 @@ from workflows.neighbours import CachedFeatures, NeighbourPass, cached_features,
 #: aligned region similarity at or above which two images are near duplicates. Picked on the demo
 #: worlds with planted copies (re-encoded JPEG, 6% crop, mirror image): see the module docstring.
 DEFAULT_THRESHOLD = 0.97
-EXACT_SIMILARITY = 0.999
+EXACT_SIMILARITY = 0.9999  # a lossless re-save; a JPEG re-encode (q70) stays below (bench)
 CANDIDATE_FLOOR = 0.90  # global cosine below which a pair is never compared region by region
 K_CANDIDATES = 10
 PAIR_CHUNK = 256  # candidate pairs per region comparison batch
@@ -103,38 +103,88 @@ def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / (area_a + area_b - inter).clamp(min=1e-9)
 
 
-def aligned_similarity(feats: CachedFeatures, pairs: np.ndarray, chunk: int = PAIR_CHUNK) -> np.ndarray:
+def _matches(rel: torch.Tensor, valid: torch.Tensor, combos: np.ndarray, batch: int = 256) -> torch.Tensor:
+    """For layout pairs (a, b): [U, 2, N] index of b's region at the place of each region of a,
+    as is (0) and mirrored left-right (1). Regions b lacks are never matched."""
+    mirrored = rel.clone()
+    mirrored[..., 0], mirrored[..., 2] = 1 - rel[..., 2], 1 - rel[..., 0]
+    out = torch.empty(len(combos), 2, rel.shape[1], dtype=torch.long)
+    for start in range(0, len(combos), batch):
+        c = torch.from_numpy(combos[start : start + batch])
+        for m, other in enumerate((rel, mirrored)):
+            iou = _iou(rel[c[:, 0]], other[c[:, 1]]).masked_fill(~valid[c[:, 1]][:, None, :], -1.0)
+            out[start : start + len(c), m] = iou.argmax(dim=2)
+    return out
+
+
+def aligned_similarity(
+    feats: CachedFeatures, pairs: np.ndarray, *, budget_bytes: int = 256 << 20, batch: int = 256
+) -> np.ndarray:
     """Aligned region similarity of each row pair (see the module docstring); global cosine when
-    the cache holds no regions."""
+    the cache holds no regions. Regions are read once per block of pairs (a bounded number of
+    images, sorted reads); the region matching is computed once per pair of box layouts (the grid
+    mode has one layout for every image)."""
     out = np.zeros(len(pairs), dtype=np.float32)
     if not len(pairs):
         return out
     cache = feats.cache
-    for start in range(0, len(pairs), chunk):
-        block = pairs[start : start + chunk]
+    _g, probe, _b = cache.get([feats.hashes[int(pairs[0, 0])]], dtype=torch.float16)
+    n_reg, dim = int(probe.shape[1]), int(probe.shape[2])
+    if n_reg == 0:
+        f = feats.features
+        return (f[pairs[:, 0]] * f[pairs[:, 1]]).sum(-1).numpy()
+    row_bytes = 4 * n_reg * dim
+    if len(np.unique(pairs)) * row_bytes <= 2 * budget_bytes:
+        per_block = len(pairs)  # every image involved fits: read each once
+    else:
+        per_block = max(32, budget_bytes // row_bytes // 2)  # pairs per block: <= 2 images each
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    for start in range(0, len(order), per_block):
+        sel = order[start : start + per_block]
+        block = pairs[sel]
         rows, inv = np.unique(block.ravel(), return_inverse=True)
-        inv = torch.from_numpy(inv.reshape(-1, 2))
+        inv = inv.reshape(-1, 2)
         hs = [feats.hashes[r] for r in rows]
-        _g, reg, boxes, mask = cache.get(hs, with_mask=True)
-        if reg.shape[1] == 0:
-            f = feats.features
-            out[start : start + len(block)] = (f[block[:, 0]] * f[block[:, 1]]).sum(-1).numpy()
-            continue
+        _g, reg, boxes, mask = cache.get(hs, with_mask=True, dtype=torch.float16)
         reg = torch.nn.functional.normalize(reg.float(), dim=-1)
         rel = _relative_boxes(boxes.float(), cache.sizes(hs))
-        mirrored = rel.clone()
-        mirrored[..., 0], mirrored[..., 2] = 1 - rel[..., 2], 1 - rel[..., 0]
-        ia, ib = inv[:, 0], inv[:, 1]
-        valid_a, valid_b = mask[ia], mask[ib]  # [P,N]
-        best = torch.full((len(block),), -1.0)
-        for other in (rel, mirrored):
-            iou = _iou(rel[ia], other[ib]).masked_fill(~valid_b[:, None, :], -1.0)
-            match = iou.argmax(dim=2)  # [P,N]: region of b at the place of each region of a
-            rb = torch.gather(reg[ib], 1, match[..., None].expand(-1, -1, reg.shape[-1]))
-            sim = (reg[ia] * rb).sum(-1).masked_fill(~valid_a, 0.0)
-            mean = sim.sum(1) / valid_a.sum(1).clamp(min=1)
-            best = torch.maximum(best, mean)
-        out[start : start + len(block)] = best.numpy()
+        key = np.round(rel.numpy(), 2).reshape(len(rows), -1)
+        _u, first, layout = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        layout = layout.reshape(-1)
+        pair_layouts = np.stack([layout[inv[:, 0]], layout[inv[:, 1]]], axis=1)
+        combos, combo_of = np.unique(pair_layouts, axis=0, return_inverse=True)
+        match = _matches(rel[first], mask[first], combos)  # [U, 2, N] over layout representatives
+        combo_of = combo_of.reshape(-1)
+        n_valid = mask.sum(1).clamp(min=1).float()
+        res = torch.empty(len(block))
+        same = pair_layouts[:, 0] == pair_layouts[:, 1]
+        if same.any():
+            # one layout: regions correspond index by index, mirrored by one permutation per layout;
+            # the similarity is a dot product of the flattened region stacks, no per-pair gather
+            at = np.searchsorted(combos[:, 0] * (len(first) + 1) + combos[:, 1], layout * (len(first) + 1) + layout)
+            perm = match[:, 1][torch.from_numpy(np.minimum(at, len(combos) - 1))]  # rows in no same pair: unused
+            flipped = torch.gather(reg, 1, perm[..., None].expand(-1, -1, dim)).reshape(len(rows), -1)
+            flat = reg.reshape(len(rows), -1)
+            idx = np.flatnonzero(same)
+            for b0 in range(0, len(idx), batch * 8):
+                pos = idx[b0 : b0 + batch * 8]
+                ia, ib = torch.from_numpy(inv[pos, 0]), torch.from_numpy(inv[pos, 1])
+                plain = (flat[ia] * flat[ib]).sum(-1)
+                mirror = (flat[ia] * flipped[ib]).sum(-1)
+                res[torch.from_numpy(pos)] = torch.maximum(plain, mirror) / n_valid[ia]
+        other = np.flatnonzero(~same)
+        for b0 in range(0, len(other), batch):
+            pos = other[b0 : b0 + batch]
+            ia, ib = torch.from_numpy(inv[pos, 0]), torch.from_numpy(inv[pos, 1])
+            m = match[torch.from_numpy(combo_of[pos])]  # [P, 2, N]
+            va = mask[ia]
+            best = torch.full((len(pos),), -1.0)
+            for k in range(2):
+                rb = torch.gather(reg[ib], 1, m[:, k, :, None].expand(-1, -1, dim))
+                sim = (reg[ia] * rb).sum(-1).masked_fill(~va, 0.0)
+                best = torch.maximum(best, sim.sum(1) / n_valid[ia])
+            res[torch.from_numpy(pos)] = best
+        out[sel] = res.numpy()
     return out
 
 
