@@ -131,7 +131,15 @@ def find_label_issues(
         quality = get_label_quality_scores(yn, p, method=RANKINGS[ranking])
     probs64 = torch.from_numpy(p)
     onehot = torch.nn.functional.one_hot(y, c).bool()
-    suggested = probs64.masked_fill(onehot, float("-inf")).argmax(dim=1)
+    # the suggestion: the most probable class the image confidently belongs to (p_k at least the
+    # mean p_k of the images labelled k, confident learning's per-class threshold), else the most
+    # probable other class
+    per_class = onehot.sum(0)
+    thresholds = torch.where(per_class > 0, (probs64 * onehot).sum(0) / per_class.clamp(min=1),
+                             torch.full((c,), math.inf, dtype=probs64.dtype))
+    others = probs64.masked_fill(onehot, float("-inf"))
+    confident = others.masked_fill(others < thresholds[None, :], float("-inf"))
+    suggested = torch.where(torch.isfinite(confident.max(dim=1).values), confident.argmax(dim=1), others.argmax(dim=1))
     p_given = probs64.gather(1, y[:, None])[:, 0]
     return LabelIssues(flagged, suggested, p_given, 1.0 - torch.from_numpy(quality))
 
