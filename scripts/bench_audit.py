@@ -22,7 +22,6 @@ scenes and flips) plus `images/planted/` and `planted.json` naming what each pla
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
@@ -35,88 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-PLANTED_DIR = "planted"
-PLANTED_FILE = "planted.json"
-
-
-# --- planted worlds ------------------------------------------------------------------------------
-def plant_files(target: Path, n_sources: int, n_offworld: int, seed: int = 0) -> dict[str, dict[str, str]]:
-    """Write duplicates of `n_sources` demo scenes and `n_offworld` off-world images under
-    images/planted/; returns {rel_path: {"kind": ..., "source": rel_path of the original | ""}}."""
-    from PIL import Image, ImageFilter
-
-    images = target / "images"
-    out_dir = images / PLANTED_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    scenes = sorted(p for p in images.rglob("*.png") if p.parent.name not in ("broken", PLANTED_DIR))
-    picks = rng.choice(len(scenes), size=n_sources, replace=False)
-    kinds = ("copy", "jpeg", "crop", "flip")
-    plan: dict[str, dict[str, str]] = {}
-    for j, k in enumerate(picks.tolist()):
-        src = scenes[k]
-        rel_src = src.relative_to(images).as_posix()
-        im = Image.open(src).convert("RGB")
-        w, h = im.size
-        kind = kinds[j % len(kinds)]
-        name = f"dup_{j:03d}_{kind}"
-        if kind == "copy":
-            path = out_dir / f"{name}.png"
-            path.write_bytes(src.read_bytes())
-        elif kind == "jpeg":
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=70)
-            path = out_dir / f"{name}.jpg"
-            path.write_bytes(buf.getvalue())
-        elif kind == "crop":
-            m = max(2, int(round(0.06 * min(w, h))))  # a small crop: 6% off each side
-            path = out_dir / f"{name}.png"
-            im.crop((m, m, w - m, h - m)).save(path)
-        else:
-            path = out_dir / f"{name}.png"
-            im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path)
-        plan[path.relative_to(images).as_posix()] = {"kind": kind, "source": rel_src}
-    for j in range(n_offworld):
-        size = int(rng.choice([128, 160, 224]))
-        if j % 2 == 0:
-            arr = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            kind = "noise"
-        else:  # a smooth two-colour gradient with a soft vignette, like an out-of-focus photo
-            y, x = np.mgrid[0:size, 0:size] / size
-            a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-            t = (0.6 * x + 0.4 * y)[..., None]
-            vign = 1 - 0.4 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)[..., None]
-            arr = np.clip((a * (1 - t) + b * t) * vign, 0, 255).astype(np.uint8)
-            kind = "gradient"
-        path = out_dir / f"off_{j:03d}_{kind}.png"
-        img = Image.fromarray(arr)
-        if kind == "gradient":
-            img = img.filter(ImageFilter.GaussianBlur(2))
-        img.save(path)
-        plan[path.relative_to(images).as_posix()] = {"kind": kind, "source": ""}
-    (target / PLANTED_FILE).write_text(json.dumps(plan, indent=1))
-    return plan
-
-
-def build_world(target: Path, n_images: int, n_sources: int, n_offworld: int) -> Path:
-    """A demo project (same scenes and flips as `lazlabel demo --images N`) plus planted files, pre-labelled."""
-    from db import Project
-    from workflows.demo import PROJECT_NAME, build_demo_project
-    from workflows.prelabel import run_prelabel
-    from workflows.progress import drive
-    from workflows.scan import scan_folder
-
-    target = Path(target).resolve()
-    t0 = time.perf_counter()
-    proj = drive(build_demo_project(target, n_images, prelabel=False))
-    if not (target / PLANTED_FILE).is_file():
-        plant_files(target, n_sources, n_offworld)
-    with Project.open(proj) as project:
-        drive(scan_folder(project))
-        drive(run_prelabel(project, scope="all"))
-    print(f"world {target} ({n_images} scenes + {n_sources} duplicates + {n_offworld} off-world) "
-          f"built and pre-labelled in {time.perf_counter() - t0:.0f} s")
-    return target / PROJECT_NAME
+from tests.workflows.audit_world import PLANTED_FILE, build_world  # noqa: E402
 
 
 def _cmd_world(args: argparse.Namespace) -> None:
@@ -246,16 +164,108 @@ def _cmd_plants(args: argparse.Namespace) -> None:
               f"(threshold {thresholds})")
 
 
+# --- 3. speed at 10,000 cached images --------------------------------------------------------------
+def _speed_dataset(tmp: Path, n: int, dim: int, n_regions: int, copies: int) -> None:
+    """Duplicates and outliers over random unit features (plus planted near copies) in a real cache."""
+    import torch
+
+    from db import Project
+    from db.store_images import ScanRecord
+    from tests.workflows.synth import synthetic_hashes, tiny_settings
+    from workflows.audit import run_audit
+    from workflows.audit_findings import load_findings
+    from workflows.neighbours import feature_cache
+    from workflows.progress import drive
+    from workflows.settings import save_settings
+
+    (tmp / "data" / "images").mkdir(parents=True)
+    project = Project.create(tmp / "data" / "p.lazlabel", tmp / "data" / "images")
+    save_settings(project, tiny_settings(view_mode="grid"))
+    cache = feature_cache(project)
+    g = torch.Generator().manual_seed(0)
+    hashes = synthetic_hashes(n, "speed")
+    side = int(np.ceil(np.sqrt(n_regions)))
+    cells = [[x * 10, y * 10, x * 10 + 10, y * 10 + 10] for y in range(side) for x in range(side)][:n_regions]
+    boxes = torch.tensor(cells, dtype=torch.float32)
+    t = time.perf_counter()
+    src_g = src_r = None
+    for start in range(0, n, 1000):
+        b = min(1000, n - start)
+        glob = torch.nn.functional.normalize(torch.randn(b, dim, generator=g), dim=1)
+        reg = torch.nn.functional.normalize(torch.randn(b, n_regions, dim, generator=g), dim=-1)
+        if start == 0:
+            src_g, src_r = glob[:copies].clone(), reg[:copies].clone()
+        if start + b > n - copies:  # the last `copies` images are noisy copies of the first ones
+            k0 = max(0, n - copies - start)
+            j = torch.arange(start + k0, start + b) - (n - copies)
+            glob[k0:] = torch.nn.functional.normalize(src_g[j] + 0.01 * torch.randn(len(j), dim, generator=g), dim=1)
+            reg[k0:] = torch.nn.functional.normalize(src_r[j] + 0.01 * torch.randn(len(j), n_regions, dim, generator=g), dim=-1)
+        cache.put_batch(hashes[start : start + b], glob, reg, boxes.expand(b, -1, -1), [(side * 10, side * 10)] * b)
+    project.write_scan_batch([ScanRecord(rel_path=f"{k:05d}.png", size=1, mtime_ns=1, width=side * 10,
+                                         height=side * 10, content_hash=h) for k, h in enumerate(hashes)])
+    print(f"\n{n} images, random unit features D={dim}, {n_regions} regions each, {copies} noisy copies "
+          f"(cache written in {time.perf_counter() - t:.0f} s)")
+    res = drive(run_audit(project, checks="duplicates,outliers"))
+    found = load_findings(project, "duplicates")
+    pairs = {frozenset(gr["image_ids"]) for gr in found["groups"]}
+    ids = project.image_ids()
+    want = {frozenset((ids[k], ids[n - copies + k])) for k in range(copies)}
+    print(f"  duplicates: {len(found['groups'])} groups, {len(pairs & want)}/{copies} planted copies, "
+          f"{found['candidate_pairs']} candidate pairs; outliers flagged: {res.counts['outliers']}")
+    print("  " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in res.timings.items()))
+    project.close()
+
+
+def _speed_labels(tmp: Path, n: int, n_classes: int, n_decided: int) -> None:
+    """Label issues, health, overlap and the second opinion on a planted labelled set scored by the
+    engine from its feature cache (tiny random-init model: the scoring is real LaZSL)."""
+    from db import Project
+    from tests.workflows.synth import planted_project
+    from workflows.audit import run_audit
+    from workflows.progress import drive
+    from workflows.review import decide
+
+    (tmp / "labels" / "images").mkdir(parents=True)
+    project = Project.create(tmp / "labels" / "p.lazlabel", tmp / "labels" / "images")
+    t = time.perf_counter()
+    world = planted_project(project, n=n, n_classes=n_classes, flip=0.1)
+    names, cids = world["names"], world["class_ids"]
+    for k in range(n_decided):
+        decide(project, [world["ids"][k]], "corrected", class_id=cids[names[int(world["given"][k])]], reviewer="b")
+    print(f"\n{n} labelled images, {n_classes} classes, {int(world['flipped'].sum())} flipped, "
+          f"{n_decided} decided (built in {time.perf_counter() - t:.0f} s)")
+    res = drive(run_audit(project, checks="labels,overlap,decisions"))
+    print(f"  {res.message}")
+    print("  " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in res.timings.items()))
+    project.close()
+
+
+def _cmd_speed(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as d:
+        _speed_dataset(Path(d), args.images, args.dim, args.regions, args.copies)
+        _speed_labels(Path(d), args.images, args.classes, args.decided)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["world", "labels", "plants", "speed"])
     ap.add_argument("--dir", action="append", default=[], help="demo world folder (repeatable)")
-    ap.add_argument("--images", type=int, default=1400)
+    ap.add_argument("--images", type=int, default=0, help="world: scenes (1400); speed: images (10000)")
     ap.add_argument("--sources", type=int, default=0, help="scenes to duplicate (default images/35, min 8)")
     ap.add_argument("--offworld", type=int, default=0, help="off-world images (default images/140, min 6)")
+    ap.add_argument("--dim", type=int, default=512, help="speed: feature size")
+    ap.add_argument("--regions", type=int, default=16, help="speed: regions per image")
+    ap.add_argument("--copies", type=int, default=200, help="speed: planted noisy copies")
+    ap.add_argument("--classes", type=int, default=50, help="speed: classes of the labelled set")
+    ap.add_argument("--decided", type=int, default=200, help="speed: decided images (second opinion)")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.9, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99])
     args = ap.parse_args()
-    {"world": _cmd_world, "labels": _cmd_labels, "plants": _cmd_plants}[args.what](args)
+    args.images = args.images or (10000 if args.what == "speed" else 1400)
+    {"world": _cmd_world, "labels": _cmd_labels, "plants": _cmd_plants, "speed": _cmd_speed}[args.what](args)
 
 
 if __name__ == "__main__":

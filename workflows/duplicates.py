@@ -16,6 +16,7 @@ Pairs at or above the threshold are linked, and groups are the connected compone
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,9 +230,30 @@ def find_duplicates(
 
 
 def duplicate_groups(project: Any, threshold: float = DEFAULT_THRESHOLD, *, settings: Any = None) -> list[list[int]]:
-    """Groups of image ids that are exact or near duplicates (see the module docstring; images
-    without cached features are in no group). For export splits: keep every group in one split so
-    a copy never leaks from train into test."""
-    feats = cached_features(project, settings)
+    """Groups of image ids that are exact or near duplicates (see the module docstring). Images
+    without cached features are in no group, and a project whose model cannot be resolved has no
+    groups (an export never fails for want of an audit). For export splits: keep every group in
+    one split so a copy never leaks from train into test (`representatives`)."""
+    from workflows.errors import UserError
+
+    threshold = check_threshold(threshold)
+    try:
+        feats = cached_features(project, settings)
+    except UserError:
+        return []
     groups, _ = find_duplicates(feats, threshold)
     return [list(g.image_ids) for g in groups]
+
+
+def representatives(image_ids: Iterable[int], groups: Iterable[Iterable[int]]) -> dict[int, int]:
+    """image id -> the id whose split it must share: the smallest of `image_ids` in its duplicate
+    group (itself when it is in no group). Split only the representatives, then copy their split
+    to the rest, and no group is ever cut across splits."""
+    ids = [int(i) for i in image_ids]
+    wanted = set(ids)
+    rep = {i: i for i in ids}
+    for g in groups:
+        members = sorted(int(i) for i in g if int(i) in wanted)
+        for i in members:
+            rep[i] = members[0]
+    return rep
