@@ -99,6 +99,8 @@ def _audit_report(project: Any, args: argparse.Namespace) -> int:
     if doc is None:
         if args.format == "json":
             print(json.dumps({"check": args.check, "run_id": None, "items": []}))
+        elif args.format == "table" and args.check == "labels":
+            print(_EMPTY["labels"])
         elif args.format == "table":
             print(f"the {args.check} check has not run yet (`lazlabel audit run --checks {_run_check(args.check)}`)")
         return 0
