@@ -120,11 +120,6 @@ def _run_check(check: str) -> str:
     return "labels" if check == "health" else check
 
 
-def _project_option(p: argparse.ArgumentParser) -> None:
-    """`--project` after the action too (`lazlabel audit report -p X`); absent, the global one stands."""
-    p.add_argument("--project", "-p", default=argparse.SUPPRESS, help="project file (default: the *.lazlabel file in .)")
-
-
 def register(subs: argparse._SubParsersAction) -> None:
     """Add `audit run` and `audit report`."""
     audit = subs.add_parser("audit", help="find wrong labels, duplicates, outliers and confused classes")
@@ -140,7 +135,6 @@ def register(subs: argparse._SubParsersAction) -> None:
                    help="self_confidence, normalized_margin or confidence_weighted_entropy")
     p.add_argument("--duplicate-threshold", type=float, dest="duplicate_threshold",
                    help="similarity at or above which images are near duplicates (default 0.97; 1.0 = exact only)")
-    _project_option(p)
     p.set_defaults(func=with_project(_audit_run))
     p = asubs.add_parser("report", help="the newest findings of one check (default: label issues)")
     p.add_argument("--check", choices=REPORT_CHECKS, default="labels")
@@ -148,6 +142,5 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="everything: no limit, unflagged rows too")
     p.add_argument("--format", choices=["table", "json", "jsonl"], default="table",
                    help="table, one JSON document, or JSON Lines (one item per line)")
-    _project_option(p)
     p.set_defaults(func=with_project(_audit_report))
 
