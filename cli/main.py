@@ -23,7 +23,8 @@ from typing import TextIO
 COMMAND_MODULES = (
     "cli.project_cmds",  # init, scan, status          (issue #2)
     "cli.attribute_cmds",  # classes, attributes        (issue #5)
-    "cli.run_cmds",  # prelabel, rescore, review, decide, audit, stats (issue #6)
+    "cli.run_cmds",  # prelabel, rescore, review, decide, stats (issue #6)
+    "cli.audit_cmds",  # audit run / report            (issue #16)
     "cli.export_cmds",  # export, import-labels       (issue #7)
     "cli.demo_cmds",  # demo                           (issues #4, #8)
     "cli.explain_cmds",  # explain                     (issue #12)

@@ -1,4 +1,4 @@
-"""Subcommands for runs and review: prelabel, rescore, runs, review, decide, undo, audit, stats (issue #6)."""
+"""Subcommands for runs and review: prelabel, rescore, runs, review, decide, undo, stats (issue #6)."""
 
 from __future__ import annotations
 
@@ -172,46 +172,6 @@ def _undo(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_run(project: Any, args: argparse.Namespace) -> int:
-    from workflows.audit import run_audit
-
-    res = _drive(
-        lambda c: run_audit(project, temperature=args.temperature, ranking=args.ranking, cancel=c), "audit"
-    )
-    print(res.message)
-    return 0
-
-
-def _audit_report(project: Any, args: argparse.Namespace) -> int:
-    from workflows.audit import audit_report
-
-    rows = audit_report(project, args.limit, flagged_only=not args.all)
-    if args.format == "json":
-        for r in rows:
-            print(json.dumps(dataclasses.asdict(r)))
-        return 0
-    if not rows:
-        print("no label issues (run `lazlabel audit run` first)")
-        return 0
-    print(
-        _table(
-            [
-                [
-                    r.rel_path,
-                    r.given_label,
-                    r.suggested_label,
-                    f"{r.p_given:.3f}",
-                    f"{r.issue_score:.3f}",
-                    "yes" if r.flagged else "",
-                ]
-                for r in rows
-            ],
-            ["image", "given", "suggested", "p(given)", "issue", "flagged"],
-        )
-    )
-    return 0
-
-
 def _stats(project: Any, args: argparse.Namespace) -> int:
     from workflows.stats import project_stats
 
@@ -293,18 +253,6 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--reviewer")
     p.set_defaults(func=with_project(_undo))
-
-    audit = subs.add_parser("audit", help="find probably wrong imported labels")
-    asubs = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    p = asubs.add_parser("run", help="score labelled images and flag likely label errors")
-    p.add_argument("--temperature", type=float, help="softmax temperature (default: calibrated)")
-    p.add_argument("--ranking", default="self_confidence", help="self_confidence or normalized_margin")
-    p.set_defaults(func=with_project(_audit_run))
-    p = asubs.add_parser("report", help="the newest audit's flagged images, most suspicious first")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--all", action="store_true", help="include images that were not flagged")
-    p.add_argument("--format", choices=["table", "json"], default="table")
-    p.set_defaults(func=with_project(_audit_report))
 
     p = subs.add_parser("stats", help="counts per class and status, agreement of reviews with predictions")
     p.add_argument("--json", action="store_true")

@@ -223,6 +223,27 @@ class FeatureCache:
             mask[pos, :n] = True
         return (g, r, b, mask) if with_mask else (g, r, b)
 
+    def global_features(self, hashes: Sequence[str], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Only the global image features [B,D] of `hashes` (no regions read): what dataset checks
+        such as duplicates and outliers compare. Raises KeyError like `get`."""
+        hashes = list(hashes)
+        try:
+            where = [self._index[h] for h in hashes]
+        except KeyError as err:
+            raise KeyError(f"features for image {err.args[0]} are not cached under {self.dir}") from None
+        groups: dict[str, list[int]] = {}
+        for pos, (sid, _) in enumerate(where):
+            groups.setdefault(sid, []).append(pos)
+        out: torch.Tensor | None = None
+        for sid, positions in groups.items():
+            g = self._shard(sid)["g"]
+            if out is None:
+                out = torch.empty(len(hashes), g.shape[1], dtype=dtype)
+            rows = np.asarray([where[p][1] for p in positions])
+            order = np.argsort(rows, kind="stable")
+            out[torch.as_tensor(np.asarray(positions)[order])] = _tensor_view(g[rows[order]]).to(dtype)
+        return out if out is not None else torch.empty(0, 0, dtype=dtype)
+
     def sizes(self, hashes: Sequence[str]) -> list[tuple[int, int]]:
         """Original (W,H) of each cached image; (0,0) where the writer did not record it."""
         out = []

@@ -20,8 +20,13 @@ from workflows.progress import CancelToken, Progress
 REPORT_LIMIT = 5000  # rows listed (flagged first); the CLI report has them all
 
 
+#: the dataset checks shown in their own tabs (workflows.audit_findings.STORED)
+FINDING_CHECKS = ("duplicates", "outliers", "overlap", "health", "decisions")
+
+
 class AuditController(QObject):
     items_loaded = Signal(list)  # [AuditItem]
+    findings_loaded = Signal(dict)  # check -> report document (None: the check never ran)
     item_changed = Signal(object)  # AuditItem (after a decision)
     selected = Signal(object, object, object)  # AuditItem | None, model's evidence, given's evidence
     notice = Signal(str)
@@ -33,6 +38,7 @@ class AuditController(QObject):
         self.items: list[AuditItem] = []
         self.current: AuditItem | None = None
         self.flagged_only = False
+        self.findings: dict[str, Any] = {}
         self.evidence: dict[tuple[int, int], Evidence] = {}  # (image, class) -> evidence
         self._pending: set[tuple[int, int]] = set()
         self._emitting = False
@@ -78,7 +84,9 @@ class AuditController(QObject):
         """
         if self.project is None:
             self.items = []
+            self.findings = {}
             self.items_loaded.emit([])
+            self.findings_loaded.emit({})
             self.select(None)
             return
         try:
@@ -88,8 +96,43 @@ class AuditController(QObject):
             self.ctx.show_error("Could not load the audit", err)
             self.items = []
         self.items_loaded.emit(self.items)
-        if not self.items:
+        self.load_findings()
+        if not self.items and not any(self.findings.values()):
             self.notice.emit("no audit yet: import labels, pre-label, then run the audit")
+
+    def load_findings(self) -> None:
+        """The dataset checks' newest findings (stored JSON; no torch, no cleanlab)."""
+        from workflows.audit_findings import report
+
+        out: dict[str, Any] = {}
+        for check in FINDING_CHECKS:
+            try:
+                out[check] = report(self.project, check, limit=REPORT_LIMIT, everything=True)
+            except Exception as err:  # noqa: BLE001 - one unreadable check must not hide the others
+                self.notice.emit(f"could not read the {check} findings: {err}")
+                out[check] = None
+        self.findings = out
+        self.findings_loaded.emit(out)
+
+    # -- images of a finding ------------------------------------------------------------------------
+    def images_of_pair(self, row: dict[str, Any]) -> list[int]:
+        """Audited images whose given and suggested labels are the two overlapping classes."""
+        pair = {row.get("class_a"), row.get("class_b")}
+        return [it.row.image_id for it in self.items
+                if {it.row.given_class_id, it.row.suggested_class_id} == pair]
+
+    def images_of_class(self, row: dict[str, Any]) -> list[int]:
+        """Flagged images labelled with this class (the health summary's label issues)."""
+        cid = row.get("class_id")
+        return [it.row.image_id for it in self.items if it.row.flagged and it.row.given_class_id == cid]
+
+    def open_in_review(self, image_ids: list[int]) -> None:
+        """Show these images in Review: several become its queue, the first is shown."""
+        ids = [int(i) for i in image_ids]
+        if not ids or self.project is None:
+            return
+        self.ctx.set_selection(ids)
+        self.ctx.open_image(ids[0], "review")
 
     def _items(self, rows: list[Any]) -> list[AuditItem]:
         ids = [r.image_id for r in rows]

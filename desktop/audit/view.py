@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.audit.controller import AuditController
+from desktop.audit.controller import FINDING_CHECKS, AuditController
+from desktop.audit.findings import TABS, FindingsTab
 from desktop.audit.model import THUMB_COLUMN, AuditItem, AuditModel
 from desktop.review import service as review_service
 from desktop.review.bars import ShareBars, share_rows
@@ -43,7 +45,8 @@ class AuditView(QWidget):
         self.model = AuditModel(None, self)
 
         self.run_button = QPushButton("Run audit")
-        self.run_button.setToolTip("Score every image that came with a label and rank likely label errors")
+        self.run_button.setToolTip("Rank likely label errors, find duplicates, outliers and overlapping classes, "
+                                   "and take a second look at decisions the model strongly contradicts")
         self.run_button.clicked.connect(c.run_audit)
         self.flagged = QCheckBox("flagged only")
         self.flagged.toggled.connect(c.set_flagged_only)
@@ -114,10 +117,23 @@ class AuditView(QWidget):
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         split.setSizes([560, 840])
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(split, "Label issues")
+        self.finding_tabs: dict[str, FindingsTab] = {}
+        for check in FINDING_CHECKS:
+            tab = FindingsTab(check)
+            tab.open_images.connect(c.open_in_review)
+            if check == "overlap":
+                tab.images_for = c.images_of_pair
+            elif check == "health":
+                tab.images_for = c.images_of_class
+            self.finding_tabs[check] = tab
+            self.tabs.addTab(tab, TABS[check][0])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
-        lay.addWidget(split, 1)
+        lay.addWidget(self.tabs, 1)
         lay.addWidget(self.notice)
 
         for key, slot in (("G", self._keep), ("M", self._use), ("/", self._focus_search),
@@ -127,6 +143,7 @@ class AuditView(QWidget):
             sc.activated.connect(slot)
 
         c.items_loaded.connect(self._show_items)
+        c.findings_loaded.connect(self._show_findings)
         c.item_changed.connect(self._item_changed)
         c.selected.connect(self._show_selected)
         c.notice.connect(self.notice.setText)
@@ -165,10 +182,22 @@ class AuditView(QWidget):
         self.table.setColumnWidth(1, min(self.table.columnWidth(1), 220))
         flagged = sum(1 for it in items if it.row.flagged)
         self.summary.setText(f"{flagged} flagged of {len(items)} audited" if items else "")
+        self.tabs.setTabText(0, f"Label issues ({flagged})" if items else "Label issues")
         if items:
             self.table.selectRow(0)
         else:
             self.controller.select(None)
+
+    def _show_findings(self, findings: dict) -> None:
+        """Each check's tab shows its rows; the tab title counts them."""
+        for check, tab in self.finding_tabs.items():
+            doc = findings.get(check)
+            tab.set_doc(doc)
+            title = TABS[check][0]
+            if doc is not None and check != "health":
+                n = (sum(1 for o in doc["items"] if o.get("flagged")) if check == "outliers" else len(doc["items"]))
+                title = f"{title} ({n})"
+            self.tabs.setTabText(self.tabs.indexOf(tab), title)
 
     def _selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = {i.row() for i in self.table.selectionModel().selectedRows()}

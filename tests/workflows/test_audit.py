@@ -35,7 +35,28 @@ def test_audit_finds_flipped_labels(project):
     assert project.image(r.image_id).issue_score == pytest.approx(r.issue_score)
 
 
-def test_audit_needs_imported_labels(engine_project):
+def test_label_checks_need_imported_labels_when_asked_for(engine_project):
     project, *_ = engine_project
     with pytest.raises(UserError, match="no imported labels"):
-        drive(run_audit(project))
+        drive(run_audit(project, checks="labels"))
+    with pytest.raises(UserError, match="unknown audit check 'vibes'"):
+        drive(run_audit(project, checks="labels,vibes"))
+
+
+def test_default_audit_without_labels_runs_the_dataset_checks_and_says_what_it_skipped(engine_project):
+    """Nothing labelled yet: duplicates and outliers still run on the cached features; the label
+    checks are skipped with the reason (no error)."""
+    from workflows.audit_findings import load_findings
+    from workflows.prelabel import run_prelabel
+
+    project, *_ = engine_project
+    drive(run_prelabel(project))
+    res = drive(run_audit(project))
+    assert res.skipped == {"labels": "no imported labels", "overlap": "no imported labels",
+                           "decisions": "no decided labels"}
+    assert "skipped: labels (no imported labels)" in res.message
+    assert set(res.counts) == {"duplicates", "outliers"}
+    dup = load_findings(project, "duplicates")
+    assert dup["run_id"] == res.run_id and dup["n_images"] == 12
+    assert project.run(res.run_id).kind == "audit-data"
+    assert project.label_issues() == []  # a dataset-only run is never taken for a label audit
