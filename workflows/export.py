@@ -290,7 +290,16 @@ def export(
                 if cid is not None and action not in UNSURE_STATUSES:
                     keyed.append((r.image_id, cid))
             check(cancel)
-        split_of, lacking = assign_splits(keyed, split_fracs, seed)
+        # near-duplicate groups (audit's duplicates check, cached features) land in one split: no leak
+        from workflows.duplicates import duplicate_groups, representatives
+
+        rep = representatives([i for i, _ in keyed], duplicate_groups(project))
+        split_of, lacking = assign_splits([(i, k) for i, k in keyed if rep[i] == i], split_fracs, seed)
+        split_of.update({i: split_of[rep[i]] for i, _ in keyed})
+        together = sum(1 for i, _ in keyed if rep[i] != i)
+        if together:
+            warnings.append(f"{together} near-duplicate image(s) follow their group's split, so no group is split "
+                            f"across train/val/test")
 
     evidence = wants_attributes(exporter)
     target = ExportTarget(out_dir, overwrite)
