@@ -33,6 +33,8 @@ EVIDENCE_VERSION = 2
 FOUND_AT = 1.5
 WEAK_AT = 1.0
 PRESENCE_LABELS: tuple[str, ...] = ("found", "weak", "not found")
+#: without a calibration, presence is the spread within the class's attributes in the image, times this
+LOCAL_SCALE = 2.0
 
 SHARE_RULE = (
     "share = transport mass x presence above the 'not found' line, over the sum for the class; "
@@ -250,7 +252,8 @@ class ClassEvidence:
         Without one (or for attributes it lacks), presence is standardised within this class's
         attributes in this image and marked uncalibrated."""
         bests = [a.best_similarity if a.best_similarity is not None else a.similarity for a in self.attributes]
-        local = _standardise(bests)
+        # uncalibrated: one spread above the class's other attributes here counts as 'found'
+        local = [LOCAL_SCALE * z for z in _standardise(bests)]
         scores: list[float] = []
         flags: list[bool] = []
         for i, a in enumerate(self.attributes):

@@ -117,10 +117,10 @@ def test_csv_and_jsonl_carry_label_decision_and_evidence(world, tmp_path):
     # the score is the model's score for the exported label, not for its own (wrong) top class
     assert 0 < corrected["score"] < 0.5
     # the evidence as the review screen reads it: presence and share (no calibration in this world:
-    # presence is standardised within the class, so part A is one spread above part B's level)
+    # presence is judged within the class: part A stands one spread above the class's mean, part B below)
     assert corrected["top_attributes"] == [
-        {"text": f"{corrected['label']} part A", "share": 1.0, "presence": "weak", "presence_score": 1.0},
-        {"text": f"{corrected['label']} part B", "share": 0.0, "presence": "not found", "presence_score": -1.0},
+        {"text": f"{corrected['label']} part A", "share": 1.0, "presence": "found", "presence_score": 2.0},
+        {"text": f"{corrected['label']} part B", "share": 0.0, "presence": "not found", "presence_score": -2.0},
     ]
 
 
