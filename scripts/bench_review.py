@@ -119,8 +119,9 @@ def main() -> None:
     app = QApplication([])
     from desktop.audit.view import AuditView
     from desktop.context import AppContext
-    from desktop.review.evidence import parse_evidence
     from desktop.review.view import ReviewView
+    from desktop.widgets.evidence_overlay import MODES
+    from engine.evidence import read_evidence
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -157,8 +158,8 @@ def main() -> None:
         rng = np.random.default_rng(1)
         attrs = classes["class_00"]
         for label, regions in (("stored", args.regions), ("dense 90", 90)):
-            ev = parse_evidence(explanation("class_00", attrs, 0.3, rng, size, regions))
-            for mode in overlay.modes:
+            ev = read_evidence(explanation("class_00", attrs, 0.3, rng, size, regions))
+            for mode in MODES:
                 overlay.set_mode(mode)
                 times = []
                 for _ in range(30):
@@ -166,9 +167,9 @@ def main() -> None:
                     overlay.set_evidence(ev)
                     overlay.viewport().repaint()
                     times.append(time.perf_counter() - t)
-                drawn = len(overlay.region_items()) if mode == "boxes" else len(attrs) * regions
+                drawn = len(overlay.overlay_items())
                 print(f"overlay {mode:8s} {label:8s} ({len(attrs) * regions:4d} regions, {drawn:3d} drawn): {ms(times)}")
-        overlay.set_mode("boxes")
+        overlay.set_mode("contours")
 
         audit = AuditView(ctx)
         audit.resize(1400, 900)

@@ -2,6 +2,10 @@
 
 Resolving a row is a review decision: keeping the given (imported) label or taking the model's
 (or any other class) records who decided what, with a note saying it came from the audit.
+
+The selected row's evidence (the model's class, the given class and why the one and not the other)
+comes from `workflows.evidence` through the review service, loaded off the GUI thread by an
+`EvidenceLoader` exactly as in Review (it may read the feature cache or load the model).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.audit.model import AuditItem
 from desktop.review import service as review_service
-from desktop.review.evidence import Evidence, parse_evidence
-from workflows.errors import UserError
+from desktop.review.evidence_loader import EvidenceLoader
+from desktop.signals import listen
+from workflows.errors import UserError, is_user_error
 from workflows.progress import CancelToken, Progress
 
 REPORT_LIMIT = 5000  # rows listed (flagged first); the CLI report has them all
@@ -28,7 +33,10 @@ class AuditController(QObject):
     items_loaded = Signal(list)  # [AuditItem]
     findings_loaded = Signal(dict)  # check -> report document (None: the check never ran)
     item_changed = Signal(object)  # AuditItem (after a decision)
-    selected = Signal(object, object, object)  # AuditItem | None, model's evidence, given's evidence
+    selected = Signal(object)  # AuditItem | None
+    # workflows.evidence.ImageEvidence of the selected row (shown: the model's class, other: the
+    # given class, contrast: why the model's and not the given), or None with why there is none
+    evidence_changed = Signal(object, str)
     notice = Signal(str)
     task_started = Signal(object, str)
 
@@ -39,15 +47,26 @@ class AuditController(QObject):
         self.current: AuditItem | None = None
         self.flagged_only = False
         self.findings: dict[str, Any] = {}
-        self.evidence: dict[tuple[int, int], Evidence] = {}  # (image, class) -> evidence
-        self._pending: set[tuple[int, int]] = set()
+        self.evidence: Any = None  # ImageEvidence of the selected row, once loaded
+        self.loader = EvidenceLoader(self)
+        self.loader.loaded.connect(self._evidence_loaded)
+        self.loader.failed.connect(self._evidence_failed)
         self._emitting = False
-        ctx.project_changed.connect(self.load)
-        ctx.labels_changed.connect(self._labels_changed)
+        listen(ctx.project_changed, self, self._project_changed)
+        listen(ctx.labels_changed, self, self._labels_changed)
+        listen(ctx.task_ended, self, self._task_ended)
 
     @property
     def project(self) -> Any:
         return self.ctx.project
+
+    def _project_changed(self) -> None:
+        self.loader.clear()
+        self.load()
+
+    def _task_ended(self, _worker: Any) -> None:
+        """A pre-label, rescore or audit may have changed what the evidence says: forget it."""
+        self.loader.clear()
 
     # -- running and loading -------------------------------------------------------------------
     def run_audit(self) -> Any:
@@ -72,7 +91,7 @@ class AuditController(QObject):
         if missing:
             msg += f" ({len(missing)} image(s) skipped: no cached features, run pre-label)"
         self.notice.emit(msg)
-        self.evidence.clear()
+        self.loader.clear()
         self.load()
         self.ctx.labels_changed.emit([])  # issue scores changed (the browser's disagreement sort)
 
@@ -150,6 +169,7 @@ class AuditController(QObject):
                 thumb_key=cache_key(r.image_id, im.content_hash if im else None, im.size if im else 0),
                 review_status=im.review_status if im else "unreviewed",
                 label_name=names.get(im.label_class_id) if im and im.label_class_id is not None else None,
+                size=(int(im.width), int(im.height)) if im and im.width and im.height else None,
             ))
         return out
 
@@ -160,46 +180,50 @@ class AuditController(QObject):
     # -- one row ----------------------------------------------------------------------------------
     def select(self, item: AuditItem | None) -> None:
         self.current = item
-        if item is None:
-            self.selected.emit(None, None, None)
-            return
-        r = item.row
-        self._ensure(r.image_id, r.suggested_class_id, r.run_id)
-        self._ensure(r.image_id, r.given_class_id, r.run_id)
-        self._emit()
+        self.selected.emit(item)
+        self._request_evidence()
 
-    def _emit(self) -> None:
+    @staticmethod
+    def classes_of(item: AuditItem) -> tuple[int | None, int | None]:
+        """(class whose evidence is shown, class it is contrasted with): the model's class against
+        the given one; when the model agrees, the given class against the runner-up (None)."""
+        r = item.row
+        shown = r.suggested_class_id if r.suggested_class_id is not None else r.given_class_id
+        versus = r.given_class_id if r.given_class_id != shown else None
+        return shown, versus
+
+    def _evidence_key(self) -> tuple[Any, ...] | None:
         it = self.current
         if it is None:
+            return None
+        return (it.row.image_id, *self.classes_of(it))
+
+    def _request_evidence(self) -> None:
+        """Ask the background loader for the selected row's evidence (never on the GUI thread)."""
+        key = self._evidence_key()
+        self.evidence = None
+        if key is None or self.project is None:
+            self.evidence_changed.emit(None, "")
             return
-        r = it.row
-        self.selected.emit(it, self.evidence.get((r.image_id, r.suggested_class_id)),
-                           self.evidence.get((r.image_id, r.given_class_id)))
+        project, (image_id, shown, versus) = self.project, key
+        if not self.loader.request(key, lambda: review_service.image_evidence(project, image_id, shown, versus)):
+            self.evidence_changed.emit(None, "loading the evidence…")
 
-    def _ensure(self, image_id: int, class_id: int | None, run_id: int) -> None:
-        """Evidence from the audit run, else the pre-label run, else computed on demand."""
-        key = (image_id, class_id)
-        if class_id is None or key in self.evidence or key in self._pending:
+    def _evidence_loaded(self, key: Any, result: Any) -> None:
+        self.loader.remember(key, result)
+        if key != self._evidence_key():
+            return  # an answer for a row no longer selected
+        self.evidence = result
+        self.evidence_changed.emit(result, "")
+
+    def _evidence_failed(self, key: Any, err: BaseException) -> None:
+        if key != self._evidence_key():
             return
-        for stored in (self.project.explanations(image_id, run_id=run_id), self.project.explanations(image_id)):
-            ev = parse_evidence(stored.get(class_id), class_id)
-            if ev is not None:
-                self.evidence[key] = ev
-                return
-        self._pending.add(key)
-
-        def done(ev: Evidence | None) -> None:
-            self._pending.discard(key)
-            if ev is not None:
-                self.evidence[key] = ev
-                self._emit()
-
-        def failed(err: BaseException) -> None:
-            self._pending.discard(key)
-            self.notice.emit(f"no explanation: {err}")
-
-        self.ctx.run_task("Explain", review_service.explain_task(self.project, image_id, class_id), done,
-                          on_error=failed)
+        if is_user_error(err):
+            self.evidence_changed.emit(None, f"no evidence: {err}")
+        else:
+            self.evidence_changed.emit(None, "no evidence (error)")
+            self.ctx.show_error("Could not compute the evidence", err)
 
     # -- decisions ------------------------------------------------------------------------------------
     def keep_given(self) -> bool:

@@ -22,6 +22,7 @@ class AuditItem:
     thumb_key: str
     review_status: str
     label_name: str | None
+    size: tuple[int, int] | None = None  # (W, H) of the original: the evidence's pixel space
 
 
 # column title -> (display text, sort/tooltip helper)

@@ -21,15 +21,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.audit.controller import FINDING_CHECKS, AuditController
+from desktop.audit.evidence import AuditEvidence
 from desktop.audit.findings import TABS, FindingsTab
 from desktop.audit.model import THUMB_COLUMN, AuditItem, AuditModel
 from desktop.review import service as review_service
-from desktop.review.bars import ShareBars, share_rows
-from desktop.review.evidence import Evidence
-from desktop.review.fit import ElidedLabel, wrapping
-from desktop.review.overlay import ExplanationOverlay, load_image
-from desktop.review.panels import ClassSearch, ComparePanel
-from desktop.review.task_strip import TaskStrip
+from desktop.review.panels import ClassSearch
+from desktop.signals import listen
+from desktop.widgets.fit import ElidedLabel, wrapping
+from desktop.widgets.task_strip import TaskStrip
 
 THUMB_PX = 56
 
@@ -80,14 +79,8 @@ class AuditView(QWidget):
         self.path_label.setTextFormat(Qt.TextFormat.RichText)
         self.title = wrapping(QLabel())
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.overlay = ExplanationOverlay()
-        self.legend = ShareBars(bar_header="share of score")
-        self.legend.attribute_clicked.connect(self.overlay.highlight)
-        self.legend.setMaximumHeight(150)
-        self.compare = ComparePanel()
-        self.compare.picker.hide()  # the audit compares the model's class with the given one
-        self.compare.picker_label.hide()
-        self.compare.left.attribute_clicked.connect(self.overlay.highlight)
+        self.evidence = AuditEvidence()
+        self.overlay = self.evidence.overlay
         self.keep = QPushButton("Keep given label (G)")
         self.keep.clicked.connect(self._keep)
         self.use = QPushButton("Use model's label (M)")
@@ -106,9 +99,7 @@ class AuditView(QWidget):
         dl.setContentsMargins(0, 0, 0, 0)
         dl.addWidget(self.path_label)
         dl.addWidget(self.title)
-        dl.addWidget(self.overlay, 3)
-        dl.addWidget(self.legend)
-        dl.addWidget(self.compare, 2)
+        dl.addWidget(self.evidence, 1)
         dl.addLayout(buttons)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -137,7 +128,7 @@ class AuditView(QWidget):
         lay.addWidget(self.notice)
 
         for key, slot in (("G", self._keep), ("M", self._use), ("/", self._focus_search),
-                          ("Space", self.overlay.toggle_overlay)):
+                          ("Space", self.overlay.toggle_overlay), ("H", self.evidence.toggle_mode)):
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
@@ -146,9 +137,10 @@ class AuditView(QWidget):
         c.findings_loaded.connect(self._show_findings)
         c.item_changed.connect(self._item_changed)
         c.selected.connect(self._show_selected)
+        c.evidence_changed.connect(self.evidence.set_evidence)
         c.notice.connect(self.notice.setText)
         c.task_started.connect(self.strip.follow)
-        ctx.project_changed.connect(self._project_changed)
+        listen(ctx.project_changed, self, self._project_changed)
         self._project_changed()
 
     def activate(self) -> None:
@@ -212,17 +204,14 @@ class AuditView(QWidget):
         return True
 
     # -- detail ---------------------------------------------------------------------------------------
-    def _show_selected(self, item: AuditItem | None, model_ev: Evidence | None, given_ev: Evidence | None) -> None:
+    def _show_selected(self, item: AuditItem | None) -> None:
         has = item is not None
         for w in (self.keep, self.use, self.search):
             w.setEnabled(has)
+        self.evidence.set_item(item)
         if item is None:
             self.path_label.setText("")
             self.title.setText("Select a row to see why the model disagrees with the given label.")
-            self.overlay.set_image(None)
-            self.overlay.set_evidence(None)
-            self.legend.set_rows([])
-            self.compare.set_evidence(None, None)
             return
         r = item.row
         self.path_label.setText(f"<b>{r.rel_path}</b>")
@@ -233,22 +222,6 @@ class AuditView(QWidget):
             + (f"<br>now: {item.review_status.replace('_', ' ')}"
                + (f" as <b>{item.label_name}</b>" if item.label_name else "") if item.review_status != "unreviewed" else "")
         )
-        self._show_image(item)
-        self.overlay.set_evidence(model_ev)
-        self.legend.set_rows(share_rows(model_ev) if model_ev else [])
-        self.compare.set_evidence(model_ev, given_ev)
-
-    def _show_image(self, item: AuditItem) -> None:
-        if getattr(self, "_shown_path", None) == item.path:
-            return
-        self._shown_path = item.path
-        try:
-            image = load_image(str(item.path)) if item.path else None
-        except OSError as err:
-            self.overlay.set_image(None)
-            self.overlay.set_message(str(err))
-            return
-        self.overlay.set_image(image)
 
     def _after_decision(self, ok: bool) -> None:
         """Move on to the next unresolved row, keyboard-review style."""

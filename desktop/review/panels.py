@@ -1,4 +1,5 @@
-"""The review screen's side panels: top-k classes, why-not comparison, decision trail, class search."""
+"""The review screen's side panels: top-k classes, decision trail, class search (the evidence
+panels are in desktop/widgets)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QCompleter,
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -21,10 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.review.bars import ShareBars, contribution_rows
-from desktop.review.evidence import Evidence
 from desktop.review.service import ClassRef, ReviewState
-from desktop.widgets.fit import ElidedLabel, wrapping
+from desktop.widgets.fit import wrapping
 
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 10
 _OWN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
@@ -59,67 +55,6 @@ class TopKList(QListWidget):
 
     def class_ids(self) -> list[int]:
         return [int(self.item(i).data(CLASS_ROLE)) for i in range(self.count())]
-
-
-class ComparePanel(QWidget):
-    """Why not the other class: contributions of each class's attributes, side by side."""
-
-    compare_requested = Signal(object)  # class id to compare with (None: runner-up)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.left_title = ElidedLabel()
-        self.right_title = ElidedLabel()
-        for label in (self.left_title, self.right_title):
-            label.setTextFormat(Qt.TextFormat.RichText)
-        self.left = ShareBars(bar_header="contribution")
-        self.right = ShareBars(bar_header="contribution")
-        self.picker = QComboBox()
-        self.picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.picker.activated.connect(self._picked)
-        self.summary = wrapping(QLabel())
-        self.picker_label = QLabel("compare with")
-        top = QHBoxLayout()
-        top.addWidget(self.picker_label)
-        top.addWidget(self.picker, 1)
-        grid = QGridLayout()
-        grid.addWidget(self.left_title, 0, 0)
-        grid.addWidget(self.right_title, 0, 1)
-        grid.addWidget(self.left, 1, 0)
-        grid.addWidget(self.right, 1, 1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addLayout(top)
-        lay.addWidget(self.summary)
-        lay.addLayout(grid, 1)
-
-    def set_classes(self, classes: list[ClassRef], runner_up: int | None, current: int | None) -> None:
-        self.picker.blockSignals(True)
-        self.picker.clear()
-        self.picker.addItem("runner-up", None)
-        for c in classes:
-            self.picker.addItem(c.name, c.id)
-        idx = self.picker.findData(current) if current is not None and current != runner_up else 0
-        self.picker.setCurrentIndex(max(0, idx))
-        self.picker.blockSignals(False)
-
-    def _picked(self, index: int) -> None:
-        self.compare_requested.emit(self.picker.itemData(index))
-
-    def set_evidence(self, shown: Evidence | None, other: Evidence | None) -> None:
-        both = [e for e in (shown, other) if e is not None]
-        scale = max((a.share * e.score for e in both for a in e.attributes), default=0.0)
-        self.left.set_rows(contribution_rows(shown) if shown else [], scale)
-        self.right.set_rows(contribution_rows(other) if other else [], scale)
-        self.left_title.setText(f"<b>{shown.class_name}</b> {shown.score:.4f}" if shown else "—")
-        self.right_title.setText(f"<b>{other.class_name}</b> {other.score:.4f}" if other else "no evidence")
-        if shown and other:
-            gap = shown.score - other.score
-            self.summary.setText(
-                f"{shown.class_name} scores {abs(gap):.4f} {'above' if gap >= 0 else 'below'} {other.class_name}."
-            )
-        else:
-            self.summary.setText("")
 
 
 class InfoPanel(QWidget):

@@ -7,7 +7,8 @@ Reusable (Review and Audit). API:
 * signal `attribute_selected(object)`: an `AttributeEvidence` of either class was clicked (its
   map can then be drawn on the image); None when the selection is cleared.
 * signal `compare_requested(object)`: a class id chosen in the "compare with" box (None: the
-  runner-up); fill the box with `set_classes([(id, name)], current)`.
+  runner-up); fill the box with `set_classes([(id, name)], current)`. `ContrastPanel(picker=False)`
+  has no such box (Audit: the two classes are the row's).
 """
 
 from __future__ import annotations
@@ -33,16 +34,16 @@ class ContrastPanel(QWidget):
     attribute_selected = Signal(object)  # AttributeEvidence | None
     compare_requested = Signal(object)  # class id | None (runner-up)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, picker: bool = True) -> None:
         super().__init__(parent)
         self.contrast: Contrast | None = None
         self.rows: list[AttributeRow] = []
         self.selected: AttributeEvidence | None = None
-        self.picker = QComboBox()
+        self.picker = QComboBox(self)
         self.picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.picker.activated.connect(lambda i: self.compare_requested.emit(self.picker.itemData(i)))
         top = QHBoxLayout()
-        top.addWidget(QLabel("compare with"))
+        top.addWidget(QLabel("compare with", self))
         top.addWidget(self.picker, 1)
         self.summary = _heading("")
         self._body = QWidget()
@@ -57,6 +58,9 @@ class ContrastPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
+        if not picker:
+            for i in range(top.count()):
+                top.itemAt(i).widget().hide()
         lay.addWidget(self.summary)
         lay.addWidget(scroll, 1)
 

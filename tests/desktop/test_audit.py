@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.desktop.test_review import (
@@ -40,6 +41,8 @@ def write_audit(project, world) -> list[tuple[int, float, bool]]:
 
 @pytest.fixture
 def audit(ctx, project, qtbot):
+    import workflows.evidence  # noqa: F401 - the app warms these up at start (see test_review's fixture)
+    import workflows.scoring  # noqa: F401
     from desktop.audit.view import AuditView
 
     world = build_world(project)
@@ -67,18 +70,65 @@ def test_rows_are_ranked_flagged_first_then_by_issue_score(audit):
     assert [it.row.flagged for it in view.model.items] == [True, True]
 
 
-def test_selected_row_explains_the_disagreement(audit, qtbot):
+def loaded(view) -> bool:
+    return view.evidence.found is not None
+
+
+def test_selected_row_shows_both_classes_evidence_with_the_review_widgets(audit, qtbot):
+    """Issue #12: the audit explains a flagged label with Review's evidence widgets: the model's
+    class and the given class side by side, and why the model's class and not the given one."""
+    from desktop.widgets.contrast import ContrastPanel
+    from desktop.widgets.evidence_list import EvidenceList
+    from desktop.widgets.evidence_overlay import EvidenceOverlay, shown_attributes
+
     view, world, _ = audit
     top = view.model.items[0].row
+    assert top.flagged and top.suggested_class_id != top.given_class_id
     assert view.controller.current.row.image_id == top.image_id  # the first row is selected
-    ev = view.overlay.evidence
-    assert ev is not None and ev.class_name == top.suggested_label
-    assert len(view.overlay.visible_region_items()) == 2 * len(CLASSES[top.suggested_label])
-    assert view.compare.right_title.text().startswith(f"<b>{top.given_label}</b>")
-    view.legend.click_position(1)
-    assert {r.data(0) for r in view.overlay.visible_region_items()} == {1}
+    panel = view.evidence
+    assert isinstance(panel.suggested, EvidenceList) and isinstance(panel.given, EvidenceList)
+    assert isinstance(panel.compare, ContrastPanel) and isinstance(view.overlay, EvidenceOverlay)
+    qtbot.waitUntil(lambda: loaded(view), timeout=10000)
+    sug, giv = panel.suggested.evidence, panel.given.evidence
+    assert sug.class_name == top.suggested_label and giv.class_name == top.given_label
+    assert sorted(panel.suggested.row_texts()) == sorted(CLASSES[top.suggested_label])
+    assert sorted(panel.given.row_texts()) == sorted(CLASSES[top.given_label])
+    # the contrast is the model's class against the given one
+    c = panel.compare.contrast
+    assert (c.a.class_name, c.b.class_name) == (top.suggested_label, top.given_label)
+    assert f"<b>{top.suggested_label}</b>" in panel.compare.summary.text()
+    assert f"and not <b>{top.given_label}</b>" in panel.compare.summary.text()
+    # the image shows the model's class: a contour and a peak per present attribute (maps)
+    assert view.overlay.evidence is sug
+    assert len(view.overlay.overlay_items()) == 2 * len(shown_attributes(sug))
+    # an attribute of the given class clicked: that class is drawn, the attribute alone
+    row = panel.given.rows[0]
+    qtbot.mouseClick(row, Qt.MouseButton.LeftButton)
+    assert view.overlay.evidence is giv and view.overlay.attribute is row.attr
+    assert len(view.overlay.overlay_items()) == 2 and panel.drawn.currentData() == "given"
+    assert panel.given.selected is row.attr and panel.suggested.selected is None
+    # ...and one of the contrast: drawn alone in its own class's colours
+    crow = panel.compare.rows[0]
+    qtbot.mouseClick(crow, Qt.MouseButton.LeftButton)
+    assert view.overlay.attribute is crow.attr and panel.given.selected is None
     qtbot.waitUntil(lambda: view.model.thumbs.pending() == 0 and view.model.index(0, 0).data(1) is not None,
                     timeout=10000)
+
+
+def test_evidence_is_loaded_off_the_gui_thread(audit, qtbot):
+    """Selecting a row never computes evidence on the GUI thread: the lists say it is loading and
+    fill when the background loader answers; an answer for a row left behind is dropped."""
+    view, _world, _ = audit
+    qtbot.waitUntil(lambda: loaded(view), timeout=10000)
+    view.controller.loader.clear()  # nothing cached: the next rows must be computed
+    second, first = view.model.items[1].row, view.model.items[0].row
+    view.table.selectRow(1)
+    assert view.evidence.found is None
+    assert view.evidence.suggested.evidence is None and "loading" in view.evidence.suggested.title.text()
+    view.table.selectRow(0)  # moved on before the answer came
+    qtbot.waitUntil(lambda: loaded(view), timeout=10000)
+    assert view.evidence.suggested.evidence.class_name == first.suggested_label
+    assert view.controller.current.row.image_id == first.image_id != second.image_id
 
 
 def test_keep_given_and_use_model_are_recorded_decisions(audit, project, ctx):
@@ -178,7 +228,9 @@ def test_audit_screen_fits_a_small_window_with_long_names(ctx, project, qtbot):
     view.resize(1080, 760)
     view.show()
     view.activate()
-    assert view.controller.current is not None and view.compare.left.topLevelItemCount() == 2
+    assert view.controller.current is not None
+    qtbot.waitUntil(lambda: loaded(view), timeout=10000)
+    assert len(view.evidence.suggested.rows) == 2 and len(view.evidence.given.rows) == 2
     view.strip.show()  # while the audit runs, its progress message is shown inline
     view.strip._progress(Progress(0, 0, "scoring labelled images against every active class from the feature "
                                   "cache of the project (this message is long on purpose)", stage="score"))

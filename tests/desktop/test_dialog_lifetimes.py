@@ -136,7 +136,7 @@ def test_context_signals_are_connected_only_through_listen():
     """A new `ctx.labels_changed.connect(...)` anywhere in desktop/ fails here (docs/desktop.md)."""
     offenders = []
     for path in sorted(DESKTOP.rglob("*.py")):
-        if path.name == "context.py" or "audit" in path.parts:  # audit: rewritten on its own branch
+        if path.name == "context.py":
             continue
         offenders += [f"{path.relative_to(DESKTOP.parent)}:{n}" for n in _direct_context_connections(path)]
     assert offenders == []
