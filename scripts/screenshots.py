@@ -103,6 +103,8 @@ def main() -> int:
         settle(app, 2.5 if key == "browser" else 1.2)
         if key == "review":
             wait_for(app, lambda: win.screens["review"].legend.evidence is not None)
+        if key == "audit":  # the selected row's evidence is loaded off the GUI thread too
+            wait_for(app, lambda: win.screens["audit"].evidence.found is not None, 60)
         grab(win, f"{i + 1}-{key}")
         if key == "review":
             review = win.screens["review"]

@@ -155,15 +155,34 @@ class AttributesController(QObject):
         return True if out is None else out
 
     def add_class(self, name: str) -> int | None:
-        cid = self._edit("Add class", lambda: self.project.add_class(name, who=self.who), classes=True)
-        if isinstance(cid, int) and not isinstance(cid, bool):
-            self.select_class(cid)
-            return cid
-        return None
+        """Add one class through `workflows.attributes.add_classes`; its warnings (a name that
+        looks like another class, what normalisation changed) go to the notice line."""
+        added = self._edit("Add class", lambda: service.add_classes(self.project, [name], who=self.who),
+                           classes=True)
+        if not added or not getattr(added, "ids", None):
+            return None
+        cid = int(added.ids[0])
+        self.select_class(cid)
+        self._warn(f"added class {added.names[0]!r}", added.warnings)
+        return cid
 
     def rename_class(self, class_id: int, name: str) -> bool:
-        return bool(self._edit("Rename class", lambda: self.project.rename_class(class_id, name, who=self.who),
-                               classes=True))
+        warnings = self._edit("Rename class", lambda: service.rename_class(self.project, class_id, name, who=self.who),
+                              classes=True)
+        if warnings is None:
+            return False
+        if isinstance(warnings, list):
+            self._warn(f"renamed to {name!r}", warnings)
+        return True
+
+    def _warn(self, done: str, warnings: Sequence[str]) -> None:
+        """Say what was done, with the use case's warnings; the warnings also reach the status bar."""
+        if warnings:
+            text = f"{done}; warning: " + "; ".join(warnings)
+            self.notice.emit(text)
+            self.ctx.show_status(text, 15000)
+        else:
+            self.notice.emit(done)
 
     def merge_classes(self, src_ids: Sequence[int], dst_id: int) -> bool:
         src = [i for i in src_ids if i != dst_id]

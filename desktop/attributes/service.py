@@ -79,3 +79,23 @@ def describe_changes(project: Any, result: Any, top: int = 3) -> str:
     if missing:
         text += f" ({len(missing)} image(s) have no cached features: run pre-label for them)"
     return text
+
+
+def add_classes(project: Any, names: list[str], who: str = "") -> Any:
+    """Add classes all or none through the use case (`workflows.attributes.AddedClasses`): its
+    warnings say what normalisation changed and which names look like another class."""
+    from workflows.attributes import add_classes as run
+
+    return run(project, names, who=who)
+
+
+def rename_class(project: Any, class_id: int, name: str, who: str = "") -> list[str]:
+    """Rename a class (the store checks and normalises the name); returns the same warnings as
+    adding one: what normalisation changed, and other classes the new name looks like."""
+    from workflows import text
+
+    others = [c.name for c in project.list_classes() if c.id != class_id]
+    project.rename_class(class_id, name, who=who)
+    new = next((c.name for c in project.list_classes() if c.id == class_id), name)
+    note = text.changed(name, new)
+    return ([note] if note else []) + text.lookalikes([new], others)

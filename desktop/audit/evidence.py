@@ -84,8 +84,8 @@ class AuditEvidence(QWidget):
         self.given = EvidenceList(caption=False)
         self.suggested.attribute_selected.connect(lambda a: self._list_attribute(SUGGESTED, a))
         self.given.attribute_selected.connect(lambda a: self._list_attribute(GIVEN, a))
-        self.suggested_head = ElidedLabel()
-        self.given_head = ElidedLabel()
+        self.suggested_head = ElidedLabel("the model's class")
+        self.given_head = ElidedLabel("the given label")
         self.caption = ElidedLabel(SHARE_RULE)
         self.caption.setObjectName("muted")
         self.caption.setToolTip(SHARE_RULE)
@@ -120,6 +120,7 @@ class AuditEvidence(QWidget):
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([400, 360])  # the lists need room for several rows, the image less
         split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -135,13 +136,8 @@ class AuditEvidence(QWidget):
             self._path = None
             self.overlay.set_image(None)
             self.overlay.set_message("Select a row to see why the model disagrees with the given label.")
-            self.suggested_head.setText("model says")
-            self.given_head.setText("given label")
             self._show(None, "")
             return
-        r = item.row
-        self.suggested_head.setText(f"model says: {r.suggested_label or '—'}")
-        self.given_head.setText(f"given label: {r.given_label or '—'}")
         self._show_image(item)
 
     def set_evidence(self, found: Any, why: str = "") -> None:

@@ -115,19 +115,22 @@ class AddClassesDialog(QDialog):
 
 
 def add_classes(ctx: Any, names: list[str]) -> list[int]:
-    """Add each class (one store call each, logged); the user's problems (a duplicate name) are
-    collected in one status line, the rest are added."""
+    """Add the classes all or none through `workflows.attributes.add_classes` (the CLI's rules:
+    every name checked first); the outcome and its warnings (names that look like another class,
+    what normalisation changed) go to the status bar. The user's problems are one status line."""
+    from desktop.attributes.service import add_classes as run
     from workflows.errors import is_user_error
 
-    project, added, problems = ctx.project, [], []
-    for name in names:
-        try:
-            added.append(project.add_class(name, who=ctx.reviewer))
-        except Exception as err:
-            if not is_user_error(err):
-                raise
-            problems.append(f"{name}: {err}")
+    try:
+        added = run(ctx.project, names, who=ctx.reviewer)
+    except Exception as err:
+        if not is_user_error(err):
+            raise
+        ctx.show_status(f"no class added: {err}", 15000)
+        return []
     ctx.classes_changed.emit()
-    text = f"added {len(added)} class(es)" + (f"; not added: {'; '.join(problems)}" if problems else "")
-    ctx.show_status(text, 10000)
-    return added
+    text = f"added {len(added.ids)} class(es)"
+    if added.warnings:
+        text += "; warning: " + "; ".join(added.warnings)
+    ctx.show_status(text, 15000 if added.warnings else 10000)
+    return list(added.ids)

@@ -97,6 +97,40 @@ def test_rename_merge_delete_classes(editor, project, ctx, qtbot):
     assert editor.classes.count() == 1
 
 
+ZORBIT_CYRILLIC = "z\u043erbit"  # "zоrbit": a Cyrillic о in a Latin word
+
+
+def test_adding_a_lookalike_class_warns_in_the_notice_and_the_status_bar(editor, project, ctx, qtbot):
+    """The use case's look-alike warning (workflows.text.lookalikes) reaches the desktop: adding
+    "zоrbit" next to "zorbit" is allowed but said, in the screen's notice and the status bar."""
+    assert editor.add_class("zorbit") is not None
+    assert "warning" not in editor.notice.text()
+    with qtbot.waitSignal(ctx.status_message) as status:
+        cid = editor.add_class(ZORBIT_CYRILLIC)
+    assert cid is not None and project.get_class(cid).name == ZORBIT_CYRILLIC  # allowed, not lost
+    for text in (editor.notice.text(), status.args[0]):
+        assert "looks like the class 'zorbit'" in text and "mixes Cyrillic and Latin" in text
+    assert ctx.errors == []
+
+
+def test_renaming_to_a_lookalike_and_the_add_dialog_path_warn_too(editor, project, ctx, qtbot):
+    from desktop.dialogs.add_classes import add_classes
+
+    ids = [project.add_class(n) for n in ("zorbit", "blorp")]
+    editor.activate()
+    with qtbot.waitSignal(ctx.status_message) as status:
+        editor.classes.item(1).setText(ZORBIT_CYRILLIC)  # rename in place
+    assert project.get_class(ids[1]).name == ZORBIT_CYRILLIC
+    assert "looks like the class 'zorbit'" in status.args[0] and "looks like" in editor.notice.text()
+    # the Add classes dialog's path: all or none through workflows.attributes.add_classes
+    with qtbot.waitSignal(ctx.status_message) as status:
+        added = add_classes(ctx, ["Zorbit\u200b2", "quam"])
+    assert len(added) == 2 and "stored as 'Zorbit2'" in status.args[0]
+    with qtbot.waitSignal(ctx.status_message) as status:
+        assert add_classes(ctx, ["newone", "quam"]) == []  # one taken name: nothing added
+    assert "already exists" in status.args[0] and "newone" not in [c.name for c in project.list_classes()]
+
+
 def test_rescore_is_offered_after_an_edit_when_labels_exist(ctx, project, qtbot):
     from desktop.attributes.view import AttributesView
 
