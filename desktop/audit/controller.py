@@ -194,22 +194,25 @@ class AuditController(QObject):
 
     def _evidence_key(self) -> tuple[Any, ...] | None:
         it = self.current
-        if it is None:
+        if it is None or self.project is None:
             return None
-        return (it.row.image_id, *self.classes_of(it))
+        # the project is part of the key: an answer for the last project's image #n is not this one's
+        return (id(self.project), it.row.image_id, *self.classes_of(it))
 
     def _request_evidence(self) -> None:
         """Ask the background loader for the selected row's evidence (never on the GUI thread)."""
         key = self._evidence_key()
         self.evidence = None
-        if key is None or self.project is None:
+        if key is None:
             self.evidence_changed.emit(None, "")
             return
-        project, (image_id, shown, versus) = self.project, key
+        project, (_p, image_id, shown, versus) = self.project, key
         if not self.loader.request(key, lambda: review_service.image_evidence(project, image_id, shown, versus)):
             self.evidence_changed.emit(None, "loading the evidence…")
 
     def _evidence_loaded(self, key: Any, result: Any) -> None:
+        if self.project is None or key[0] != id(self.project):
+            return  # about a project closed since (never cached: its id may be reused)
         self.loader.remember(key, result)
         if key != self._evidence_key():
             return  # an answer for a row no longer selected
