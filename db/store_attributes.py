@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.engine_setup import ProjectError
+from db.connection import ProjectError
 from db.models import (
     ATTRIBUTE_SOURCES,
     Attribute,

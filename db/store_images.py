@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from db.engine_setup import ProjectError
+from db.connection import ProjectError
 from db.models import Image, utcnow
 from db.queries import ROW_COLUMNS, CurrentLabel, ImageFilter, ImageRow, order_by
 
