@@ -39,7 +39,9 @@ class Base(DeclarativeBase):
 
 IMAGE_STATUSES = ("ok", "error", "missing")
 REVIEW_STATUSES = ("unreviewed", "accepted", "corrected", "rejected", "uncertain", "confirmed_negative")
-DECISION_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative", "undo")
+# "stale": appended by a re-scan when a decided file's content changed; the decisions before it
+# are kept but no longer label the image (it is back in review), and undo does not cross it
+DECISION_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative", "undo", "stale")
 ATTRIBUTE_SOURCES = ("llm", "manual", "import")
 RUN_STATUSES = ("running", "done", "cancelled", "failed")
 
