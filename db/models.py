@@ -123,6 +123,8 @@ class Image(Base):
 
 class LabelClass(Base):
     __tablename__ = "label_class"
+    # ids are never handed out twice: runs' top-k scores and decisions keep naming what they meant
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(512), unique=True)
     order: Mapped[int] = mapped_column("sort_order", Integer, default=0)
@@ -203,9 +205,8 @@ class Prediction(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
-    class_id: Mapped[int | None] = mapped_column(
-        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
-    )
+    # not a foreign key: the id of the class the model predicted, kept if that class is deleted
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float] = mapped_column(Float)
     margin: Mapped[float] = mapped_column(Float)
     topk: Mapped[Any] = mapped_column(JSON)  # [[class_id, score], ...] best first
@@ -230,9 +231,8 @@ class Decision(Base):
     __table_args__ = (Index("ix_decision_image_id_id", "image_id", "id"),)  # latest decision of an image
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
-    class_id: Mapped[int | None] = mapped_column(
-        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
-    )
+    # not a foreign key: the class decided on, kept (shown as deleted) if that class is deleted
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(24))
     # the review status / label this decision leaves the image in (undo restores an older one)
     result_status: Mapped[str] = mapped_column(String(24))

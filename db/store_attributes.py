@@ -320,9 +320,28 @@ class AttributesMixin:
             "labelled_images": count(select(func.count(Image.id)).where(Image.label_class_id == cid)),
         }
 
+    @staticmethod
+    def _deleted_class_names(s: Session) -> dict[int, str]:
+        """id -> old name of every deleted class (from the edit log; ids are never reused)."""
+        out: dict[int, str] = {}
+        q = select(AttributeEdit.class_id, AttributeEdit.before).where(
+            AttributeEdit.action == "delete_class", AttributeEdit.class_id.is_not(None)
+        )
+        for cid, before in s.execute(q):
+            if isinstance(before, dict) and isinstance(before.get("name"), str):
+                out[int(cid)] = before["name"]
+        return out
+
+    def deleted_classes(self) -> dict[int, str]:
+        """id -> old name of every deleted class (decisions and runs may still name these ids)."""
+        with self.session() as s:
+            return self._deleted_class_names(s)
+
     def delete_class(self, class_id: ClassKey, who: str = "", force: bool = False) -> None:
         """Delete a class and its attributes. Refuses when decisions or imported labels use it,
-        unless `force` (their label becomes empty); merging or disabling loses nothing."""
+        unless `force`: images' current labels of it become empty, while decisions and runs keep
+        its id (never reused) and show it as deleted with its old name. Merging or disabling
+        loses nothing."""
         with self.session() as s:
             row = self._class(s, class_id)
             usage = self._usage(s, row.id)

@@ -277,13 +277,20 @@ class ReviewMixin:
             )
             rows = s.execute(q).all()
             last_stale = max((d.id for d, _n in rows if d.action == STALE_ACTION), default=0)
+            gone = self._deleted_class_names(s) if any(d.class_id and n is None for d, n in rows) else {}  # type: ignore[attr-defined]
+
+            def label(cid: int | None, name: str | None) -> str | None:
+                if cid is None or name is not None:
+                    return name
+                return f"{gone.get(cid, f'#{cid}')} (deleted)"
+
             return [
                 DecisionRow(
                     id=d.id,
                     image_id=d.image_id,
                     action=d.action,
                     class_id=d.class_id,
-                    class_name=name,
+                    class_name=label(d.class_id, name),
                     result_status=d.result_status,
                     previous_class_id=d.previous_class_id,
                     previous_status=d.previous_status,

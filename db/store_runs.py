@@ -358,7 +358,10 @@ class RunsMixin:
             img.pred_margin = p.margin if p else None
 
     def _class_names(self, s: Any) -> dict[int, str]:
-        return dict(s.execute(select(LabelClass.id, LabelClass.name)).all())
+        """Every class id a run may name: live classes, and deleted ones as "name (deleted)"."""
+        names = {int(i): f"{n} (deleted)" for i, n in self._deleted_class_names(s).items()}  # type: ignore[attr-defined]
+        names.update(s.execute(select(LabelClass.id, LabelClass.name)).all())
+        return names
 
     def latest_prediction(self, image_id: int) -> PredictionRow | None:
         """The prediction the grid shows for an image (newest pre-label/re-score run), or None."""
