@@ -194,6 +194,8 @@ class Run(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     # "host|pid|start ticks" of the process running it, so a run whose process died is recognised
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the owner's last sign of life (each stored batch): the run lease for owners on other hosts
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Prediction(Base):
