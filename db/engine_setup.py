@@ -124,14 +124,18 @@ class ProjectStore:
             with self._sessions() as s, s.begin():
                 yield s
         except OperationalError as err:
-            if is_busy_error(err):
-                raise ProjectBusy(busy_message(self.path)) from err
-            if "disk is full" in str(err):
-                raise ProjectError(f"disk full: {self.path} could not be written; nothing of this step was saved") from err
-            if is_readonly_error(err) or self.read_only:
-                reason = self.read_only_reason or "the file or its folder cannot be written"
-                raise ProjectReadOnly(f"{self.path} is read-only ({reason}); nothing was changed") from err
+            self._raise_store_error(err)
             raise
+
+    def _raise_store_error(self, err: OperationalError) -> None:
+        """Turn a locked, full or read-only database into one line (ProjectError); else return."""
+        if is_busy_error(err):
+            raise ProjectBusy(busy_message(self.path)) from err
+        if "disk is full" in str(err):
+            raise ProjectError(f"disk full: {self.path} could not be written; nothing of this step was saved") from err
+        if is_readonly_error(err) or self.read_only:
+            reason = self.read_only_reason or "the file or its folder cannot be written"
+            raise ProjectReadOnly(f"{self.path} is read-only ({reason}); nothing was changed") from err
 
     # -- settings ------------------------------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
