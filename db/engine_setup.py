@@ -18,6 +18,7 @@ from db.connection import (
     ProjectError,
     ProjectReadOnly,
     busy_message,
+    code_head_revision,
     is_busy_error,
     is_readonly_error,
     make_engine,
@@ -26,10 +27,16 @@ from db.connection import (
     unregister_holder,
     writable,
 )
-from db.migrate import head_revision, upgrade_to_head
 from db.models import Setting
 
 __all__ = ["PROJECT_SUFFIX", "ProjectBusy", "ProjectError", "ProjectReadOnly", "ProjectStore", "make_engine"]
+
+
+def _upgrade(engine: Engine) -> None:
+    """Alembic is imported only when a file needs creating or upgrading (it costs a second)."""
+    from db.migrate import upgrade_to_head
+
+    upgrade_to_head(engine)
 
 
 class ProjectStore:
@@ -63,22 +70,23 @@ class ProjectStore:
             if not p.parent.is_dir():
                 raise ProjectError(f"cannot create {p}: folder {p.parent} does not exist")
             engine = make_engine(p)
-            upgrade_to_head(engine)
+            _upgrade(engine)
             return cls(p, engine)
         check = probe_project_file(p)
         ok, why = writable(p)
         if not ok:
-            if check.revision != head_revision():
+            if check.revision != code_head_revision():
                 raise ProjectError(
                     f"{p} needs a schema upgrade but {why}; open it once where it can be written"
                 )
             return cls(p, make_engine(p, read_only=True), read_only=True, read_only_reason=why)
         engine = make_engine(p)
-        try:
-            upgrade_to_head(engine)
-        except BaseException:
-            engine.dispose()
-            raise
+        if check.revision != code_head_revision():
+            try:
+                _upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         return cls(p, engine)
 
     @classmethod
