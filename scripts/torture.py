@@ -196,6 +196,33 @@ def kill_prelabel(work: Path, base: Path, ref: dict, ref_s: float, kills: int, r
     return row
 
 
+def two_prelabels(work: Path, base: Path, ref: dict, ref_s: float) -> tuple[Row, str]:
+    """A second pre-label on the same project: refused with who runs it, then `--join` helps."""
+    row = Row("2nd pre-label: refused, then --join")
+    d = copy_project(base, work / "two")
+    first = start(d, "prelabel")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and first.poll() is None:  # until its run exists
+        with _db(d) as c:
+            if c.execute("SELECT count(*) FROM run WHERE status = 'running'").fetchone()[0]:
+                break
+        time.sleep(0.2)
+    second = lazlabel(d, "prelabel")
+    told = user_errors(second.stderr)
+    row.runs = 3
+    joined = lazlabel(d, "prelabel", "--join")
+    first.communicate(timeout=600)
+    row.fail(second.returncode == 1 and bool(told) and "in progress (pid" in told[0], f"second said {told}")
+    row.fail(joined.returncode == 0 and first.returncode == 0, f"rc first {first.returncode} join {joined.returncode}")
+    got, bad = predictions(d)
+    row.lost_or_dup = max(bad, 0)
+    row.integrity = integrity(d)
+    row.fail(same_predictions(got, ref), "two processes' result differs")
+    helped = next((ln for ln in joined.stdout.splitlines() if "joined run" in ln or "run #" in ln), "")
+    shutil.rmtree(d)
+    return row, (told[0] if told else "") + (f" / --join: {helped}" if helped else "")
+
+
 def kill_import(work: Path, base: Path, big: Path, kills: int, rng: random.Random) -> Row:
     row = Row("kill -9 attribute import, redo")
     ref_dir = copy_project(base, work / "imp-ref")
@@ -387,8 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         ref_s = time.monotonic() - t0
         ref, bad = predictions(labelled)
         must(lazlabel(labelled, "review", "--accept-above", "0"), "accepting every prediction")
+        two_row, two_msg = two_prelabels(work, base, ref, ref_s)
+        two_row.notes.append(two_msg)
         rows = [
             kill_prelabel(work, base, ref, ref_s, args.kills, rng),
+            two_row,
             kill_import(work, base, big, args.kills, rng),
             kill_export(work, labelled, args.kills, rng),
         ]
