@@ -19,6 +19,7 @@ import os
 import socket
 import sqlite3
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,7 @@ def _pid_alive(pid: int) -> bool:
 def register_holder(path: Path) -> Path | None:
     """Note that this process has the project open for writing (best effort; None if it can't)."""
     d = holders_dir(path)
-    me = d / f"{socket.gethostname()}-{os.getpid()}.json"
+    me = d / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.json"  # one per open project
     what = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv))[:200] or "python"
     try:
         d.mkdir(parents=True, exist_ok=True)
