@@ -196,17 +196,21 @@ def kill_prelabel(work: Path, base: Path, ref: dict, ref_s: float, kills: int, r
     return row
 
 
+def _wait_for_running_run(folder: Path, proc: subprocess.Popen, limit_s: float = 300) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        with _db(folder) as c:
+            if c.execute("SELECT count(*) FROM run WHERE status = 'running'").fetchone()[0]:
+                return
+        time.sleep(0.2)
+
+
 def two_prelabels(work: Path, base: Path, ref: dict, ref_s: float) -> tuple[Row, str]:
     """A second pre-label on the same project: refused with who runs it, then `--join` helps."""
     row = Row("2nd pre-label: refused, then --join")
     d = copy_project(base, work / "two")
     first = start(d, "prelabel")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and first.poll() is None:  # until its run exists
-        with _db(d) as c:
-            if c.execute("SELECT count(*) FROM run WHERE status = 'running'").fetchone()[0]:
-                break
-        time.sleep(0.2)
+    _wait_for_running_run(d, first)
     second = lazlabel(d, "prelabel")
     told = user_errors(second.stderr)
     row.runs = 3
@@ -304,7 +308,7 @@ def concurrency(work: Path, labelled: Path, ref: dict, big: Path, n_deciders: in
     stop = work / "conc.stop"
     stop.unlink(missing_ok=True)
     pre = start(d, "prelabel", "--force")
-    time.sleep(1.0)
+    _wait_for_running_run(d, pre)  # the run has read its classes: the import's new ones come after
     deciders = [
         subprocess.Popen(
             [sys.executable, "-c", DECIDER, PROJECT, f"worker{w}", json.dumps(paths), json.dumps(classes), str(stop)],
