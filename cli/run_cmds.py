@@ -80,6 +80,8 @@ def _prelabel(project: Any, args: argparse.Namespace) -> int:
             print(f"{busy}".split(";")[0] + "; waiting for it to finish (Ctrl+C to stop waiting)", file=sys.stderr)
             while project.run_lease(busy.run_id)[1]:
                 time.sleep(WAIT_POLL_S)
+    for note in summary.notes:
+        print(note)
     print(summary.message)
     for iid, reason in list(summary.errors.items())[:10]:
         print(f"  error: {project.image(iid).rel_path}: {reason}")

@@ -47,6 +47,7 @@ class RunSummary:
     errors: dict[int, str] = field(default_factory=dict)  # image id -> reason
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # cache repairs, re-encodes: shown before the message
 
 
 def _targets(project: Any, scope: str, image_ids: Sequence[int] | None) -> list[int]:
@@ -123,30 +124,31 @@ def run_prelabel(
                 project.update_run(run_id, status="done", finished=True)
             yield Progress(len(ids), len(ids), msg, stage="done")
             return RunSummary(
-                run_id, resumed=True, nothing_to_do=True, n_images=len(ids), n_skipped=len(ids), message=msg
+                run_id, resumed=True, nothing_to_do=True, n_images=len(ids), n_skipped=len(ids), message=msg,
+                notes=notes,
             )
         owned = project.claim_run(run_id, join=join)
         covered = len(done | set(ids))
         if owned:
             project.update_run(run_id, status="running", n_images=covered, message="")
     else:
-        if force:
-            dropped = ctx.cache.drop([h for h in project.content_hashes(ids).values() if h])
-            if dropped:
-                notes.append(f"--force: {dropped} cached feature rows dropped, every image is encoded again")
         version = project.snapshot_attribute_set()
-        run_id = project.create_run(
+        run_id = project.create_run(  # RunInProgress if another process runs one (before any drop)
             kind="prelabel",
             model_id=ctx.model_id,
             engine_config=config,
             attribute_set_version=version,
             n_images=len(ids),
         )
+        if force:
+            dropped = ctx.cache.drop([h for h in project.content_hashes(ids).values() if h])
+            if dropped:
+                notes.append(f"--force: {dropped} cached feature rows dropped, every image is encoded again")
         done, todo = set(), ids
     for note in notes:
         yield Progress(0, None, note, stage="prepare")
     summary = RunSummary(
-        run_id, resumed=resumed, n_images=len(done | set(ids)), n_skipped=len(ids) - len(todo)
+        run_id, resumed=resumed, n_images=len(done | set(ids)), n_skipped=len(ids) - len(todo), notes=notes
     )
     try:
         yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0, from_end=not owned)
@@ -175,8 +177,7 @@ def run_prelabel(
         raise
     verb = "resumed run" if resumed and owned else ("joined run" if not owned else "run")
     summary.message = (
-        "".join(f"{n}\n" for n in notes)
-        + f"{verb} #{run_id}: {summary.n_scored} images pre-labelled"
+        f"{verb} #{run_id}: {summary.n_scored} images pre-labelled"
         + (f", {summary.n_skipped} already done" if summary.n_skipped else "")
         + (f", {summary.n_errors} could not be read" if summary.n_errors else "")
         + f" ({summary.timings.get('images_per_s', 0):.1f} images/s)"
