@@ -256,7 +256,7 @@ def busy_message(path: Path) -> str:
         h = holders[0]
         who = f"`{h.get('command', 'lazlabel')}` (pid {h.get('pid')} on {h.get('host')}, since {h.get('since')})"
         more = f" and {len(holders) - 1} more" if len(holders) > 1 else ""
-        return f"{path} is busy: {who}{more} kept it locked for over {secs:g} s; try again when it finishes"
+        return f"{path} is busy: locked for over {secs:g} s, open for writing in {who}{more}; try again when it finishes"
     return (
         f"{path} is busy: another program kept it locked for over {secs:g} s "
         "(an sqlite3 shell, a backup or sync tool?); try again when it finishes"
