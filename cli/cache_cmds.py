@@ -2,7 +2,7 @@
 
 The cache only holds what pre-label can compute again, so `clear` asks nothing; `verify` checks
 every shard's sizes and sha256 sums and removes damaged ones (the next pre-label encodes exactly
-those images again; see docs/architecture.md, "run/cache life cycle").
+those images again; see docs/architecture.md, "Run and cache life cycle").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Connections to a project file: the checks before anything is changed, engines, busy handling.
 
 Leaf module of `db` (imports no other `db` module), so `engine_setup` and `migrate` both build
-on it without importing each other (docs/architecture.md, "data model").
+on it without importing each other (docs/architecture.md, "The data model").
 
 * `probe_project_file` reads a file through a read-only SQLite connection and says whether it is
   a lazlabel project, before any pragma (WAL switch) or schema is applied: only `init` creates.

@@ -6,7 +6,7 @@ Layout: ``root/<model-slug>/<view_key>/`` holds shards, one per `put_batch`:
 written last. Every file is written aside and renamed, and the hash list is the commit record: a
 kill at any moment leaves either a whole shard or debris, never a torn entry.
 
-The cache is validated on open (docs/architecture.md, "run/cache life cycle"): debris of writers
+The cache is validated on open (docs/architecture.md, "Run and cache life cycle"): debris of writers
 that are gone (``.tmp-`` files, parts without a commit record, e.g. after a full disk) is
 removed; every committed shard's parts must have the sizes their npy headers (and ``.sums``)
 promise. A damaged shard is removed and listed in `repairs`; its images are simply not cached any
