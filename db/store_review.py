@@ -424,6 +424,11 @@ class ReviewMixin:
                 out = dict(s.execute(q).all())
             return {int(i): int(c) for i, c in out.items()}
 
+    def latest_audit_run_id(self) -> int | None:
+        """The newest finished audit run (None before the first audit)."""
+        with self.session() as s:
+            return s.scalar(select(func.max(Run.id)).where(Run.kind == "audit", Run.status == "done"))
+
     def label_issues(
         self, *, run_id: int | None = None, limit: int | None = None, flagged_only: bool = False
     ) -> list[AuditRow]:
