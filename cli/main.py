@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "cli.demo_cmds",  # demo                           (issues #4, #8)
     "cli.explain_cmds",  # explain                     (issue #12)
     "cli.model_cmds",  # models list, models pull      (issue #19)
+    "cli.cache_cmds",  # cache verify|clear            (issue #13)
 )
 
 EPILOG = """\

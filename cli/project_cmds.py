@@ -98,7 +98,10 @@ def _scan(project: Project, args: argparse.Namespace) -> ScanResult:
 
 
 def _print_scan(res: ScanResult) -> None:
-    changes = [f"{res.added:,} added", f"{res.changed:,} changed", f"{res.missing:,} newly missing"]
+    changed = f"{res.changed:,} changed"
+    if res.stale_decisions:
+        changed += f" ({res.stale_decisions:,} of them decided: back in review, decisions kept as stale)"
+    changes = [f"{res.added:,} added", changed, f"{res.missing:,} newly missing"]
     if res.refreshed:
         changes.append(f"{res.refreshed:,} re-read")
     print(f"scanned {res.seen:,} image files in {res.elapsed_s:.1f} s ({res.rate:,.0f}/s): " + ", ".join(changes))

@@ -52,13 +52,36 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 # --- handlers ---------------------------------------------------------------------------------
+WAIT_POLL_S = 1.0
+
+
 def _prelabel(project: Any, args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from db.store_runs import RunInProgress
     from workflows.prelabel import run_prelabel
 
-    summary = _drive(
-        lambda c: run_prelabel(project, scope=args.scope, settings=_settings(project, args), cancel=c),
-        "pre-label",
-    )
+    if args.join and args.force:
+        raise UserError("--join works on the run in progress; --force starts a new one: choose one")
+    settings = _settings(project, args)
+    while True:
+        try:
+            summary = _drive(
+                lambda c: run_prelabel(
+                    project, scope=args.scope, settings=settings, cancel=c, join=args.join, force=args.force
+                ),
+                "pre-label",
+            )
+            break
+        except RunInProgress as busy:
+            if not args.wait:
+                raise
+            print(f"{busy}".split(";")[0] + "; waiting for it to finish (Ctrl+C to stop waiting)", file=sys.stderr)
+            while project.run_lease(busy.run_id)[1]:
+                time.sleep(WAIT_POLL_S)
+    for note in summary.notes:
+        print(note)
     print(summary.message)
     for iid, reason in list(summary.errors.items())[:10]:
         print(f"  error: {project.image(iid).rel_path}: {reason}")
@@ -217,6 +240,13 @@ def register(subs: argparse._SubParsersAction) -> None:
     p = subs.add_parser("prelabel", help="pre-label images (resumes an interrupted run)")
     _engine_options(p)
     p.add_argument("--scope", choices=["all", "unlabelled"], default="all")
+    p.add_argument("--force", action="store_true",
+                   help="start a new run and encode every image again (drops their cached features)")
+    lease = p.add_mutually_exclusive_group()
+    lease.add_argument("--wait", action="store_true",
+                       help="if another process is running a pre-label here, wait for it, then continue")
+    lease.add_argument("--join", action="store_true",
+                       help="if another process is running this pre-label, work on the images it has not reached")
     p.set_defaults(func=with_project(_prelabel))
 
     p = subs.add_parser("rescore", help="re-score from cached features after attribute edits")

@@ -1,6 +1,6 @@
 """Project store: SQLAlchemy 2.0 models, migrations and the `Project` front object. No Qt, no torch."""
 
-from db.engine_setup import PROJECT_SUFFIX, ProjectError
+from db.connection import PROJECT_SUFFIX, ProjectBusy, ProjectError, ProjectReadOnly
 from db.project import Project
 from db.queries import FILTERS, SORTS, CurrentLabel, ImageFilter, ImageRow
 from db.store_images import HashTarget, KnownFile, ScanRecord
@@ -15,6 +15,8 @@ __all__ = [
     "ImageRow",
     "KnownFile",
     "Project",
+    "ProjectBusy",
     "ProjectError",
+    "ProjectReadOnly",
     "ScanRecord",
 ]

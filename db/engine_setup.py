@@ -8,62 +8,85 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Base, Setting
+from db.connection import (
+    PROJECT_SUFFIX,
+    ProjectBusy,
+    ProjectError,
+    ProjectReadOnly,
+    busy_message,
+    code_head_revision,
+    is_busy_error,
+    is_readonly_error,
+    make_engine,
+    probe_project_file,
+    register_holder,
+    unregister_holder,
+    writable,
+)
+from db.models import Setting
 
-PROJECT_SUFFIX = ".lazlabel"  # a project is the SQLite file `<name>.lazlabel`
+__all__ = ["PROJECT_SUFFIX", "ProjectBusy", "ProjectError", "ProjectReadOnly", "ProjectStore", "make_engine"]
 
 
-class ProjectError(Exception):
-    """A user-facing problem with the project file (missing, not a project, newer schema...)."""
+def _upgrade(engine: Engine) -> None:
+    """Alembic is imported only when a file needs creating or upgrading (it costs a second)."""
+    from db.migrate import upgrade_to_head
 
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
-
-
-def make_engine(url_or_path: str | os.PathLike[str]) -> Engine:
-    url = str(url_or_path)
-    if "://" not in url:
-        url = f"sqlite:///{Path(url).resolve()}"
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+    upgrade_to_head(engine)
 
 
 class ProjectStore:
-    """Owns the engine and session factory. Mixins only use `self.session()` and settings."""
+    """Owns the engine and session factory. Mixins only use `self.session()` and settings.
+
+    `read_only` (with `read_only_reason`) when the file or its folder cannot be written: reads
+    work, every write is refused with one line (`ProjectReadOnly`).
+    """
 
     path: Path
 
-    def __init__(self, path: str | os.PathLike[str], engine: Engine) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], engine: Engine, *, read_only: bool = False, read_only_reason: str = ""
+    ) -> None:
         self.path = Path(path)
         self.engine = engine
+        self.read_only = read_only
+        self.read_only_reason = read_only_reason
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._holder = None if read_only else register_holder(self.path)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, create: bool = False):
+        """Open a project. Nothing is changed before the file is known to be a lazlabel project
+        (only `create` makes one); a file that cannot be written opens read-only."""
         p = Path(path)
         if p.is_dir():
             raise ProjectError(f"{p} is a folder, not a project file")
-        if not create and not p.exists():
-            raise ProjectError(f"no project at {p} (create one with `lazlabel init`)")
-        if create and not p.parent.is_dir():
-            raise ProjectError(f"cannot create {p}: folder {p.parent} does not exist")
+        if create:
+            if not p.parent.is_dir():
+                raise ProjectError(f"cannot create {p}: folder {p.parent} does not exist")
+            engine = make_engine(p)
+            _upgrade(engine)
+            return cls(p, engine)
+        check = probe_project_file(p)
+        ok, why = writable(p)
+        if not ok:
+            if check.revision != code_head_revision():
+                raise ProjectError(
+                    f"{p} needs a schema upgrade but {why}; open it once where it can be written"
+                )
+            return cls(p, make_engine(p, read_only=True), read_only=True, read_only_reason=why)
         engine = make_engine(p)
-        from db.migrate import upgrade_to_head
-
-        upgrade_to_head(engine)
+        if check.revision != code_head_revision():
+            try:
+                _upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         return cls(p, engine)
 
     @classmethod
@@ -81,6 +104,8 @@ class ProjectStore:
         return proj
 
     def close(self) -> None:
+        unregister_holder(self._holder)
+        self._holder = None
         self.engine.dispose()
 
     def __enter__(self):
@@ -89,11 +114,36 @@ class ProjectStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def refuse_if_read_only(self, what: str = "this") -> None:
+        """Raise ProjectReadOnly (one line) before a write is attempted on a read-only project."""
+        if self.read_only:
+            raise ProjectReadOnly(
+                f"{self.path} is open read-only ({self.read_only_reason}): {what} needs to write to it"
+            )
+
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on error."""
-        with self._sessions() as s, s.begin():
-            yield s
+        """One unit of work: commits on success, rolls back on error.
+
+        A lock held by another writer is waited for (SQLite retries with backoff for the busy
+        timeout); past it, or on a write to a read-only project, one line says why (ProjectError).
+        """
+        try:
+            with self._sessions() as s, s.begin():
+                yield s
+        except OperationalError as err:
+            self._raise_store_error(err)
+            raise
+
+    def _raise_store_error(self, err: OperationalError) -> None:
+        """Turn a locked, full or read-only database into one line (ProjectError); else return."""
+        if is_busy_error(err):
+            raise ProjectBusy(busy_message(self.path)) from err
+        if "disk is full" in str(err):
+            raise ProjectError(f"disk full: {self.path} could not be written; nothing of this step was saved") from err
+        if is_readonly_error(err) or self.read_only:
+            reason = self.read_only_reason or "the file or its folder cannot be written"
+            raise ProjectReadOnly(f"{self.path} is read-only ({reason}); nothing was changed") from err
 
     # -- settings ------------------------------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
@@ -124,9 +174,8 @@ class ProjectStore:
     def cache_dir(self) -> Path:
         """Per-project cache (features, thumbnails) beside the project file."""
         d = self.path.with_name(self.path.name + ".cache")
-        d.mkdir(parents=True, exist_ok=True)
+        if not self.read_only:
+            d.mkdir(parents=True, exist_ok=True)
         return d
 
 
-def init_schema_without_migrations(engine: Engine) -> None:  # used only by tests of migrate
-    Base.metadata.create_all(engine)

@@ -32,6 +32,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from db.connection import ProjectError, busy_timeout_ms, make_engine
+from db.models import Base
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"
 
@@ -67,8 +70,6 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def _project_error(message: str) -> Exception:
-    from db.engine_setup import ProjectError  # late: engine_setup imports this module lazily too
-
     return ProjectError(message)
 
 
@@ -93,7 +94,7 @@ def _migration_engine(engine: Engine) -> Engine:
     def _connect(dbapi_conn: Any, _rec: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (transactional DDL)
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
         cur.execute("PRAGMA foreign_keys=OFF")
         cur.close()
 
@@ -135,8 +136,6 @@ def upgrade_to_head(engine: Engine) -> None:
             if now is None and not inspect(conn).get_table_names():
                 # a new file: build head directly and stamp it (what the chain builds, faster;
                 # tests check the chain from 0001 yields exactly this schema)
-                from db.models import Base
-
                 Base.metadata.create_all(conn)
                 command.stamp(cfg, "head")
             else:
@@ -169,8 +168,6 @@ def _first_line(err: BaseException) -> str:
 def _scratch_at_head(tmp: Path) -> Engine:
     """A scratch database built by running the revision chain (not models.py: that is what
     autogenerate and `check` compare against)."""
-    from db.engine_setup import make_engine
-
     engine = make_engine(tmp / "scratch.lazlabel")
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
@@ -180,8 +177,6 @@ def _scratch_at_head(tmp: Path) -> Engine:
 def diff_against_models(engine: Engine) -> list[Any]:
     """Alembic's autogenerate differences between the database and models.py ([] = in sync)."""
     from alembic.autogenerate import compare_metadata
-
-    from db.models import Base
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})

@@ -39,7 +39,9 @@ class Base(DeclarativeBase):
 
 IMAGE_STATUSES = ("ok", "error", "missing")
 REVIEW_STATUSES = ("unreviewed", "accepted", "corrected", "rejected", "uncertain", "confirmed_negative")
-DECISION_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative", "undo")
+# "stale": appended by a re-scan when a decided file's content changed; the decisions before it
+# are kept but no longer label the image (it is back in review), and undo does not cross it
+DECISION_ACTIONS = ("accepted", "corrected", "rejected", "uncertain", "confirmed_negative", "undo", "stale")
 ATTRIBUTE_SOURCES = ("llm", "manual", "import")
 RUN_STATUSES = ("running", "done", "cancelled", "failed")
 
@@ -121,6 +123,8 @@ class Image(Base):
 
 class LabelClass(Base):
     __tablename__ = "label_class"
+    # ids are never handed out twice: runs' top-k scores and decisions keep naming what they meant
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(512), unique=True)
     order: Mapped[int] = mapped_column("sort_order", Integer, default=0)
@@ -190,6 +194,8 @@ class Run(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     # "host|pid|start ticks" of the process running it, so a run whose process died is recognised
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the owner's last sign of life (each stored batch): the run lease for owners on other hosts
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Prediction(Base):
@@ -201,9 +207,8 @@ class Prediction(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
-    class_id: Mapped[int | None] = mapped_column(
-        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
-    )
+    # not a foreign key: the id of the class the model predicted, kept if that class is deleted
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float] = mapped_column(Float)
     margin: Mapped[float] = mapped_column(Float)
     topk: Mapped[Any] = mapped_column(JSON)  # [[class_id, score], ...] best first
@@ -228,9 +233,8 @@ class Decision(Base):
     __table_args__ = (Index("ix_decision_image_id_id", "image_id", "id"),)  # latest decision of an image
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
-    class_id: Mapped[int | None] = mapped_column(
-        ForeignKey("label_class.id", ondelete="SET NULL"), nullable=True
-    )
+    # not a foreign key: the class decided on, kept (shown as deleted) if that class is deleted
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(24))
     # the review status / label this decision leaves the image in (undo restores an older one)
     result_status: Mapped[str] = mapped_column(String(24))

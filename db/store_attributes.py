@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from db.engine_setup import ProjectError
+from db.connection import ProjectError
 from db.models import (
     ATTRIBUTE_SOURCES,
     Attribute,
@@ -97,6 +98,17 @@ class BulkStats:
     attributes_added: int = 0
     attributes_removed: int = 0
     duplicates_dropped: list[tuple[str, str]] = field(default_factory=list)  # (class, text)
+
+
+@dataclass
+class _BulkPlan:
+    """What a bulk attribute import writes (class keys: id, or name of a class to create)."""
+
+    stats: BulkStats = field(default_factory=BulkStats)
+    new_names: list[str] = field(default_factory=list)
+    to_delete: list[int] = field(default_factory=list)
+    new_rows: list[tuple[int | str, int, list[str]]] = field(default_factory=list)  # (class, first order, texts)
+    log_rows: list[tuple[int | str, list[str], list[str]]] = field(default_factory=list)  # (class, before, after)
 
 
 # --- normalisation -------------------------------------------------------------------------
@@ -320,9 +332,28 @@ class AttributesMixin:
             "labelled_images": count(select(func.count(Image.id)).where(Image.label_class_id == cid)),
         }
 
+    @staticmethod
+    def _deleted_class_names(s: Session) -> dict[int, str]:
+        """id -> old name of every deleted class (from the edit log; ids are never reused)."""
+        out: dict[int, str] = {}
+        q = select(AttributeEdit.class_id, AttributeEdit.before).where(
+            AttributeEdit.action == "delete_class", AttributeEdit.class_id.is_not(None)
+        )
+        for cid, before in s.execute(q):
+            if isinstance(before, dict) and isinstance(before.get("name"), str):
+                out[int(cid)] = before["name"]
+        return out
+
+    def deleted_classes(self) -> dict[int, str]:
+        """id -> old name of every deleted class (decisions and runs may still name these ids)."""
+        with self.session() as s:
+            return self._deleted_class_names(s)
+
     def delete_class(self, class_id: ClassKey, who: str = "", force: bool = False) -> None:
         """Delete a class and its attributes. Refuses when decisions or imported labels use it,
-        unless `force` (their label becomes empty); merging or disabling loses nothing."""
+        unless `force`: images' current labels of it become empty, while decisions and runs keep
+        its id (never reused) and show it as deleted with its old name. Merging or disabling
+        loses nothing."""
         with self.session() as s:
             row = self._class(s, class_id)
             usage = self._usage(s, row.id)
@@ -599,145 +630,208 @@ class AttributesMixin:
             raise AttributeEditError(f"mode must be 'replace' or 'merge', got {mode!r}")
         if source not in ATTRIBUTE_SOURCES:
             raise AttributeEditError(f"unknown attribute source {source!r}")
-        stats = BulkStats()
         cleaned: list[tuple[ClassKey, list[str]]] = []
         for key, texts in items:
             if isinstance(key, str):
                 key = clean_class_name(key)
             cleaned.append((key, [clean_attribute_text(t) for t in texts]))
+        plan_args = (cleaned, mode, create_classes)
+        meta = dict(who=who, mode=mode, source=source, origin=origin, origin_model=origin_model,
+                    prompt_version=prompt_version)
+        # Short write transaction (issue #13 item 8): plan from a read, stage the new rows in a
+        # TEMP table (which takes no lock on the project), then one transaction copies them in
+        # with a single INSERT ... SELECT. If classes or attributes were edited in between, the
+        # plan is made again under the lock and written directly.
         with self.session() as s:
-            by_id = {c.id: c for c in s.execute(select(LabelClass.id, LabelClass.name)).all()}
-            by_fold = {_fold(name): cid for cid, name in by_id.values()}
-            new_names = []
-            for key, _ in cleaned:
-                if isinstance(key, int):
-                    if key not in by_id:
-                        raise AttributeEditError(f"no class with id {key}")
-                elif _fold(key) not in by_fold:
-                    if not create_classes:
-                        raise AttributeEditError(f"no class named {key!r}")
-                    by_fold[_fold(key)] = -1
-                    new_names.append(key)
-            if new_names:
-                start = self._next_class_order(s)
-                now = utcnow()
-                s.execute(
-                    insert(LabelClass),
-                    [
-                        {"name": n, "order": start + i, "active": True, "created_at": now}
-                        for i, n in enumerate(new_names)
-                    ],
-                )
-                created: dict[str, int] = {}
-                for i in range(0, len(new_names), 900):
-                    part = new_names[i : i + 900]
-                    created.update(
-                        s.execute(
-                            select(LabelClass.name, LabelClass.id).where(LabelClass.name.in_(part))
-                        ).all()
-                    )
-                for n in new_names:
-                    by_fold[_fold(n)] = created[n]
-                stats.classes_added = list(new_names)
-                s.execute(
-                    insert(AttributeEdit),
-                    [
-                        {
-                            "class_id": created[n],
-                            "action": "add_class",
-                            "after": {"name": n},
-                            "who": who,
-                            "at": now,
-                        }
-                        for n in new_names
-                    ],
-                )
-            # group by class id (a class listed twice is merged in order)
-            targets: dict[int, list[str]] = {}
-            for key, texts in cleaned:
-                cid = key if isinstance(key, int) else by_fold[_fold(key)]
-                targets.setdefault(cid, []).extend(texts)
-            existing: dict[int, list[tuple[int, str]]] = {cid: [] for cid in targets}
-            ids = list(targets)
-            for i in range(0, len(ids), 900):
-                for aid, cid, text in s.execute(
-                    select(Attribute.id, Attribute.class_id, Attribute.text)
-                    .where(Attribute.class_id.in_(ids[i : i + 900]))
-                    .order_by(Attribute.class_id, Attribute.order, Attribute.id)
-                ):
-                    existing[cid].append((aid, text))
-            names = {cid: name for cid, name in s.execute(select(LabelClass.id, LabelClass.name))}
-            now = utcnow()
-            to_delete: list[int] = []
-            new_rows: list[dict[str, Any]] = []
-            log_rows: list[dict[str, Any]] = []
-            for cid, texts in targets.items():
-                old = existing[cid]
-                present = set() if mode == "replace" else {_fold(t) for _, t in old}
-                seen: set[str] = set()
-                added = []
-                for t in texts:
-                    f = _fold(t)
-                    if f in seen:
-                        stats.duplicates_dropped.append((names[cid], t))
-                        continue
-                    seen.add(f)
-                    if f not in present:
-                        added.append(t)
-                if mode == "replace":
-                    if [t for _, t in old] == added:
-                        continue  # nothing changes: keep rows and provenance
-                    to_delete.extend(aid for aid, _ in old)
-                    start = 0
-                else:
-                    if not added:
-                        continue
-                    start = len(old)
-                new_rows.extend(
+            token = self._edit_token(s)
+            plan = self._plan_bulk(s, *plan_args)
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            try:
+                staged = self._stage_rows(conn, plan, meta)
+                with Session(bind=conn) as s:
+                    s.execute(update(LabelClass).where(LabelClass.id == -1).values(name=LabelClass.name))  # lock
+                    if self._edit_token(s) != token:
+                        plan = self._plan_bulk(s, *plan_args)
+                        staged = False
+                    self._apply_bulk(s, plan, staged=staged, **meta)
+                    s.commit()
+            except OperationalError as err:
+                conn.rollback()
+                self._raise_store_error(err)  # type: ignore[attr-defined]
+                raise
+            finally:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS temp.lazlabel_staged_attribute")
+                conn.commit()
+        return plan.stats
+
+    @staticmethod
+    def _edit_token(s: Session) -> tuple[Any, ...]:
+        """Changes whenever a class or attribute is edited (every edit is logged)."""
+        return (
+            s.scalar(select(func.max(AttributeEdit.id))),
+            s.scalar(select(func.count(Attribute.id))),
+            s.scalar(select(func.max(LabelClass.id))),
+        )
+
+    @staticmethod
+    def _plan_bulk(s: Session, cleaned: list[tuple[ClassKey, list[str]]], mode: str, create_classes: bool) -> _BulkPlan:
+        """What `replace_attributes` will write, from reads only. New classes are keyed by name."""
+        plan = _BulkPlan()
+        stats = plan.stats
+        by_id = {c.id: c for c in s.execute(select(LabelClass.id, LabelClass.name)).all()}
+        by_fold: dict[str, int | str] = {_fold(name): cid for cid, name in by_id.values()}
+        for key, _ in cleaned:
+            if isinstance(key, int):
+                if key not in by_id:
+                    raise AttributeEditError(f"no class with id {key}")
+            elif _fold(key) not in by_fold:
+                if not create_classes:
+                    raise AttributeEditError(f"no class named {key!r}")
+                by_fold[_fold(key)] = key  # a new class, keyed by its name until it has an id
+                plan.new_names.append(key)
+        stats.classes_added = list(plan.new_names)
+        # group by class (a class listed twice is merged in order)
+        targets: dict[int | str, list[str]] = {}
+        for key, texts in cleaned:
+            cid = key if isinstance(key, int) else by_fold[_fold(key)]
+            targets.setdefault(cid, []).extend(texts)
+        existing: dict[int | str, list[tuple[int, str]]] = {cid: [] for cid in targets}
+        ids = [cid for cid in targets if isinstance(cid, int)]
+        for i in range(0, len(ids), 900):
+            for aid, cid, text in s.execute(
+                select(Attribute.id, Attribute.class_id, Attribute.text)
+                .where(Attribute.class_id.in_(ids[i : i + 900]))
+                .order_by(Attribute.class_id, Attribute.order, Attribute.id)
+            ):
+                existing[cid].append((aid, text))
+        names: dict[int | str, str] = {cid: name for cid, name in by_id.values()}
+        names.update({n: n for n in plan.new_names})
+        for cid, texts in targets.items():
+            old = existing[cid]
+            present = set() if mode == "replace" else {_fold(t) for _, t in old}
+            seen: set[str] = set()
+            added = []
+            for t in texts:
+                f = _fold(t)
+                if f in seen:
+                    stats.duplicates_dropped.append((names[cid], t))
+                    continue
+                seen.add(f)
+                if f not in present:
+                    added.append(t)
+            if mode == "replace":
+                if [t for _, t in old] == added:
+                    continue  # nothing changes: keep rows and provenance
+                plan.to_delete.extend(aid for aid, _ in old)
+                start = 0
+            else:
+                if not added:
+                    continue
+                start = len(old)
+            plan.new_rows.append((cid, start, added))
+            plan.log_rows.append((cid, [t for _, t in old], ([] if mode == "replace" else [t for _, t in old]) + added))
+            stats.classes_touched += 1
+            stats.attributes_added += len(added)
+            if mode == "replace":
+                stats.attributes_removed += len(old)
+        return plan
+
+    @staticmethod
+    def _stage_rows(conn: Any, plan: _BulkPlan, meta: dict[str, Any]) -> bool:
+        """New attribute rows into a TEMP table, in chunks (no lock on the project file)."""
+        conn.exec_driver_sql("DROP TABLE IF EXISTS temp.lazlabel_staged_attribute")
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE lazlabel_staged_attribute "
+            "(class_id INTEGER, class_name TEXT, text TEXT NOT NULL, sort_order INTEGER NOT NULL)"
+        )
+        stmt = sql_text(
+            "INSERT INTO temp.lazlabel_staged_attribute (class_id, class_name, text, sort_order) "
+            "VALUES (:cid, :cname, :text, :ord)"
+        )
+        batch: list[dict[str, Any]] = []
+        for key, start, added in plan.new_rows:
+            cid, cname = (key, None) if isinstance(key, int) else (None, key)
+            batch.extend({"cid": cid, "cname": cname, "text": t, "ord": start + j} for j, t in enumerate(added))
+            if len(batch) >= 50_000:
+                conn.execute(stmt, batch)
+                batch = []
+        if batch:
+            conn.execute(stmt, batch)
+        conn.commit()
+        return True
+
+    def _apply_bulk(self, s: Session, plan: _BulkPlan, *, staged: bool, who: str, mode: str, source: str,
+                    origin: str | None, origin_model: str | None, prompt_version: str | None) -> None:
+        """Write a `_plan_bulk` plan inside the write transaction (`staged`: the new attribute rows
+        are in the TEMP table already)."""
+        now = utcnow()
+        created: dict[str, int] = {}
+        if plan.new_names:
+            start = self._next_class_order(s)
+            s.execute(
+                insert(LabelClass),
+                [{"name": n, "order": start + i, "active": True, "created_at": now} for i, n in enumerate(plan.new_names)],
+            )
+            for i in range(0, len(plan.new_names), 900):
+                part = plan.new_names[i : i + 900]
+                created.update(s.execute(select(LabelClass.name, LabelClass.id).where(LabelClass.name.in_(part))).all())
+            s.execute(
+                insert(AttributeEdit),
+                [
+                    {"class_id": created[n], "action": "add_class", "after": {"name": n}, "who": who, "at": now}
+                    for n in plan.new_names
+                ],
+            )
+
+        def cid_of(key: int | str) -> int:
+            return key if isinstance(key, int) else created[key]
+
+        for i in range(0, len(plan.to_delete), 900):
+            s.execute(delete(Attribute).where(Attribute.id.in_(plan.to_delete[i : i + 900])))
+        if staged:
+            s.execute(
+                sql_text(
+                    "INSERT INTO attribute (class_id, text, source, origin_model, prompt_version, origin, "
+                    "created_at, active, sort_order) "
+                    "SELECT coalesce(st.class_id, lc.id), st.text, :source, :model, :prompt, :origin, :now, :yes, "
+                    "st.sort_order FROM temp.lazlabel_staged_attribute AS st "
+                    "LEFT JOIN label_class AS lc ON st.class_id IS NULL AND lc.name = st.class_name"
+                ),
+                {"source": source, "model": origin_model, "prompt": prompt_version, "origin": origin,
+                 "now": now, "yes": True},
+            )
+        rows = [] if staged else [
+            {
+                "class_id": cid_of(key),
+                "text": t,
+                "source": source,
+                "origin_model": origin_model,
+                "prompt_version": prompt_version,
+                "origin": origin,
+                "created_at": now,
+                "active": True,
+                "sort_order": start + j,
+            }
+            for key, start, added in plan.new_rows
+            for j, t in enumerate(added)
+        ]
+        if rows:  # Core insert: no ORM bookkeeping for thousands of rows
+            s.execute(insert(Attribute.__table__), rows)
+        if plan.log_rows:
+            s.execute(
+                insert(AttributeEdit.__table__),
+                [
                     {
-                        "class_id": cid,
-                        "text": t,
-                        "source": source,
-                        "origin_model": origin_model,
-                        "prompt_version": prompt_version,
-                        "origin": origin,
-                        "created_at": now,
-                        "active": True,
-                        "order": start + j,
-                    }
-                    for j, t in enumerate(added)
-                )
-                log_rows.append(
-                    {
-                        "class_id": cid,
+                        "class_id": cid_of(key),
                         "action": f"bulk_{mode}",
-                        "before": [t for _, t in old],
-                        "after": ([] if mode == "replace" else [t for _, t in old]) + added,
+                        "before": {"texts": before},
+                        "after": {"texts": after, "source": source, "origin": origin, "model": origin_model},
                         "who": who,
                         "at": now,
                     }
-                )
-                stats.classes_touched += 1
-                stats.attributes_added += len(added)
-                if mode == "replace":
-                    stats.attributes_removed += len(old)
-            for i in range(0, len(to_delete), 900):
-                s.execute(delete(Attribute).where(Attribute.id.in_(to_delete[i : i + 900])))
-            if new_rows:  # Core insert: no ORM bookkeeping for thousands of rows
-                for row in new_rows:
-                    row["sort_order"] = row.pop("order")
-                s.execute(insert(Attribute.__table__), new_rows)
-            if log_rows:
-                for row in log_rows:
-                    row["after"] = {
-                        "texts": row["after"],
-                        "source": source,
-                        "origin": origin,
-                        "model": origin_model,
-                    }
-                    row["before"] = {"texts": row["before"]}
-                s.execute(insert(AttributeEdit.__table__), log_rows)
-        return stats
+                    for key, before, after in plan.log_rows
+                ],
+            )
 
     def attribute_history(
         self, class_id: ClassKey | None = None, attribute_id: int | None = None, limit: int | None = None

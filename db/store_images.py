@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from db.engine_setup import ProjectError
+from db.connection import ProjectError
 from db.models import Image, utcnow
 from db.queries import ROW_COLUMNS, CurrentLabel, ImageFilter, ImageRow, order_by
 
@@ -46,6 +46,8 @@ class KnownFile:
     size: int
     mtime_ns: int
     status: str
+    decided: bool = False  # a curator decided it: a content change puts it back into review
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +104,36 @@ class ImagesMixin:
     def scan_snapshot(self) -> dict[str, KnownFile]:
         """rel_path -> KnownFile for every image row (the re-scan's change check)."""
         with self.session() as s:
-            rows = _core(s).execute(select(Image.rel_path, Image.id, Image.size, Image.mtime_ns, Image.status))
-            return {r[0]: KnownFile(r[1], r[2], r[3], r[4]) for r in rows}
+            rows = _core(s).execute(
+                select(
+                    Image.rel_path,
+                    Image.id,
+                    Image.size,
+                    Image.mtime_ns,
+                    Image.status,
+                    Image.review_status != "unreviewed",
+                    Image.content_hash,
+                )
+            )
+            return {r[0]: KnownFile(r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows}
 
     def write_scan_batch(
         self,
         new: Sequence[ScanRecord],
         changed: Mapping[int, ScanRecord] | None = None,
         refreshed: Mapping[int, ScanRecord] | None = None,
+        *,
+        stale_out: list[int] | None = None,
     ) -> list[int]:
         """Write one scan batch in one transaction; returns the ids of `new` rows, in order.
 
         `new`: files not in the project. `changed` {id: record}: same path, other bytes (size or
-        mtime differ) — the row loses its content hash and its now stale denormalised prediction.
+        mtime differ) — the row loses its content hash and its now stale denormalised prediction,
+        and a decided image goes back into review: its decisions stay, marked stale by an appended
+        'stale' decision (`ReviewMixin.mark_decisions_stale`), in this same transaction so a kill
+        cannot separate the two. Their ids are appended to `stale_out`.
         `refreshed` {id: record}: same bytes, re-probed (was missing or unreadable) — hash and
-        prediction kept unless the record brings a hash. Decisions and review state are never
-        touched: they are the curator's work.
+        prediction kept unless the record brings a hash; decisions untouched.
         """
         now = utcnow()
         t = Image.__table__
@@ -125,8 +141,11 @@ class ImagesMixin:
             if new:
                 s.execute(insert(t), [{**_record_values(r), "added_at": now, "updated_at": now} for r in new])
             if changed:
+                stale_ids = self._stale_decisions(s, changed)  # type: ignore[attr-defined]
                 stale = {"pred_run_id": None, "pred_class_id": None, "pred_score": None, "pred_margin": None}
                 self._update_by_id(s, changed, {**stale, "updated_at": now}, keep_hash=False)
+                if stale_out is not None:
+                    stale_out.extend(stale_ids)
             if refreshed:
                 self._update_by_id(s, refreshed, {"updated_at": now}, keep_hash=True)
             if not new:

@@ -48,6 +48,7 @@ class DecisionRow:
     reviewer: str
     at: dt.datetime
     note: str | None
+    stale: bool = False  # made before the file's content changed: history only, labels nothing
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ _DECISION_CLASS: dict[str, Callable[[Image, int | None], int | None]] = {
 
 
 _VERB = {"accepted": "accept", "confirmed_negative": "confirm as negative"}
+STALE_ACTION = "stale"
+STALE_REVIEWER = "lazlabel scan"
 
 
 def _label_after(action: str, class_id: int | None) -> int | None:
@@ -225,11 +228,17 @@ class ReviewMixin:
         trail = list(s.scalars(select(Decision).where(Decision.image_id == image_id).order_by(Decision.id)))
         stack: list[Decision] = []
         for d in trail:
-            if d.action != "undo":
+            if d.action == STALE_ACTION:  # decisions about older bytes are not restored
+                stack.clear()
+            elif d.action != "undo":
                 stack.append(d)
             elif stack:
                 stack.pop()
         if not stack:
+            if any(d.action == STALE_ACTION for d in trail):
+                raise ReviewError(
+                    f"nothing to undo for {img.rel_path}: its earlier decisions were about content the file no longer has"
+                )
             raise ReviewError(f"nothing to undo for {img.rel_path}")
         undone = stack.pop()
         restored = stack[-1] if stack else None
@@ -266,13 +275,22 @@ class ReviewMixin:
                 .where(Decision.image_id == image_id)
                 .order_by(Decision.id)
             )
+            rows = s.execute(q).all()
+            last_stale = max((d.id for d, _n in rows if d.action == STALE_ACTION), default=0)
+            gone = self._deleted_class_names(s) if any(d.class_id and n is None for d, n in rows) else {}  # type: ignore[attr-defined]
+
+            def label(cid: int | None, name: str | None) -> str | None:
+                if cid is None or name is not None:
+                    return name
+                return f"{gone.get(cid, f'#{cid}')} (deleted)"
+
             return [
                 DecisionRow(
                     id=d.id,
                     image_id=d.image_id,
                     action=d.action,
                     class_id=d.class_id,
-                    class_name=name,
+                    class_name=label(d.class_id, name),
                     result_status=d.result_status,
                     previous_class_id=d.previous_class_id,
                     previous_status=d.previous_status,
@@ -283,9 +301,60 @@ class ReviewMixin:
                     reviewer=d.reviewer,
                     at=d.at,
                     note=d.note,
+                    stale=d.id < last_stale,
                 )
-                for d, name in s.execute(q).all()
+                for d, name in rows
             ]
+
+    # -- content changes ---------------------------------------------------------------------
+    def mark_decisions_stale(self, image_ids: Sequence[int], note: str = "file content changed") -> list[int]:
+        """Put decided images back into review (their decisions kept, marked stale); returns the ids
+        of the images that were decided. One transaction."""
+        with self.session() as s:
+            return self._mark_stale(s, list(dict.fromkeys(int(i) for i in image_ids)), {})
+
+    def _stale_decisions(self, s: Any, changed: Any) -> list[int]:
+        """For a scan batch's `changed` {id: ScanRecord}: decided images whose bytes differ go back
+        into review (a record carrying the very hash the row had is the same content)."""
+        return self._mark_stale(s, list(changed), {i: getattr(r, "content_hash", None) for i, r in changed.items()})
+
+    @staticmethod
+    def _mark_stale(s: Any, ids: list[int], new_hashes: dict[int, str | None]) -> list[int]:
+        hit: list[Image] = []
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            q = select(Image).where(Image.id.in_(chunk), Image.review_status != "unreviewed")
+            for img in s.scalars(q):
+                same = new_hashes.get(img.id)
+                if same is not None and img.content_hash == same:
+                    continue
+                hit.append(img)
+        if not hit:
+            return []
+        rows = [
+            Decision(
+                image_id=img.id,
+                class_id=None,
+                action=STALE_ACTION,
+                result_status="unreviewed",
+                previous_class_id=img.label_class_id,
+                previous_status=img.review_status,
+                prior_source="decision",
+                run_id=img.pred_run_id,
+                score=img.pred_score,
+                reviewer=STALE_REVIEWER,
+                note="file content changed: decide again",
+            )
+            for img in hit
+        ]
+        s.add_all(rows)
+        s.flush()
+        for img, d in zip(hit, rows):
+            img.review_status = "unreviewed"
+            img.label_class_id = None
+            img.last_decision_id = d.id
+        s.flush()
+        return [img.id for img in hit]
 
     def image_id_for_path(self, path: str) -> int | None:
         """Image id for a POSIX path relative to the image root, or an absolute path under it."""
@@ -356,6 +425,7 @@ class ReviewMixin:
             return {int(i): int(c) for i, c in out.items()}
 
     def latest_audit_run_id(self) -> int | None:
+        """The newest finished audit run (None before the first audit)."""
         with self.session() as s:
             return s.scalar(select(func.max(Run.id)).where(Run.kind == "audit", Run.status == "done"))
 

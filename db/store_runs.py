@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
+from db.connection import ProjectError
 from db.models import AttributeEdit, Explanation, Image, LabelClass, Prediction, Run, utcnow
 
 PREDICTION_KINDS = ("prelabel", "rescore")  # runs whose predictions label images (audit runs don't)
@@ -58,6 +59,34 @@ def owner_gone(owner: str | None) -> bool:
         return False
     return bool(ticks) and _start_ticks(pid) not in ("", ticks)
 CLASS_IDENTITY_EDITS = ("rename_class", "merge_classes", "delete_class")
+#: a lease held from another host lapses when its heartbeat is older than this
+LEASE_STALE = dt.timedelta(minutes=10)
+
+
+class RunInProgress(ProjectError):
+    """Another live process holds the lease of a pre-label / re-score run on this project."""
+
+    def __init__(self, run_id: int, kind: str, owner: str) -> None:
+        host, _, rest = owner.partition("|")
+        pid = rest.partition("|")[0]
+        self.run_id, self.kind, self.host, self.pid = run_id, kind, host, int(pid) if pid.isdigit() else None
+        super().__init__(
+            f"run #{run_id} ({kind}) is in progress (pid {pid or '?'} on {host or '?'}); "
+            "wait for it with --wait, or help it with --join (works on the images it has not reached)"
+        )
+
+
+def owner_alive(owner: str | None, heartbeat: dt.datetime | None) -> bool:
+    """Whether a run's owner still holds its lease: a live process on this host, or an owner on
+    another host whose heartbeat is recent."""
+    if not owner or owner == this_process():
+        return False
+    if owner_gone(owner):
+        return False
+    host = owner.partition("|")[0]
+    if host == socket.gethostname():
+        return True  # owner_gone said it is alive
+    return heartbeat is not None and utcnow() - heartbeat < LEASE_STALE
 
 
 @dataclass(frozen=True)
@@ -141,8 +170,13 @@ class RunsMixin:
         parent_run_id: int | None = None,
         timings: dict[str, Any] | None = None,
     ) -> int:
-        """Start a run (status 'running') and return its id."""
+        """Start a run (status 'running', leased to this process) and return its id. For pre-label and
+        re-score runs: RunInProgress if another live process holds a running one (checked under
+        the write lock, so two processes starting together cannot both pass)."""
         with self.session() as s:
+            if kind in PREDICTION_KINDS:
+                self._take_write_lock(s)
+                self._refuse_running(s, exclude=None)
             run = Run(
                 kind=kind,
                 parent_run_id=parent_run_id,
@@ -153,14 +187,60 @@ class RunsMixin:
                 n_images=n_images,
                 timings=timings or {},
                 owner=this_process(),
+                heartbeat_at=utcnow(),
             )
             s.add(run)
             s.flush()
             return run.id
 
+    @staticmethod
+    def _take_write_lock(s: Any) -> None:
+        """Start the write transaction now (a no-op write), so what is read next cannot change
+        before this transaction commits."""
+        s.execute(update(Run).where(Run.id == -1).values(status=Run.status))
+
+    def _refuse_running(self, s: Any, exclude: int | None) -> None:
+        q = select(Run).where(Run.status == "running", Run.kind.in_(PREDICTION_KINDS))
+        for r in s.scalars(q):
+            if r.id != exclude and owner_alive(r.owner, r.heartbeat_at):
+                raise RunInProgress(r.id, r.kind, r.owner or "")
+
+    def claim_run(self, run_id: int, *, join: bool = False) -> bool:
+        """Take the lease of a run this process resumes: status 'running', owner this process.
+        RunInProgress if a live process holds it (or another pre-label/re-score run) — unless
+        `join`, which works beside the owner without taking its lease. Returns whether this
+        process now owns the run."""
+        with self.session() as s:
+            self._take_write_lock(s)
+            r = s.get(Run, run_id)
+            if r is None:
+                raise KeyError(f"no run {run_id}")
+            held = r.status == "running" and owner_alive(r.owner, r.heartbeat_at)
+            if held and join:
+                return False
+            if held:
+                raise RunInProgress(r.id, r.kind, r.owner or "")
+            self._refuse_running(s, exclude=run_id)
+            r.status = "running"
+            r.owner = this_process()
+            r.heartbeat_at = utcnow()
+            r.message = ""
+            r.finished_at = None
+            return True
+
+    def run_lease(self, run_id: int) -> tuple[str, bool]:
+        """(status, held by another live process) of a run, for a process that waits for it."""
+        with self.session() as s:
+            r = s.get(Run, run_id)
+            if r is None:
+                return "gone", False
+            return r.status, r.status == "running" and owner_alive(r.owner, r.heartbeat_at)
+
     def _mark_interrupted(self, s: Any) -> None:
         """Runs still 'running' whose process has ended (kill -9, crash, power loss) become 'failed'
         with a message saying so: what they wrote stays, and running them again resumes."""
+        if getattr(self, "read_only", False):
+            return
         for r in s.scalars(select(Run).where(Run.status == "running", Run.owner.is_not(None))):
             if owner_gone(r.owner):
                 r.status = "failed"
@@ -312,6 +392,8 @@ class RunsMixin:
                     img.error = reason
             run.n_done = (run.n_done or 0) + len(fresh)
             run.n_errors = (run.n_errors or 0) + len(errors)
+            if run.owner == this_process():
+                run.heartbeat_at = utcnow()
             if timings is not None:
                 run.timings = dict(timings)
 
@@ -358,7 +440,10 @@ class RunsMixin:
             img.pred_margin = p.margin if p else None
 
     def _class_names(self, s: Any) -> dict[int, str]:
-        return dict(s.execute(select(LabelClass.id, LabelClass.name)).all())
+        """Every class id a run may name: live classes, and deleted ones as "name (deleted)"."""
+        names = {int(i): f"{n} (deleted)" for i, n in self._deleted_class_names(s).items()}  # type: ignore[attr-defined]
+        names.update(s.execute(select(LabelClass.id, LabelClass.name)).all())
+        return names
 
     def latest_prediction(self, image_id: int) -> PredictionRow | None:
         """The prediction the grid shows for an image (newest pre-label/re-score run), or None."""

@@ -2,22 +2,34 @@
 
 Layout: ``root/<model-slug>/<view_key>/`` holds shards, one per `put_batch`:
 ``<id>.g.npy`` [b,D] fp16, ``<id>.r.npy`` [b,N,D] fp16, ``<id>.b.npy`` [b,N,4] fp32 and
-``<id>.hashes`` (one content hash per line) written last. Every file is written aside and renamed,
-and the hash list is the commit record: a kill at any moment leaves either a whole shard or only
-``.tmp`` debris (swept on the next open), never a torn entry. Shards are read through numpy
-memory maps, so a re-score of 100k images touches only the rows it asks for.
+``<id>.sums`` (size and sha256 of each part) and ``<id>.hashes`` (one content hash per line)
+written last. Every file is written aside and renamed, and the hash list is the commit record: a
+kill at any moment leaves either a whole shard or debris, never a torn entry.
+
+The cache is validated on open (docs/architecture.md, "Run and cache life cycle"): debris of writers
+that are gone (``.tmp-`` files, parts without a commit record, e.g. after a full disk) is
+removed; every committed shard's parts must have the sizes their npy headers (and ``.sums``)
+promise. A damaged shard is removed and listed in `repairs`; its images are simply not cached any
+more, so the next pre-label encodes exactly those again. `verify()` also checks the sha256 sums.
+Shards are read through numpy memory maps, so a re-score of 100k images touches only the rows
+it asks for.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
 import re
+import shutil
 import threading
+import time
 import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
@@ -26,7 +38,60 @@ import numpy as np
 import torch
 
 _PARTS = ("g", "r", "b")  # required; "s" (image W,H) and "p" (pooled patch tokens) are optional
+_OPTIONAL = ("s", "p")
 _MAX_OPEN_SHARDS = 8  # mapped pages count as resident memory: keep few maps open
+_ORPHAN_AGE_S = 600  # parts of a shard without commit record, from a writer we cannot identify
+_TMP_RE = re.compile(r"^\.tmp-p(\d+)-")
+_SID_RE = re.compile(r"^[0-9a-f]{32}(?:p(\d+))?$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _npy_size(path: Path) -> tuple[tuple[int, ...], int] | None:
+    """(shape, byte size the file must have) from an npy header; None if the header is unreadable."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            offset = f.tell()
+    except (OSError, ValueError, EOFError):
+        return None
+    return tuple(shape), offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class CacheCheck:
+    """What a validation found: shards kept, shards removed (with why), debris swept."""
+
+    shards: int = 0
+    rows: int = 0
+    damaged: list[tuple[str, str, int]] = field(default_factory=list)  # (shard, why, images)
+    debris: int = 0  # half-written files removed
+
+    @property
+    def lost_rows(self) -> int:
+        return sum(n for _s, _w, n in self.damaged)
 
 
 def _slug(text: str) -> str:
@@ -36,12 +101,29 @@ def _slug(text: str) -> str:
 
 
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write aside, then rename; a failed write (full disk) leaves nothing behind."""
+    tmp = path.with_name(f".tmp-p{os.getpid()}-{uuid.uuid4().hex}-{path.name}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno is None and _disk_nearly_full(path.parent):  # numpy: "N requested and M written"
+            raise OSError(errno.ENOSPC, f"No space left on device ({err})", str(path)) from err
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _disk_nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 4 * 1024 * 1024
+    except OSError:
+        return False
 
 
 def _save_array(f: BinaryIO, arr: np.ndarray) -> None:
@@ -55,34 +137,164 @@ def _tensor_view(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(x)
 
 
+def _unlink(f: Path) -> int:
+    try:
+        f.unlink()
+        return 1
+    except OSError:
+        return 0
+
+
 class FeatureCache:
     """Append-only, kill-safe store of image features keyed by content hash (see module docstring)."""
 
-    def __init__(self, root: Path, model_id: str, view_key: str) -> None:
+    def __init__(self, root: Path, model_id: str, view_key: str, *, space: Path | None = None) -> None:
+        """The cache of (model_id, view_key) under `root`; `space` opens an existing space folder
+        as it is (`lazlabel cache verify` walks them without knowing their model ids)."""
         self.root = Path(root)
         self.model_id = model_id
         self.view_key = view_key
-        self.dir = self.root / _slug(model_id) / _slug(view_key)
+        self.dir = Path(space) if space is not None else self.root / _slug(model_id) / _slug(view_key)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, tuple[str, int]] = {}
         self._maps: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
         self._lock = threading.RLock()
-        self._load_index()
+        #: what opening the cache repaired, one line each (the use case shows them to the user)
+        self.repairs: list[str] = []
+        self.check = self._load_index()
 
-    # ---------------------------------------------------------------- index
+    # ---------------------------------------------------------------- index and validation
 
-    def _load_index(self) -> None:
-        for tmp in self.dir.glob(".tmp-*"):
+    def _shard_files(self, sid: str) -> list[Path]:
+        return [self.dir / f"{sid}.{p}.npy" for p in (*_PARTS, *_OPTIONAL)] + [
+            self.dir / f"{sid}.sums",
+            self.dir / f"{sid}.hashes",
+        ]
+
+    def _remove_shard(self, sid: str) -> None:
+        with self._lock:
+            self._maps.pop(sid, None)
+        for f in reversed(self._shard_files(sid)):  # the commit record first
             try:
-                tmp.unlink()
+                f.unlink(missing_ok=True)
             except OSError:
                 pass
+
+    def _sweep_debris(self) -> int:
+        """Remove what writers that are gone left: `.tmp-` files and parts without commit record."""
+        n = 0
+        now = time.time()
+        committed = {m.name[: -len(".hashes")] for m in self.dir.glob("*.hashes")}
+        for f in self.dir.iterdir():
+            name = f.name
+            if name.startswith(".tmp-"):
+                m = _TMP_RE.match(name)
+                if m is None or not _pid_alive(int(m.group(1))):
+                    n += _unlink(f)
+                continue
+            sid = name.split(".", 1)[0]
+            if sid in committed or not name.endswith((".npy", ".sums")):
+                continue
+            m = _SID_RE.match(sid)
+            if m is None:
+                continue
+            pid = m.group(1)
+            try:
+                old = now - f.stat().st_mtime > _ORPHAN_AGE_S
+            except OSError:
+                continue
+            if (pid is not None and not _pid_alive(int(pid))) or (pid is None and old):
+                n += _unlink(f)
+        return n
+
+    def _validate(self, sid: str, n_rows: int, *, full: bool) -> str | None:
+        """Why a committed shard cannot be used, or None: parts present, sizes as the npy headers
+        (and `.sums`) say, rows matching the commit record; with `full`, sha256 as recorded."""
+        sums: dict[str, list] = {}
+        sums_file = self.dir / f"{sid}.sums"
+        if sums_file.is_file():
+            try:
+                sums = json.loads(sums_file.read_text())
+            except (OSError, ValueError):
+                return "unreadable checksum record"
+        shapes = {}
+        for p in (*_PARTS, *_OPTIONAL):
+            f = self.dir / f"{sid}.{p}.npy"
+            try:
+                size = f.stat().st_size
+            except FileNotFoundError:
+                if p in _PARTS:
+                    return f"part {p} missing"
+                continue
+            except OSError as err:
+                return f"part {p} unreadable ({err.strerror or err})"
+            head = _npy_size(f)
+            if head is None:
+                return f"part {p} has no valid header"
+            shape, want = head
+            if size != want:
+                return f"part {p} is {size} bytes, its header says {want} (truncated?)"
+            rec = sums.get(p)
+            if rec is not None and int(rec[0]) != size:
+                return f"part {p} is {size} bytes, {rec[0]} were written"
+            if full and rec is not None and _sha256(f) != rec[1]:
+                return f"part {p} does not match its checksum"
+            shapes[p] = shape
+        if any(shape[0] != n_rows for shape in shapes.values()):
+            return "row counts differ between parts and the commit record"
+        if shapes["r"][:2] != shapes["b"][:2] or shapes["g"][1:] != shapes["r"][2:]:
+            return "parts have inconsistent shapes"
+        return None
+
+    def _load_index(self, *, full: bool = False) -> CacheCheck:
+        check = CacheCheck(debris=self._sweep_debris())
+        if check.debris:
+            self.repairs.append(f"feature cache: removed {check.debris} half-written file(s) of an interrupted write")
+        self._index.clear()
         for manifest in sorted(self.dir.glob("*.hashes")):
             sid = manifest.name[: -len(".hashes")]
-            if not all((self.dir / f"{sid}.{p}.npy").is_file() for p in _PARTS):
+            try:
+                hashes = manifest.read_text().split()
+            except OSError:
+                hashes = []
+            why = self._validate(sid, len(hashes), full=full) if hashes else "empty commit record"
+            if why is not None:
+                check.damaged.append((sid, why, len(hashes)))
+                self._remove_shard(sid)
                 continue
-            for row, h in enumerate(manifest.read_text().split()):
+            check.shards += 1
+            check.rows += len(hashes)
+            for row, h in enumerate(hashes):
                 self._index.setdefault(h, (sid, row))
+        if check.damaged:
+            self.repairs.append(
+                f"feature cache: removed {len(check.damaged)} damaged shard(s) "
+                f"({check.lost_rows} image(s), e.g. {check.damaged[0][1]}); they will be encoded again"
+            )
+        return check
+
+    def verify(self) -> CacheCheck:
+        """Check every shard (sizes and sha256 sums), removing damaged ones; the index is rebuilt."""
+        with self._lock:
+            self._maps.clear()
+            earlier = self.check  # what opening already removed counts too
+            self.check = self._load_index(full=True)
+            self.check.damaged[:0] = earlier.damaged
+            self.check.debris += earlier.debris
+            return self.check
+
+    def drop(self, hashes: Iterable[str]) -> int:
+        """Remove every shard holding one of `hashes` (so they are encoded again); returns the
+        number of cached rows removed (other images in those shards go too)."""
+        want = set(hashes)
+        with self._lock:
+            sids = {sid for h, (sid, _row) in self._index.items() if h in want}
+            gone = [h for h, (sid, _row) in self._index.items() if sid in sids]
+            for sid in sids:
+                self._remove_shard(sid)
+            for h in gone:
+                del self._index[h]
+        return len(gone)
 
     def __len__(self) -> int:
         return len(self._index)
@@ -129,11 +341,19 @@ class FeatureCache:
             arrays["s"] = np.asarray(image_sizes, dtype=np.int32).reshape(B, 2)[keep]
         if patch_maps is not None:
             arrays["p"] = patch_maps[idx].detach().to("cpu", torch.float16).numpy()
-        sid = uuid.uuid4().hex
-        for p, arr in arrays.items():
-            _write_atomic(self.dir / f"{sid}.{p}.npy", partial(_save_array, arr=arr))
+        sid = f"{uuid.uuid4().hex}p{os.getpid()}"  # the writer's pid: its debris is swept once it is gone
         names = [hashes[i] for i in keep]
-        _write_atomic(self.dir / f"{sid}.hashes", lambda f: f.write(("\n".join(names) + "\n").encode()))
+        try:
+            sums = {}
+            for p, arr in arrays.items():
+                path = self.dir / f"{sid}.{p}.npy"
+                _write_atomic(path, partial(_save_array, arr=arr))
+                sums[p] = [path.stat().st_size, _sha256(path)]
+            _write_atomic(self.dir / f"{sid}.sums", lambda f: f.write(json.dumps(sums).encode()))
+            _write_atomic(self.dir / f"{sid}.hashes", lambda f: f.write(("\n".join(names) + "\n").encode()))
+        except BaseException:
+            self._remove_shard(sid)  # a full disk (or Ctrl+C) leaves no parts behind
+            raise
         with self._lock:
             for row, h in enumerate(names):
                 self._index.setdefault(h, (sid, row))

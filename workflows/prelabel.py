@@ -8,11 +8,13 @@ predicted are skipped), and does nothing at all when that run already covers eve
 
 from __future__ import annotations
 
+import errno
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.connection import ProjectError
 from db.queries import ImageFilter
 from engine.explain import paused_gc
 from engine.pipeline import ImageItem
@@ -22,6 +24,9 @@ from workflows.progress import Cancelled, CancelToken, Progress, check
 from workflows.scan import ensure_content_hash
 from workflows.scoring import ScoringContext
 from workflows.settings import ProjectSettings
+
+#: images per engine call; between calls, what another process stored meanwhile is skipped
+SLICE = 256
 
 #: scope name -> filter of the images a run covers
 SCOPES: dict[str, ImageFilter] = {
@@ -42,6 +47,7 @@ class RunSummary:
     errors: dict[int, str] = field(default_factory=dict)  # image id -> reason
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # cache repairs, re-encodes: shown before the message
 
 
 def _targets(project: Any, scope: str, image_ids: Sequence[int] | None) -> list[int]:
@@ -71,8 +77,16 @@ def run_prelabel(
     scope: str = "all",
     settings: ProjectSettings | None = None,
     cancel: CancelToken | None = None,
+    join: bool = False,
+    force: bool = False,
 ) -> Generator[Progress, None, RunSummary]:
-    """Pre-label the images of `scope` (or `image_ids`) with the project's model and attributes."""
+    """Pre-label the images of `scope` (or `image_ids`) with the project's model and attributes.
+
+    A run is leased to the process running it: a second process gets RunInProgress ("run #N is
+    in progress (pid P on HOST)"), or with `join` works on the same run from the other end of
+    the list (slice by slice, skipping what either process stored). `force`: a new run that
+    re-encodes every image (their cached features are dropped first).
+    """
     t0 = time.perf_counter()
     yield Progress(0, None, "loading model and classes", stage="prepare")
     ctx = ScoringContext.from_project(project, settings)
@@ -83,18 +97,24 @@ def run_prelabel(
     hash_errors = ensure_hashes(project, ids)
     check(cancel)
     config = ctx.config_dict()
+    notes: list[str] = list(ctx.cache.repairs)
     # the newest pre-label/re-score run continues when it used this very model, config and attribute set
-    match = project.latest_prediction_run()
+    match = None if force else project.latest_prediction_run()
     resumed = match is not None and (match.model_id, match.engine_config, match.attribute_set_version) == (
         ctx.model_id,
         config,
         ctx.attribute_set_version,
     )
+    owned = True
     if resumed:
         run_id = match.id
         done = project.predicted_image_ids(run_id, current_only=True)
         project.forget_predictions(run_id, project.predicted_image_ids(run_id) - done)  # files changed since
         todo = [i for i in ids if i not in done]
+        lost = _features_lost(project, ctx, [i for i in ids if i in done])
+        if lost:  # predicted, but their cached features are gone or were damaged: encode them again
+            notes.append(f"re-encoding {len(lost)} image(s) whose cached features are missing or damaged")
+            todo = sorted(set(todo) | set(lost), key={i: k for k, i in enumerate(ids)}.__getitem__)
         if not todo:
             msg = (
                 f"nothing to do: run #{run_id} already pre-labelled these {len(ids)} images with "
@@ -104,48 +124,78 @@ def run_prelabel(
                 project.update_run(run_id, status="done", finished=True)
             yield Progress(len(ids), len(ids), msg, stage="done")
             return RunSummary(
-                run_id, resumed=True, nothing_to_do=True, n_images=len(ids), n_skipped=len(ids), message=msg
+                run_id, resumed=True, nothing_to_do=True, n_images=len(ids), n_skipped=len(ids), message=msg,
+                notes=notes,
             )
+        owned = project.claim_run(run_id, join=join)
         covered = len(done | set(ids))
-        project.update_run(run_id, status="running", n_images=covered, message="")
+        if owned:
+            project.update_run(run_id, status="running", n_images=covered, message="")
     else:
         version = project.snapshot_attribute_set()
-        run_id = project.create_run(
+        run_id = project.create_run(  # RunInProgress if another process runs one (before any drop)
             kind="prelabel",
             model_id=ctx.model_id,
             engine_config=config,
             attribute_set_version=version,
             n_images=len(ids),
         )
+        if force:
+            dropped = ctx.cache.drop([h for h in project.content_hashes(ids).values() if h])
+            if dropped:
+                notes.append(f"--force: {dropped} cached feature rows dropped, every image is encoded again")
         done, todo = set(), ids
+    for note in notes:
+        yield Progress(0, None, note, stage="prepare")
     summary = RunSummary(
-        run_id, resumed=resumed, n_images=len(done | set(ids)), n_skipped=len(ids) - len(todo)
+        run_id, resumed=resumed, n_images=len(done | set(ids)), n_skipped=len(ids) - len(todo), notes=notes
     )
     try:
-        yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0)
+        yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0, from_end=not owned)
     except (Cancelled, GeneratorExit, KeyboardInterrupt):  # stopped by the user or the caller
-        project.update_run(
-            run_id,
-            status="cancelled",
-            timings=summary.timings,
-            message=f"cancelled after {summary.n_scored} images; run pre-label again to resume",
-        )
+        if owned:
+            project.update_run(
+                run_id,
+                status="cancelled",
+                timings=summary.timings,
+                message=f"cancelled after {summary.n_scored} images; run pre-label again to resume",
+            )
         raise
     except BaseException as err:
-        project.update_run(
-            run_id, status="failed", timings=summary.timings, message=f"{type(err).__name__}: {err}"
-        )
+        full = isinstance(err, OSError) and err.errno == errno.ENOSPC
+        if owned:
+            why = "disk full" if full else f"{type(err).__name__}: {err}"
+            try:
+                project.update_run(run_id, status="failed", timings=summary.timings, message=why)
+            except ProjectError:
+                pass  # the store cannot write either (disk full): the run shows interrupted
+        if full:
+            raise UserError(
+                f"disk full while writing the feature cache ({getattr(err, 'filename', None) or ctx.cache.dir}); "
+                f"{summary.n_scored} images were stored: free some space and run pre-label again to resume"
+            ) from err
         raise
-    verb = "resumed run" if resumed else "run"
+    verb = "resumed run" if resumed and owned else ("joined run" if not owned else "run")
     summary.message = (
         f"{verb} #{run_id}: {summary.n_scored} images pre-labelled"
         + (f", {summary.n_skipped} already done" if summary.n_skipped else "")
         + (f", {summary.n_errors} could not be read" if summary.n_errors else "")
         + f" ({summary.timings.get('images_per_s', 0):.1f} images/s)"
     )
-    project.update_run(run_id, status="done", timings=summary.timings, message=summary.message, finished=True)
+    if owned:
+        project.update_run(run_id, status="done", timings=summary.timings, message=summary.message, finished=True)
     yield Progress(len(todo), len(todo), summary.message, stage="done")
     return summary
+
+
+def _features_lost(project: Any, ctx: ScoringContext, ids: Sequence[int]) -> list[int]:
+    """Images predicted already whose features the cache no longer has (deleted or damaged cache)."""
+    if not ids:
+        return []
+    hashes = project.content_hashes(ids)
+    known = {i: h for i, h in hashes.items() if h}
+    gone = set(ctx.cache.missing(known.values()))
+    return [i for i in ids if known.get(i) in gone]
 
 
 def _predict(
@@ -157,8 +207,11 @@ def _predict(
     summary: RunSummary,
     cancel: CancelToken | None,
     t0: float,
+    *,
+    from_end: bool = False,
 ) -> Generator[Progress, None, None]:
-    """Drive the engine over `todo`, one store transaction per engine batch."""
+    """Drive the engine over `todo`, one store transaction per engine batch (`from_end`: a joining
+    process, last images first)."""
     rows = project.images(todo)
     paths = project.image_paths(todo)
     items = [ImageItem(r.id, paths[r.id], r.content_hash) for r in rows if r.content_hash and r.id in paths]
@@ -175,9 +228,7 @@ def _predict(
     t_engine = t_store = 0.0
     processed = len(errors)
     mark = time.perf_counter()
-    for br in engine_prelabel(
-        ctx.model, items, ctx.classes, ctx.engine_cfg, ctx.view_cfg, ctx.cache, cancel=cancel
-    ):
+    for br in _sliced(project, ctx, run_id, items, cancel, from_end):
         now = time.perf_counter()
         t_engine += now - mark
         with paused_gc():  # tens of thousands of small objects per batch, none in a cycle
@@ -213,3 +264,21 @@ def _predict(
         check(cancel)
         mark = time.perf_counter()
     check(cancel)
+
+
+def _sliced(
+    project: Any, ctx: ScoringContext, run_id: int, items: list[ImageItem], cancel: CancelToken | None, from_end: bool
+) -> Iterator[Any]:
+    """The engine's batch results over `items`, SLICE images at a time; before each slice, images
+    another process stored in this run meanwhile (a joiner, or the owner) are skipped."""
+    order = list(reversed(items)) if from_end else items
+    before = project.predicted_image_ids(run_id)
+    for start in range(0, len(order), SLICE):
+        part = order[start : start + SLICE]
+        if start:
+            taken = project.predicted_image_ids(run_id) - before
+            part = [it for it in part if it.key not in taken]
+        if part:
+            yield from engine_prelabel(
+                ctx.model, part, ctx.classes, ctx.engine_cfg, ctx.view_cfg, ctx.cache, cancel=cancel
+            )

@@ -102,7 +102,7 @@ def rescore(
                 if parent.parent_run_id
                 else before
             )
-            project.update_run(run_id, status="running", message="")
+            project.claim_run(run_id)  # the run lease: refuses if a live process is committing it
         else:
             run_id = project.create_run(
                 kind="rescore",

@@ -7,11 +7,14 @@ loops), skips hidden entries and the project's own cache. Headers only (`workflo
 Size + mtime_ns is the change check: unchanged files are not reopened. Writes go in batches, each
 its own transaction, so cancel or kill -9 loses at most one batch and a re-scan resumes.
 Files that disappeared become status 'missing' (only after a complete walk); rows are never
-deleted, so decisions survive a file being moved away and back.
+deleted, so decisions survive a file being moved away and back. A decided file whose content
+changed goes back into review: its decisions are kept, marked stale, and no export treats it as
+decided until someone decides again (a file only touched, same bytes, keeps its decision).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -45,6 +48,7 @@ class ScanResult:
     unchanged: int = 0
     refreshed: int = 0  # re-probed with the same bytes (was missing or unreadable)
     missing: int = 0  # newly marked missing by this scan
+    stale_decisions: int = 0  # decided images whose content changed: back in review, decisions kept as stale
     errors: int = 0  # files seen by this scan that are unreadable
     skipped: list[tuple[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
@@ -286,18 +290,32 @@ def _write(project: Any, batch: _Batch, pool: Executor | None, hash_all: bool, r
     new: list[ScanRecord] = []
     changed: dict[int, ScanRecord] = {}
     refreshed: dict[int, ScanRecord] = {}
-    for rec, k in zip(records, batch.known):
+    for f, rec, k in zip(batch.files, records, batch.known):
         if k is None:
             new.append(rec)
         elif k.size == rec.size and k.mtime_ns == rec.mtime_ns:
             refreshed[k.id] = rec
         else:
-            changed[k.id] = rec
+            if k.decided and k.content_hash and rec.content_hash is None and rec.status == "ok":
+                rec = _with_hash(f, rec)  # a decision is at stake: compare the bytes, not the dates
+            if k.content_hash and rec.content_hash == k.content_hash:
+                refreshed[k.id] = rec  # touched or copied over with the same bytes
+            else:
+                changed[k.id] = rec
         result.errors += rec.status == "error"
-    project.write_scan_batch(new, changed, refreshed)
+    stale: list[int] = []
+    project.write_scan_batch(new, changed, refreshed, stale_out=stale)
     result.added += len(new)
     result.changed += len(changed)
     result.refreshed += len(refreshed)
+    result.stale_decisions += len(stale)
+
+
+def _with_hash(f: FoundFile, rec: ScanRecord) -> ScanRecord:
+    try:
+        return dataclasses.replace(rec, content_hash=hash_file(f.abs))
+    except OSError:
+        return rec
 
 
 def ensure_content_hash(

@@ -180,3 +180,9 @@ def test_upgrade_while_another_writer_holds_the_file_is_a_clear_error(tmp_path, 
     with Project.open(path) as proj:  # nothing was half-applied: the upgrade now runs whole
         assert current_revision(proj.engine) == head_revision()
         assert proj.get_setting("k") == 1
+
+
+def test_the_cheap_head_check_agrees_with_alembic():
+    from db.connection import code_head_revision
+
+    assert code_head_revision() == head_revision()

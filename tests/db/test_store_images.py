@@ -58,14 +58,17 @@ def test_write_scan_batch_returns_ids_in_order_and_snapshot_sees_them(project):
     assert project.image(ids[1]).rel_path == "y.png"
 
 
-def test_changed_file_drops_hash_and_stale_prediction_but_keeps_decision(project, filled):
+def test_changed_file_drops_hash_and_stale_prediction_and_decision_goes_stale(project, filled):
     e = filled["e"]
     project.set_content_hash(e, "ab" * 32)
-    project.write_scan_batch([], changed={e: _rec("c/e.png", size=999, mtime_ns=5, width=20)})
+    stale: list[int] = []
+    project.write_scan_batch([], changed={e: _rec("c/e.png", size=999, mtime_ns=5, width=20)}, stale_out=stale)
     row = project.image(e)
     assert (row.width, row.size, row.content_hash) == (20, 999, None)
     assert row.pred_class_id is None and row.pred_score is None
-    assert (row.review_status, row.label_class_id) == ("accepted", 3)  # the curator's work stays
+    # new bytes: back in review; the curator's decision stays in the history, marked stale
+    assert stale == [e] and (row.review_status, row.label_class_id) == ("unreviewed", None)
+    assert [(d.action, d.previous_class_id) for d in project.decision_history(e)][-1] == ("stale", 3)
 
 
 def test_refreshed_file_keeps_hash_and_prediction(project, filled):

@@ -159,10 +159,16 @@ def test_rescan_detects_added_removed_changed_and_keeps_decisions(project):
     assert rows["remove.png"].status == "missing"
     assert (rows["change.png"].width, rows["change.png"].height) == (12, 9)
     assert rows["change.png"].content_hash == hash_file(root / "change.png")
-    for name in ["keep.png", "change.png", "remove.png"]:
+    for name in ["keep.png", "remove.png"]:
         lab = project.current_label(ids[name])
         assert (lab.class_id, lab.review_status) == (2, "corrected"), name
     assert len(project.decision_history(ids["remove.png"])) == 1
+    # new bytes: back in review, the decision kept as stale history (issue #13 item 2)
+    assert res.stale_decisions == 1
+    lab = project.current_label(ids["change.png"])
+    assert (lab.class_id, lab.review_status) == (None, "unreviewed")
+    assert [(d.action, d.stale) for d in project.decision_history(ids["change.png"])] == [
+        ("corrected", True), ("stale", False)]
 
     # the file comes back unchanged: same row, status ok again, decision still there
     (root / "remove.png").write_bytes(removed_bytes)
