@@ -69,16 +69,19 @@ def clear_tokens(visual: Any, x_in: torch.Tensor) -> torch.Tensor:
     block = visual.transformer.resblocks[-1]
     attn: torch.nn.MultiheadAttention = block.attn
     y = block.ln_1(x_in)
-    q, _k, v = F.linear(y, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-    n, L, W = q.shape
+    W = y.shape[-1]
+    w, b = attn.in_proj_weight, attn.in_proj_bias  # rows: [q | k | v]; keys are not needed
+    q = F.linear(y, w[:W], None if b is None else b[:W])
+    v = F.linear(y, w[2 * W:], None if b is None else b[2 * W:])
+    n, L, _ = q.shape
     h = attn.num_heads
     qh = q.view(n, L, h, W // h).transpose(1, 2)
     vh = v.view(n, L, h, W // h).transpose(1, 2)
-    a = (qh @ qh.transpose(-1, -2) * (W // h) ** -0.5).softmax(-1)
-    o = attn.out_proj((a @ vh).transpose(1, 2).reshape(n, L, W))
-    t = visual.ln_post(o) @ visual.proj
+    a = F.scaled_dot_product_attention(qh, qh, vh)  # softmax(q q^T / sqrt(d)) v, fused
     gh, gw = (int(g) for g in visual.grid_size)
-    return F.normalize(t[:, L - gh * gw:].float(), dim=-1)
+    patches = a.transpose(1, 2)[:, L - gh * gw:].reshape(n, gh * gw, W)  # prefix tokens dropped first
+    t = visual.ln_post(attn.out_proj(patches)) @ visual.proj
+    return F.normalize(t.float(), dim=-1)
 
 
 def view_cells(view_boxes: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
