@@ -14,9 +14,9 @@ Reusable (Review and Audit). API:
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.widgets.evidence_list import AttributeRow
+from desktop.widgets.evidence_list import AttributeRow, row_area
 from desktop.widgets.palette import attribute_colour
 from engine.evidence import AttributeEvidence, ClassEvidence, Contrast
 
@@ -46,15 +46,7 @@ class ContrastPanel(QWidget):
         top.addWidget(QLabel("compare with", self))
         top.addWidget(self.picker, 1)
         self.summary = _heading("")
-        self._body = QWidget()
-        self._lay = QVBoxLayout(self._body)
-        self._lay.setContentsMargins(0, 0, 0, 0)
-        self._lay.setSpacing(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self._body)
+        scroll, self._body, self._lay = row_area()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)

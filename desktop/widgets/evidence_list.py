@@ -4,7 +4,7 @@ Reusable (Review and Audit). API:
 
 * `EvidenceList.set_evidence(ev: engine.evidence.ClassEvidence | None)`: show a class's evidence.
   Attributes that count for the class come first (largest share first, with a share bar); those
-  below their usual level are listed apart under "Against" with their signed contribution; the
+  not found are listed apart under "Against" with their signed contribution; the
   one-line `SHARE_RULE` is the caption.
 * signal `attribute_selected(object)`: the `AttributeEvidence` clicked (None: show all again).
 * `select(index: int | None)`: select the row of the attribute with this `index`.
@@ -125,6 +125,20 @@ class AttributeRow(QFrame):
         super().mousePressEvent(event)
 
 
+def row_area() -> tuple[QScrollArea, QWidget, QVBoxLayout]:
+    """A frameless, vertically scrolling column of rows: (the scroll area, its body, the body's layout)."""
+    body = QWidget()
+    lay = QVBoxLayout(body)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(body)
+    return scroll, body, lay
+
+
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("muted")
@@ -149,15 +163,7 @@ class EvidenceList(QWidget):
         self.caption.setObjectName("muted")
         self.caption.setToolTip(SHARE_RULE)
         self.caption.setVisible(caption)
-        self._body = QWidget()
-        self._body_lay = QVBoxLayout(self._body)
-        self._body_lay.setContentsMargins(0, 0, 0, 0)
-        self._body_lay.setSpacing(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self._body)
+        scroll, self._body, self._body_lay = row_area()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.title)
@@ -190,7 +196,7 @@ class EvidenceList(QWidget):
             self._add(AttributeRow(a, colours[a.index]))
         against = ev.against
         if against:
-            self._body_lay.addWidget(_heading("Against: below their usual level in this image"))
+            self._body_lay.addWidget(_heading("Against: not found in this image"))
         for a in against:
             self._add(AttributeRow(a, colours[a.index], against=True))
         rest = [a for a in ev.attributes if a.share <= 0 and not a.against]
