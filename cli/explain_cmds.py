@@ -16,7 +16,7 @@ def _presence(a: dict[str, Any]) -> str:
     if p is None:
         return "?"
     mark = {"found": "+", "weak": "~", "not found": "-"}.get(p["label"], "?")
-    return f"{mark} {p['label']:<9} {p['score']:+5.1f}"
+    return f"{mark} {p['label']:<9} {p['score']:+5.2f}"
 
 
 def _where(a: dict[str, Any]) -> str:
