@@ -28,6 +28,7 @@ import torch.nn.functional as F
 #: package can resolve its shipped files lazily). The demo world registers ``"demo"``.
 MODEL_ALIASES: dict[str, str | Callable[[], str]] = {
     "demo": lambda: __import__("engine.demo_world", fromlist=["DEMO_MODEL_SPEC"]).DEMO_MODEL_SPEC,
+    "demo-sigmoid": lambda: __import__("engine.demo_world", fromlist=["x"]).DEMO_SIGMOID_MODEL_SPEC,
 }
 
 DEFAULT_MODEL_SPEC = "ViT-B-32:openai"

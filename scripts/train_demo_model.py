@@ -33,13 +33,16 @@ def main() -> int:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="measure the budget in wall time or in this process's CPU time (shared machines)")
     ap.add_argument("--wall-cap-minutes", type=float, help="with --clock cpu: also stop by this wall time")
+    ap.add_argument("--loss", choices=("softmax", "sigmoid"), default=d.loss,
+                    help="softmax CLIP loss, or SigLIP's pairwise sigmoid loss (learnable logit bias)")
     ap.add_argument("--init-from", type=Path, help="continue from weights written by an earlier run")
     a = ap.parse_args()
-    cfg = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, pool=a.pool)
+    cfg = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, threads=a.threads, pool=a.pool,
+                      loss=a.loss)
     model, stats = train(cfg, log=lambda m: print(m, flush=True), max_seconds=a.max_minutes * 60 or None,
                          clock=a.clock, init_from=a.init_from,
                          wall_cap_seconds=a.wall_cap_minutes * 60 if a.wall_cap_minutes else None)
-    path = save(model, a.out, stats)
+    path = save(model, a.out, stats, loss=a.loss)
     stats["weights_bytes"] = path.stat().st_size
     (a.out / "training.json").write_text(json.dumps(stats, indent=2) + "\n")
     print(json.dumps({k: v for k, v in stats.items() if k != "config"}), flush=True)

@@ -12,6 +12,11 @@ Real CLIP has seen objects alone and in context; the demo model must too, or the
 scores are out of distribution (docs/architecture.md, "The demo world"). Crops are cut and resized for the
 whole batch at once with `torchvision.ops.roi_align`. Captions that name the same set of parts
 are treated as positives of each other (soft targets), since duplicates are common.
+
+Two losses: the softmax CLIP loss (the shipped `weights/`), and SigLIP's pairwise sigmoid loss
+(`--loss sigmoid`, shipped as `weights_sigmoid/`) with a learnable logit scale and bias initialised
+to log(10) and -10 as in the SigLIP paper; open_clip's `SigLipLoss` computes the logits, and the
+same-content matrix gives the pair labels (+1 for every positive, -1 otherwise).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import open_clip
 import torch
 import torch.nn.functional as F
+from open_clip.loss import SigLipLoss
 from torchvision.ops import roi_align
 
 from engine.demo_world.captions import caption
@@ -59,6 +65,12 @@ class TrainConfig:
     min_visible: float = 0.6  # a part is "in" a crop when this fraction of its box is
     seed: int = 0
     threads: int = 1  # on a shared 2-core box, 2 OpenMP threads ran 3-4x slower than 1
+    loss: str = "softmax"  # or "sigmoid" (SigLIP pairwise loss, learnable logit bias)
+
+
+#: SigLIP's initialisation of the logit scale (t' = log 10) and bias (b = -10).
+SIGMOID_INIT = {"init_logit_scale": math.log(10.0), "init_logit_bias": -10.0}
+LOSSES = ("softmax", "sigmoid")
 
 
 def register_config() -> None:
@@ -67,8 +79,14 @@ def register_config() -> None:
         open_clip.add_model_config(CONFIG_DIR)
 
 
-def model_config() -> dict:
+def model_config(loss: str = "softmax") -> dict:
+    """The open_clip model config; sigmoid models carry SigLIP's logit scale/bias init in it, so
+    open_clip builds the `logit_bias` parameter again when it loads the saved folder."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     config: dict = json.loads((CONFIG_DIR / f"{MODEL_NAME}.json").read_text())
+    if loss == "sigmoid":
+        config.update(SIGMOID_INIT)
     return config
 
 
@@ -165,13 +183,28 @@ def soft_targets(keys: list[frozenset[Part]]) -> torch.Tensor:
     return same / same.sum(dim=1, keepdim=True)
 
 
+class MultiPositiveSigLipLoss(SigLipLoss):
+    """open_clip's SigLIP loss with the soft-target positives as labels instead of the identity.
+
+    Every pair whose captions name the same parts is a positive (label +1), every other pair a
+    negative (-1); like `SigLipLoss`, the summed -log sigmoid(label * logit) is divided by the batch.
+    """
+
+    def forward(self, image_features, text_features, logit_scale, logit_bias, positives):  # type: ignore[override]
+        logits = self.get_logits(image_features, text_features, logit_scale, logit_bias)
+        labels = 2.0 * (positives > 0).to(logits.dtype) - 1.0
+        return -F.logsigmoid(labels * logits).sum() / image_features.shape[0]
+
+
 # ----------------------------------------------------------------------------- training
 
 
-def build_model(seed: int) -> tuple[open_clip.CLIP, Callable]:
+def build_model(seed: int, loss: str = "softmax") -> tuple[open_clip.CLIP, Callable]:
     register_config()
     torch.manual_seed(seed)
-    model = open_clip.create_model(MODEL_NAME, pretrained=None)
+    model_config(loss)  # validates the loss name
+    extra = SIGMOID_INIT if loss == "sigmoid" else {}
+    model = open_clip.create_model(MODEL_NAME, pretrained=None, **extra)
     tokenizer = open_clip.get_tokenizer(MODEL_NAME)
     return model, tokenizer
 
@@ -214,7 +247,8 @@ def train(
     torch.set_num_threads(cfg.threads)
     t_start, cpu_start = now(), time.process_time()
     wall_start = time.monotonic()
-    model, tokenizer = build_model(cfg.seed)
+    model, tokenizer = build_model(cfg.seed, cfg.loss)
+    siglip = MultiPositiveSigLipLoss() if cfg.loss == "sigmoid" else None
     if init_from is not None:
         from safetensors.torch import load_file
 
@@ -252,12 +286,15 @@ def train(
         img_f = F.normalize(model.encode_image(images), dim=-1)
         txt_f = F.normalize(model.encode_text(tokens), dim=-1)
         scale = model.logit_scale.exp()
-        logits = scale * img_f @ txt_f.T
         target = soft_targets(keys)
-        loss = 0.5 * (
-            -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
-            - (target * F.log_softmax(logits.T, dim=1)).sum(1).mean()
-        )
+        if siglip is not None:
+            loss = siglip(img_f, txt_f, scale, model.logit_bias, target)
+        else:
+            logits = scale * img_f @ txt_f.T
+            loss = 0.5 * (
+                -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+                - (target * F.log_softmax(logits.T, dim=1)).sum(1).mean()
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -268,8 +305,9 @@ def train(
         pool.refresh()
         if step % 25 == 0:
             el = now() - t_start
+            bias = f" bias {model.logit_bias.item():.2f}" if siglip is not None else ""
             log(f"step {step:5d} progress {progress:.2f} loss {np.mean(losses[-25:]):.3f} "
-                f"scale {scale.item():.1f} lr {lr:.2e} {el:.0f}s")
+                f"scale {scale.item():.1f}{bias} lr {lr:.2e} {el:.0f}s")
     else:
         step = cfg.steps
     model.eval()
@@ -277,6 +315,7 @@ def train(
         "train_seconds": round(time.monotonic() - wall_start, 1),
         "cpu_seconds": round(time.process_time() - cpu_start, 1),
         "clock": clock,
+        "loss": cfg.loss,
         "init_from": str(init_from) if init_from else None,
         "steps_done": step,
         "final_loss": float(np.mean(losses[-25:])),
@@ -288,15 +327,17 @@ def train(
     return model, stats
 
 
-def save(model: torch.nn.Module, out_dir: Path, stats: dict | None = None) -> Path:
+def save(model: torch.nn.Module, out_dir: Path, stats: dict | None = None, loss: str | None = None) -> Path:
     """Write open_clip_config.json + fp16 open_clip_model.safetensors (open_clip's local-dir layout)."""
     from safetensors.torch import save_file
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if loss is None:
+        loss = "sigmoid" if getattr(model, "logit_bias", None) is not None else "softmax"
     size = model_config()["vision_cfg"]["image_size"]
     cfg = {
-        "model_cfg": model_config(),
+        "model_cfg": model_config(loss),
         "preprocess_cfg": {
             "size": size, "mode": "RGB", "mean": list(MEAN), "std": list(STD),
             "interpolation": "bicubic", "resize_mode": "shortest", "fill_color": 0,
