@@ -190,7 +190,8 @@ class MultiPositiveSigLipLoss(SigLipLoss):
     negative (-1); like `SigLipLoss`, the summed -log sigmoid(label * logit) is divided by the batch.
     """
 
-    def forward(self, image_features, text_features, logit_scale, logit_bias, positives):  # type: ignore[override]
+    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor,
+                logit_bias: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
         logits = self.get_logits(image_features, text_features, logit_scale, logit_bias)
         labels = 2.0 * (positives > 0).to(logits.dtype) - 1.0
         return -F.logsigmoid(labels * logits).sum() / image_features.shape[0]
