@@ -17,9 +17,9 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.audit.model import AuditItem
 from desktop.review import service as review_service
-from desktop.review.evidence_loader import EvidenceLoader
+from desktop.review.evidence_loader import EvidenceLoader, evidence_failure
 from desktop.signals import listen
-from workflows.errors import UserError, is_user_error
+from workflows.errors import UserError
 from workflows.progress import CancelToken, Progress
 
 REPORT_LIMIT = 5000  # rows listed (flagged first); the CLI report has them all
@@ -222,10 +222,9 @@ class AuditController(QObject):
     def _evidence_failed(self, key: Any, err: BaseException) -> None:
         if key != self._evidence_key():
             return
-        if is_user_error(err):
-            self.evidence_changed.emit(None, f"no evidence: {err}")
-        else:
-            self.evidence_changed.emit(None, "no evidence (error)")
+        message, is_bug = evidence_failure(err)
+        self.evidence_changed.emit(None, message)
+        if is_bug:
             self.ctx.show_error("Could not compute the evidence", err)
 
     # -- decisions ------------------------------------------------------------------------------------

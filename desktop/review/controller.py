@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.models.review import ReviewModel
 from desktop.review import service
-from desktop.review.evidence_loader import EvidenceLoader
+from desktop.review.evidence_loader import EvidenceLoader, evidence_failure
 from desktop.review.service import ReviewState
 from desktop.signals import listen
 from workflows.errors import is_user_error
@@ -212,10 +212,9 @@ class ReviewController(QObject):
     def _evidence_failed(self, key: Any, err: BaseException) -> None:
         if key != self._evidence_key():
             return
-        if is_user_error(err):
-            self.evidence_changed.emit(None, f"no evidence: {err}")
-        else:
-            self.evidence_changed.emit(None, "no evidence (error)")
+        message, is_bug = evidence_failure(err)
+        self.evidence_changed.emit(None, message)
+        if is_bug:
             self.ctx.show_error("Could not compute the evidence", err)
 
     # -- decisions -------------------------------------------------------------------------------

@@ -68,3 +68,13 @@ class EvidenceLoader(QObject):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def evidence_failure(err: BaseException) -> tuple[str, bool]:
+    """What an evidence panel says when loading failed, and whether it is a bug to report
+    (one policy for Review and Audit: a user's problem is a line, a bug opens the bug dialog)."""
+    from workflows.errors import is_user_error
+
+    if is_user_error(err):
+        return f"no evidence: {err}", False
+    return "no evidence (error)", True
