@@ -49,7 +49,21 @@ class OTMode:
     description: str
 
 
-_Entry = TypeVar("_Entry", ViewMode, ScoringMethod, OTMode)
+@dataclass(frozen=True)
+class LearnMethod:
+    """How a learning run turns the curators' decisions into better pre-labels (`lazlabel learn
+    --method`). ``explainable``: the learned score is still a weighted sum over attributes, so the
+    evidence keeps working; the others are labelled "less explainable" wherever they are offered.
+    ``compositional``: only for projects whose classes are (state, object) pairs.
+    """
+
+    name: str
+    description: str
+    explainable: bool
+    compositional: bool = False
+
+
+_Entry = TypeVar("_Entry", ViewMode, ScoringMethod, OTMode, LearnMethod)
 
 
 def _registry(*items: _Entry) -> dict[str, _Entry]:
@@ -76,6 +90,18 @@ OT_MODES: dict[str, OTMode] = _registry(
     OTMode("faithful", "the published Sinkhorn loop, its stopping rule applied to each (image, class) "
            "problem on its own: reproduces the paper"),
     OTMode("converged", "every problem solved to convergence with POT's batched solver"),
+)
+
+
+#: Learning methods by name (the first is the default; docs/architecture.md, "Learning from decisions").
+LEARN_METHODS: dict[str, LearnMethod] = _registry(
+    LearnMethod("attributes", "per-class attribute weights and bias over the LaZSL terms, regularised "
+                "toward the zero-shot weights: the score stays a sum over attributes", explainable=True),
+    LearnMethod("adapter", "a Tip-Adapter-style cache model on the global image features, blended with "
+                "the zero-shot scores: stronger, less explainable", explainable=False),
+    LearnMethod("msci", "MSCI (IJCAI 2025) for (state, object) projects: soft prompts, adapters and "
+                "multi-stage cross-modal interaction, trained on the decided pairs", explainable=False,
+                compositional=True),
 )
 
 
