@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "cli.explain_cmds",  # explain                     (issue #12)
     "cli.model_cmds",  # models list, models pull      (issue #19)
     "cli.cache_cmds",  # cache verify|clear            (issue #13)
+    "cli.learn_cmds",  # learn, learn runs|use|weights  (issue #17)
 )
 
 EPILOG = """\

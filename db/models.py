@@ -179,7 +179,7 @@ class AttributeSet(Base):
 class Run(Base):
     __tablename__ = "run"
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="prelabel")  # prelabel | rescore
+    kind: Mapped[str] = mapped_column(String(16), default="prelabel", index=True)  # prelabel | rescore | learn | audit
     parent_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     model_id: Mapped[str] = mapped_column(String(512))
     engine_config: Mapped[Any] = mapped_column(JSON)

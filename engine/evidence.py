@@ -16,6 +16,11 @@ Definitions (docs/architecture.md, "Evidence"):
   of positive contributions: always in [0, 1] and summing to 1 over the attributes that count for
   the class, which are exactly those found or weak. Attributes not found have a negative
   contribution: evidence *against*, listed apart and never given a share.
+* **weight** (optional; absent = zero-shot, i.e. 1): the attribute's learned weight when the score
+  comes from a learning run (docs/architecture.md, "Learning from decisions"): its term of the
+  score is weight x mass x similarity, so its contribution is weight x mass x (presence - WEAK_AT).
+  A negative weight turns a found attribute into evidence against the class. Readers that do not
+  know the key ignore it (the schema stays version 2).
 """
 
 from __future__ import annotations
@@ -136,6 +141,7 @@ class AttributeEvidence:
     presence: Presence | None = None
     map: AttributeMap | None = None
     regions: tuple[Region, ...] = ()
+    weight: float | None = None  # learned weight (None: zero-shot, i.e. 1)
 
     @property
     def against(self) -> bool:
@@ -158,6 +164,8 @@ class AttributeEvidence:
             d["presence"] = self.presence.to_json()
         if self.map is not None:
             d["map"] = self.map.to_json()
+        if self.weight is not None:
+            d["weight"] = float(self.weight)
         return d
 
     @classmethod
@@ -169,13 +177,14 @@ class AttributeEvidence:
             except (KeyError, TypeError, ValueError):
                 continue
         best = d.get("best_similarity")
+        weight = d.get("weight")
         return cls(
             index=int(d.get("index", pos)), text=str(d.get("text", "")), mass=_num(d.get("mass")),
             similarity=_num(d.get("similarity")), best_similarity=None if best is None else _num(best),
             contribution=_num(d.get("contribution")), share=_num(d.get("share")),
             presence=Presence.from_json(d["presence"]) if isinstance(d.get("presence"), Mapping) else None,
             map=AttributeMap.from_json(d["map"]) if isinstance(d.get("map"), Mapping) else None,
-            regions=tuple(regions),
+            regions=tuple(regions), weight=None if weight is None else _num(weight, 1.0),
         )
 
 
@@ -263,13 +272,28 @@ class ClassEvidence:
                 z = cal.score(calibration_key(self.class_name, a.text), bests[i])
             scores.append(local[i] if z is None else z)
             flags.append(z is not None)
-        contrib = [a.mass * (z - WEAK_AT) for a, z in zip(self.attributes, scores)]
+        contrib = [_w(a) * a.mass * (z - WEAK_AT) for a, z in zip(self.attributes, scores)]
         shares = honest_shares(contrib)
         attrs = tuple(
             replace(a, presence=Presence(z, presence_label(z) or "not found", ok), contribution=c, share=s)
             for a, z, ok, c, s in zip(self.attributes, scores, flags, contrib, shares)
         )
         return replace(self, attributes=_ordered(attrs))
+
+    def weighted(self, weights: Mapping[int, float], score: float | None = None) -> ClassEvidence:
+        """The evidence under learned attribute weights (by attribute `index`; missing ones keep
+        theirs): each contribution is the weight times the unweighted one, shares recomputed."""
+        attrs = []
+        for a in self.attributes:
+            w = weights.get(a.index, a.weight)
+            if a.presence is not None:
+                base = a.mass * (a.presence.score - WEAK_AT)
+            else:
+                base = a.contribution / _w(a) if _w(a) != 0 else 0.0
+            attrs.append(replace(a, weight=None if w is None else float(w), contribution=(1.0 if w is None else w) * base))
+        shares = honest_shares([a.contribution for a in attrs])
+        attrs = [replace(a, share=sh) for a, sh in zip(attrs, shares)]
+        return replace(self, attributes=_ordered(attrs), score=self.score if score is None else float(score))
 
     # -- JSON ------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -323,6 +347,11 @@ def read_evidence(d: Any, class_id: int | None = None) -> ClassEvidence | None:
         return ClassEvidence.from_json(d, class_id)
     except (EvidenceFormatError, KeyError, TypeError, ValueError):
         return None
+
+
+def _w(a: AttributeEvidence) -> float:
+    """An attribute's weight in the score (1 when nothing was learned)."""
+    return 1.0 if a.weight is None else a.weight
 
 
 def honest_shares(contributions: Sequence[float]) -> list[float]:

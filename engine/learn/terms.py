@@ -1,0 +1,135 @@
+"""Per-attribute terms of the LaZSL score, for every (image, attribute) pair, batched.
+
+The LaZSL score of class c on an image is sum_ij T_ij S_ij over its regions i and attributes j
+(docs/architecture.md, "The LaZSL score"). Its term for attribute j is phi_j = sum_i T_ij S_ij, the
+attribute's transport-weighted similarity times its mass (1/M at convergence), so the class score
+is exactly the sum of its attributes' terms. A learned score w·phi + b keeps that form.
+
+The plans are the faithful (per-problem stopping) or converged plans of `engine.alignment`; the
+terms of one class depend only on that class's attributes, so any subset of classes can be asked
+for. For dclip the term is <p_0, t_j> / M (the class score is the mean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from engine import alignment as al
+from engine.types import EngineConfig
+
+#: Elements of the [images, classes, regions, attributes] plan tensor per chunk.
+CHUNK_ELEMENTS = 4_000_000
+
+
+def class_columns(attr_class: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
+    """The attribute rows (columns of the term matrix) owned by `classes`, in row order."""
+    want = torch.zeros(int(attr_class.max()) + 1 if attr_class.numel() else 0, dtype=torch.bool)
+    want[torch.as_tensor(list(classes), dtype=torch.long)] = True
+    return torch.nonzero(want[attr_class]).flatten()
+
+
+def attribute_terms(
+    global_feats: torch.Tensor,
+    region_feats: torch.Tensor,
+    attr_feats: torch.Tensor,
+    attr_class: torch.Tensor,
+    config: EngineConfig,
+    *,
+    classes: Sequence[int] | None = None,
+    region_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """phi [B, A]: each attribute row's term of its class's score (0 in columns of classes not asked for).
+
+    `classes`: class indices to compute (default: every class owning a row). The terms of one class
+    sum to its `lazsl_scores` score (to float rounding), or to its dclip score for ``method="dclip"``.
+    """
+    attr_class = attr_class.long()
+    B = global_feats.shape[0]
+    A = attr_feats.shape[0]
+    C = int(attr_class.max()) + 1 if A else 0
+    out = torch.zeros(B, A, dtype=torch.float32)
+    want = list(range(C)) if classes is None else sorted({int(c) for c in classes})
+    if not B or not A or not want:
+        return out
+    g = global_feats.float()
+    T = attr_feats.float().to(g.device)
+    counts = torch.bincount(attr_class, minlength=C).float()
+    if config.method == "dclip":
+        cols = class_columns(attr_class, want)
+        sims = g @ T[cols].T
+        out[:, cols] = (sims / counts[attr_class[cols]]).cpu()
+        return out
+    if config.method != "lazsl":
+        raise ValueError(f"attribute terms need an attribute method (lazsl or dclip), not {config.method!r}")
+    R = region_feats.float().to(g.device)
+    kept, a = al.region_weights(g, R, config.gamma, region_mask)
+    rows = al._class_rows(attr_class, C)
+    pad = al._padded_rows(rows).to(g.device)
+    solver = al.OT_SOLVERS[config.ot_mode]
+    n_rows = al._valid_rows(R, region_mask)
+    which_all = torch.as_tensor(want, dtype=torch.long, device=g.device)
+    N = R.shape[1]
+    per_image = max(1, N * len(want) * pad.shape[1])
+    step = max(1, CHUNK_ELEMENTS // per_image)
+    no_region = ~kept.any(1)
+    for s in range(0, B, step):
+        e = min(B, s + step)
+        which = which_all.expand(e - s, -1)
+        S, colmask, bm, idx = al._gather_problems(g[s:e], R[s:e], T, pad, which, config.alpha)
+        _, plan, _ = solver(S, a[s:e].unsqueeze(1), bm, kept[s:e].unsqueeze(1), colmask, want_plan=True,
+                            eps=config.eps, tol=config.tol, max_iter=config.max_iter,
+                            n_rows=n_rows[s:e].unsqueeze(1))
+        plan = torch.nan_to_num(plan, nan=0.0) * kept[s:e, None, :, None] * colmask.unsqueeze(2)
+        phi = (plan * S).sum(2)  # [b, k, Mmax]
+        flat_idx = idx.reshape(e - s, -1)
+        valid = flat_idx >= 0
+        rr = torch.arange(e - s, device=g.device).unsqueeze(1).expand_as(flat_idx)[valid]
+        out[s + rr.cpu(), flat_idx[valid].cpu()] = phi.reshape(e - s, -1)[valid].float().cpu()
+    if bool(no_region.any()):  # no valid region: the score falls back to dclip, and so do its terms
+        cols = class_columns(attr_class, want)
+        rows_nr = torch.nonzero(no_region).flatten()
+        out[rows_nr.unsqueeze(1).cpu(), cols.unsqueeze(0)] = (
+            (g[rows_nr] @ T[cols].T) / counts[attr_class[cols]]).cpu()
+    return out
+
+
+def class_sums(terms: torch.Tensor, attr_class: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """[B, C]: the terms summed per class (the score the terms add up to)."""
+    out = torch.zeros(terms.shape[0], n_classes, dtype=terms.dtype)
+    return out.index_add_(1, attr_class.long(), terms)
+
+
+def cached_terms(
+    model: object,
+    cache: object,
+    hashes: Sequence[str],
+    classes: Sequence[object],
+    config: EngineConfig,
+    *,
+    term_classes: Sequence[int] | None = None,
+    chunk: int = 256,
+    check: object = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(terms [n, A], attribute class [A]) of cached images against `classes`, only the columns of
+    `term_classes` filled (default all). Reads the feature cache, never an image; the texts come
+    from the model's text cache; `config` is calibrated for the model as scoring does."""
+    from engine.calibration import calibrated
+    from engine.pipeline import text_bank
+
+    cfg = calibrated(config, model)
+    texts = text_bank(model, classes, cfg)  # type: ignore[arg-type]
+    owner = texts.owner.long()
+    out = torch.zeros(len(hashes), len(owner), dtype=torch.float32)
+    want = list(range(len(classes))) if term_classes is None else list(term_classes)
+    if not want:
+        return out, owner
+    hashes = list(hashes)
+    for s in range(0, len(hashes), chunk):
+        if callable(check):
+            check()
+        g, r, _b, mask = cache.get(hashes[s:s + chunk], with_mask=True)  # type: ignore[attr-defined]
+        mask = None if bool(mask.all()) else mask
+        out[s:s + len(g)] = attribute_terms(g, r, texts.feats, owner, cfg, classes=want, region_mask=mask)
+    return out, owner

@@ -1,0 +1,135 @@
+"""Learning from decisions end to end on a planted, pre-labelled world: preview, commit, undo,
+determinism, the decision log as examples, and learned weights in the evidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.evidence import ClassEvidence
+from tests.learn.conftest import accuracy, decide_per_class, true_class_ids
+from workflows.errors import UserError
+from workflows.learning import (
+    activate,
+    active_learning_run,
+    attribute_weights,
+    decided_examples,
+    learn,
+    learning_runs,
+    unhelpful_attributes,
+)
+from workflows.progress import drive
+
+
+def _shown(project):
+    """(top-1, score) of every image as review shows it."""
+    from sqlalchemy import select
+
+    from db.models import Image
+
+    with project.session() as s:
+        rows = s.execute(select(Image.id, Image.pred_class_id, Image.pred_score, Image.pred_margin, Image.pred_run_id))
+        return {int(i): tuple(rest) for i, *rest in rows}
+
+
+def test_no_decisions_is_a_clear_error_and_writes_nothing(world):
+    project, _w = world
+    n_runs = len(project.runs())
+    with pytest.raises(UserError, match="no decisions to learn from"):
+        drive(learn(project, preview=True))
+    assert len(project.runs()) == n_runs
+
+
+def test_preview_then_commit_then_undo(world):
+    project, w = world
+    zero = _shown(project)
+    decided = set(decide_per_class(project, w, 4))
+    acc0 = accuracy(project, w, exclude=decided)
+    prev = drive(learn(project, preview=True))
+    assert prev.run_id is None and prev.n_decisions == len(decided) == prev.n_positive
+    assert _shown(project) == zero  # a preview writes nothing
+    assert sum(prev.change_counts().values()) == prev.n_changed
+    done = drive(learn(project))
+    assert [(c[0], c[2]) for c in done.changes] == [(c[0], c[2]) for c in prev.changes]
+    run = project.run(done.run_id)
+    assert (run.kind, run.parent_run_id, run.status) == ("learn", prev.parent_run_id, "done")
+    rec = run.engine_config["learn"]
+    assert rec["n_decisions"] == len(decided) and rec["last_decision_id"] == project.latest_decision_id()
+    assert rec["method"] == "attributes" and rec["params_hash"] and rec["attribute_set_version"]
+    assert active_learning_run(project).id == done.run_id
+    learned = _shown(project)
+    assert {i for i in learned if learned[i][0] != zero[i][0]} == {c[0] for c in done.changes}
+    assert accuracy(project, w, exclude=decided) >= acc0  # never worse held out on this world
+    # undo: back to zero-shot restores exactly what the images showed, then forward again
+    activate(project, None)
+    assert _shown(project) == zero and active_learning_run(project) is None
+    activate(project, done.run_id)
+    assert _shown(project) == learned
+    runs = learning_runs(project)
+    assert [r.id for r in runs] == [done.run_id] and runs[0].active
+
+
+def test_learning_is_deterministic_given_the_seed(world):
+    project, w = world
+    decide_per_class(project, w, 4)
+    a = drive(learn(project, seed=7))
+    b = drive(learn(project, seed=7))
+    assert a.params_hash == b.params_hash  # same bytes: the same content-addressed file
+    assert a.hyperparameters == b.hyperparameters and a.cv_learned == b.cv_learned
+    assert project.run_topk(a.run_id) == project.run_topk(b.run_id)
+    activate(project, a.run_id)  # going back to the earlier of two runs
+    assert active_learning_run(project).id == a.run_id
+
+
+def test_classes_without_decisions_keep_their_zero_shot_scores(world):
+    project, w = world
+    zero = project.run_topk(project.latest_prediction_run().id)
+    names, cids = w["names"], w["class_ids"]
+    only = cids[names[0]]
+    truth = true_class_ids(w)
+    for iid in [i for i, c in truth.items() if c == only][:6]:
+        project.record_decisions([iid], "corrected", class_id=only, reviewer="sim")
+    res = drive(learn(project, hyper={"l2": 0.01}))
+    assert res.classes_learned == 1
+    learned = project.run_topk(res.run_id)
+    for iid, tk in learned.items():
+        before = dict(zero[iid])
+        for cid, score in tk:
+            if cid != only and cid in before:
+                assert score == before[cid]  # bit-identical
+    assert set(attribute_weights(project)) == {only}
+
+
+def test_learned_weights_are_in_the_explanations(world):
+    project, w = world
+    decide_per_class(project, w, 6)
+    res = drive(learn(project, hyper={"l2": 0.01}))
+    weights = attribute_weights(project, res.run_id)
+    assert weights and all(len(v) for v in weights.values())
+    seen = 0
+    for iid in list(project.run_topk(res.run_id))[:20]:
+        for cid, data in project.explanations(iid).items():
+            ev = ClassEvidence.from_json(data, cid)
+            if cid in weights:
+                assert all(a.weight is not None for a in ev.attributes)
+                seen += 1
+    assert seen
+    low = unhelpful_attributes(project, below=10.0)  # every learned attribute, lowest weight first
+    assert [u.weight for u in low] == sorted(u.weight for u in low)
+
+
+def test_decision_log_as_examples(world):
+    project, w = world
+    ids = w["ids"]
+    cids = list(w["class_ids"].values())
+    top1 = project.current_top1()
+    project.record_decisions([ids[0]], "accepted", reviewer="r")
+    project.record_decisions([ids[1]], "corrected", class_id=cids[2], reviewer="r")
+    project.record_decisions([ids[2]], "rejected", reviewer="r")
+    project.record_decisions([ids[3]], "confirmed_negative", class_id=cids[4], reviewer="r")
+    project.record_decisions([ids[4]], "uncertain", reviewer="r")
+    project.record_decisions([ids[5]], "accepted", reviewer="r")
+    project.undo_decision(ids[5], reviewer="r")
+    ex = decided_examples(project)
+    assert ex.positives == [(ids[0], top1[ids[0]]), (ids[1], cids[2])]
+    assert ex.negatives == [(ids[2], top1[ids[2]]), (ids[3], cids[4])]
+    assert ex.last_decision_id == project.latest_decision_id()
