@@ -52,6 +52,7 @@ def _export(args: argparse.Namespace) -> int:
         return _list(wf.list_formats())
     if not args.format or not args.out:
         raise UserError("usage: lazlabel export FORMAT OUT [options] (formats: lazlabel export --list)")
+    args.format = wf.format_name(args.format)
     splits = wf.parse_splits(args.split) if args.split else None
     project = open_project(args)
     cancel = CancelToken()

@@ -66,6 +66,11 @@ def list_formats() -> dict[str, str]:
     return out
 
 
+def format_name(fmt: str) -> str:
+    """The registered export format `fmt` means (case, '-' and '_' ignored), or `fmt` itself."""
+    return registry.resolve(registry.EXPORTERS, fmt) or fmt
+
+
 def load_exporter(fmt: str) -> Exporter:
     try:
         cls = registry.load(registry.EXPORTERS, fmt)
@@ -237,6 +242,7 @@ def export(
     rejected/uncertain/confirmed-negative images go to a separate `unsure` set when
     `include_unsure_set`. `classes` restricts the export to those class names.
     """
+    fmt = format_name(fmt)  # "label-studio" is labelstudio
     exporter = load_exporter(fmt)
     if mode not in MODES:
         raise UserError(f"unknown mode '{mode}' (one of: {', '.join(MODES)})")

@@ -112,6 +112,7 @@ def import_labels(
     (default: the format name), replacing an earlier import of the same source. Labels naming no
     class create one when `create_classes`. Nothing is written when the file is unreadable or when
     no path matches a project image."""
+    fmt = registry.resolve(registry.IMPORTERS, fmt) or fmt  # "label-studio" is labelstudio
     try:
         importer = registry.load(registry.IMPORTERS, fmt)()
     except registry.PluginError as err:

@@ -138,3 +138,13 @@ def test_temp_dirs_of_killed_exports_are_cleaned_up(world, tmp_path):
         (d / "train").mkdir(parents=True)
     run_export(world.project, "csv", tmp_path / "out")
     assert not stale.exists() and live.exists()
+
+
+def test_format_names_match_ignoring_case_dash_and_underscore():
+    from plugins import registry
+
+    assert registry.resolve(registry.EXPORTERS, "label-studio") == "labelstudio"
+    assert registry.resolve(registry.EXPORTERS, "HF_ImageFolder") == "hf-imagefolder"
+    assert registry.resolve(registry.IMPORTERS, "Label_Studio") == "labelstudio"
+    assert registry.resolve(registry.EXPORTERS, "zip") is None
+    assert registry.load(registry.EXPORTERS, "label-studio") is registry.load(registry.EXPORTERS, "labelstudio")
