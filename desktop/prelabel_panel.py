@@ -206,7 +206,8 @@ class PrelabelPanel(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.cancel_button.setEnabled(False)
-            self.detail.setText("Cancelling: the current batch of images finishes and is kept, then the run stops…")
+            self.detail.setText("Cancelling: the images inside the model finish (a moment) and are kept, then the run "
+                                "stops…")
 
     def _progress(self, p: Progress) -> None:
         if p.total:
