@@ -249,6 +249,7 @@ class PrelabelPanel(QWidget):
     def _cancelled(self) -> None:
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
+        self._user_chose = False  # the scope offered next is what is left (images without a prediction)
         self._ended()
         left = _scope_counts(self.ctx.project).get("unpredicted", 0) if self.ctx.project is not None else 0
         self.detail.setText(f"Cancelled. Predictions made so far are kept; {left:,} image(s) still have no "
