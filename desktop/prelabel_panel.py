@@ -206,7 +206,8 @@ class PrelabelPanel(QWidget):
         if self.worker is not None:
             self.worker.cancel()
             self.cancel_button.setEnabled(False)
-            self.detail.setText("Cancelling: the current batch of images finishes and is kept, then the run stops…")
+            self.detail.setText("Cancelling: the images inside the model finish (a moment) and are kept, then the run "
+                                "stops…")
 
     def _progress(self, p: Progress) -> None:
         if p.total:
@@ -248,6 +249,7 @@ class PrelabelPanel(QWidget):
     def _cancelled(self) -> None:
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
+        self._user_chose = False  # the scope offered next is what is left (images without a prediction)
         self._ended()
         left = _scope_counts(self.ctx.project).get("unpredicted", 0) if self.ctx.project is not None else 0
         self.detail.setText(f"Cancelled. Predictions made so far are kept; {left:,} image(s) still have no "

@@ -3,7 +3,10 @@
 `encode_images` decodes and cuts views on a background thread (bounded queue) while the model
 encodes the previous batch; `score_cached` scores from the cache only (attribute edits re-score
 without touching images); `prelabel` chains both per batch. Cancel is any object with a
-`.cancelled` attribute, checked between batches.
+`.cancelled` attribute, checked between forward passes of the image encoder (a batch of 32
+images in random mode is a dozen passes): a cancelled batch stores the images that went through
+the encoder whole as a smaller final shard (never a torn entry) and drops the rest. Progress is
+reported per forward pass (`EncodeEvent.in_flight`), so a watcher sees images move within a batch.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +60,10 @@ class ImageItem:
 class EncodeEvent:
     """One step of `encode_images`: keys encoded and cached now (`encoded`), keys whose features
     were already cached (`cached`), failures (`errors`: key → reason), original (W,H) of the
-    encoded images, and running counts over all items."""
+    encoded images, and running counts over all items.
+
+    An event with only `in_flight` set is progress inside a batch: that many images of the batch
+    being encoded have been through the image encoder but are not stored yet (not in `done`)."""
 
     encoded: list[Any] = field(default_factory=list)
     cached: list[Any] = field(default_factory=list)
@@ -65,6 +71,7 @@ class EncodeEvent:
     image_sizes: dict[Any, tuple[int, int]] = field(default_factory=dict)
     done: int = 0
     total: int = 0
+    in_flight: int = 0
 
 
 @dataclass
@@ -91,6 +98,7 @@ class BatchResult:
     errors: dict[Any, str] = field(default_factory=dict)
     done: int = 0
     total: int = 0
+    in_flight: int = 0  # images of the batch being encoded that went through the encoder (EncodeEvent)
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -131,18 +139,25 @@ def _decoder(items: Sequence[ImageItem], model: ClipModel, view_cfg: ViewConfig,
                 continue
 
 
-def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool, tokens: bool = True
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool, tokens: bool = True,
+                  cancel: Any = None) -> Generator[int, None, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
     """Views of b images → global [b,D], regions [b,N,D] and, for ViT towers when `tokens`, every
-    view's text-aligned patch tokens [b,V,P,D] (engine/localize.py), all on CPU."""
+    view's text-aligned patch tokens [b,V,P,D] (engine/localize.py), all on CPU.
+
+    A generator: yields the number of images whose every view has been through the encoder after
+    each forward pass, and returns the features. When `cancel` is set between passes it stops
+    and returns the features of the images encoded whole so far (fewer rows than `views`)."""
     visual = model.model.visual
     want_tokens = tokens and supports_tokens(visual)
     x = torch.cat(views)
     nv = views[0].shape[0]
     gs, rs, ts = [], [], []
+    rows = 0
     with contextlib.ExitStack() as stack:
         seen = stack.enter_context(capture_last_block(visual)) if want_tokens else None
         for i in range(0, x.shape[0], ENCODE_VIEWS_PER_PASS):
+            if i and _cancelled(cancel):
+                break
             if dense:
                 g, r, _ = model.encode_dense(x[i:i + ENCODE_VIEWS_PER_PASS])
                 gs.append(g.cpu())
@@ -152,10 +167,14 @@ def _encode_batch(model: ClipModel, views: list[torch.Tensor], dense: bool, toke
             if seen:
                 ts.append(clear_tokens(visual, seen.pop()).cpu())
                 seen.clear()
-    tokens = torch.cat(ts).view(len(views), nv, -1, ts[0].shape[-1]) if ts else None
+            rows = min(i + ENCODE_VIEWS_PER_PASS, x.shape[0])
+            yield rows // nv
+    n = rows // nv  # images encoded whole (all of them unless cancelled)
+    keep = n * nv
+    tokens = torch.cat(ts)[:keep].view(n, nv, -1, ts[0].shape[-1]) if ts else None
     if dense:
-        return torch.cat(gs), torch.cat(rs), tokens
-    f = torch.cat(gs).view(len(views), nv, -1)
+        return torch.cat(gs)[:n], torch.cat(rs)[:n], tokens
+    f = torch.cat(gs)[:keep].view(n, nv, -1)
     return f[:, 0].contiguous(), f[:, 1:].contiguous(), tokens
 
 
@@ -176,11 +195,14 @@ def _cancelled(cancel: Any) -> bool:
 
 def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewConfig, cache: FeatureCache,
                   batch_size: int = 32, cancel: Any = None) -> Iterator[EncodeEvent]:
-    """Encode every not-yet-cached item's views into `cache`; one event per batch.
+    """Encode every not-yet-cached item's views into `cache`; one stored event per batch, and
+    `in_flight` events after each forward pass inside a batch.
 
     Already-cached items are reported first (in batches, `cached`), then new ones as they are
-    encoded. A broken image is an `errors` entry with its reason. Stops quietly, with every
-    finished batch stored, when `cancel.cancelled` becomes true between batches.
+    encoded. A broken image is an `errors` entry with its reason. Stops quietly when
+    `cancel.cancelled` becomes true, within one forward pass: every finished batch is stored, and
+    of the batch being encoded the images that went through the encoder whole are stored as a
+    smaller shard; the others are not cached (they are encoded on the next run).
     """
     items = list(items)
     if view_cfg.mode == "dense" and not model.supports_dense:
@@ -208,7 +230,13 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
             batch: list[tuple] = []
             errors: dict[Any, str] = {}
             while len(batch) < batch_size:
-                msg = q.get()
+                try:
+                    msg = q.get(timeout=0.1)
+                except queue.Empty:  # the decoder is behind: a cancel need not wait for it
+                    if _cancelled(cancel):
+                        batch, finished = [], True
+                        break
+                    continue
                 if msg is _STOP:
                     finished = True
                     break
@@ -218,9 +246,23 @@ def encode_images(model: ClipModel, items: Sequence[ImageItem], view_cfg: ViewCo
                 else:
                     batch.append((it, views, boxes, size))
             ev = EncodeEvent(errors=errors)
+            if _cancelled(cancel):
+                batch = []  # decoded, not encoded: nothing of it is stored
+            if batch:
+                views = [b[1] for b in batch]
+                with contextlib.closing(_encode_batch(model, views, dense, wants_tokens(view_cfg.mode), cancel)) as passes:
+                    while True:
+                        try:
+                            whole = next(passes)
+                        except StopIteration as end:
+                            g, r, tokens = end.value
+                            break
+                        if whole < len(batch):  # the store event follows the last pass at once
+                            yield EncodeEvent(done=done, total=total, in_flight=whole)
+                # cancelled mid-batch: the images encoded whole form a smaller final shard
+                batch = batch[:g.shape[0]]
             if batch:
                 # same-hash duplicates inside a batch are encoded once by the cache's skip rule
-                g, r, tokens = _encode_batch(model, [b[1] for b in batch], dense, wants_tokens(view_cfg.mode))
                 boxes = torch.stack([b[2] for b in batch])
                 sizes = [b[3] for b in batch]
                 patches = _pooled_patches(tokens, boxes, sizes, model.patch_grid, dense)
@@ -436,17 +478,22 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
 
 def prelabel(model: ClipModel, items: Sequence[ImageItem], classes: Sequence[ClassSpec], config: EngineConfig,
              view_cfg: ViewConfig, cache: FeatureCache, cancel: Any = None) -> Iterator[BatchResult]:
-    """Encode what the cache lacks and score, batch by batch (a BatchResult per encode event)."""
+    """Encode what the cache lacks and score, batch by batch (a BatchResult per encode event; an
+    `in_flight` event passes through with no items). Once cancelled, what was encoded is cached
+    but not scored: the next run scores it from the cache."""
     items = list(items)
     by_key = {it.key: it for it in items}
     for ev in encode_images(model, items, view_cfg, cache, config.batch_size, cancel):
         ready = [by_key[k] for k in ev.cached + ev.encoded]
+        if _cancelled(cancel):
+            ready = []
         result = None
         if ready:
             sizes = [ev.image_sizes.get(it.key) for it in ready]
             result = score_cached(model, cache, [it.content_hash for it in ready], classes, config,
                                   image_sizes=None if any(s is None for s in sizes) else sizes,
                                   view_mode=view_cfg.mode)
-        yield BatchResult(items=ready, result=result, errors=dict(ev.errors), done=ev.done, total=ev.total)
-        if _cancelled(cancel):
+        yield BatchResult(items=ready, result=result, errors=dict(ev.errors), done=ev.done, total=ev.total,
+                          in_flight=ev.in_flight)
+        if _cancelled(cancel) and not ev.in_flight:  # mid-batch, encode_images stores what it has first
             return

@@ -231,9 +231,13 @@ def _predict(
     for br in _sliced(project, ctx, run_id, items, cancel, from_end):
         now = time.perf_counter()
         t_engine += now - mark
-        with paused_gc():  # tens of thousands of small objects per batch, none in a cycle
-            writes = ctx.to_writes([it.key for it in br.items], br.result) if br.result is not None else []
-            project.write_prediction_batch(run_id, writes, errors=br.errors.items())
+        if not (br.items or br.errors or br.in_flight):  # cancelled: encoded and cached, scored on resume
+            continue
+        writes = []
+        if br.items or br.errors:  # an in-flight event (images inside the encoder) writes nothing
+            with paused_gc():  # tens of thousands of small objects per batch, none in a cycle
+                writes = ctx.to_writes([it.key for it in br.items], br.result) if br.result is not None else []
+                project.write_prediction_batch(run_id, writes, errors=br.errors.items())
         summary.errors.update(br.errors)
         summary.n_errors += len(br.errors)
         summary.n_scored += len(writes)
@@ -247,21 +251,24 @@ def _predict(
             "total_s": elapsed,
             "images_per_s": summary.n_scored / elapsed if elapsed > 0 else 0.0,
         }
+        # images inside the encoder count as done for the bar, so it moves within a batch
+        shown = min(processed + br.in_flight, len(todo))
         p = Progress(
-            processed,
+            shown,
             len(todo),
             "",
             stage="prelabel",
             started=started,
-            extra={"run_id": run_id, "errors": summary.n_errors},
+            extra={"run_id": run_id, "errors": summary.n_errors, "stored": processed, "in_flight": br.in_flight},
         )
         eta = p.eta_s
-        p.message = f"{processed}/{len(todo)} images, {p.rate:.1f}/s" + (
+        p.message = f"{shown}/{len(todo)} images, {p.rate:.1f}/s" + (
             f", ETA {eta:.0f}s" if eta is not None else ""
         )
         p.extra.update(images_per_s=p.rate, eta_s=eta)
         yield p
-        check(cancel)
+        if not br.in_flight:  # the engine stops within one pass and stores what it encoded whole
+            check(cancel)
         mark = time.perf_counter()
     check(cancel)
 
@@ -274,6 +281,8 @@ def _sliced(
     order = list(reversed(items)) if from_end else items
     before = project.predicted_image_ids(run_id)
     for start in range(0, len(order), SLICE):
+        if cancel is not None and cancel.cancelled:
+            return
         part = order[start : start + SLICE]
         if start:
             taken = project.predicted_image_ids(run_id) - before

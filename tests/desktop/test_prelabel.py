@@ -70,9 +70,10 @@ def test_cancel_keeps_finished_batches_and_run_resumes(qtbot, panel, engine_ctx)
     assert "Cancelled" in panel.detail.text()
     run = project.latest_prediction_run()
     assert run.status == "cancelled" and 0 < run.n_done < 12
+    assert panel.scope() == "unpredicted"  # after a cancel the panel offers what is left
     with qtbot.waitSignal(panel.finished, timeout=60000):
         panel.start()
-    assert panel.summary.resumed and panel.summary.n_skipped == run.n_done
+    assert panel.summary.resumed and panel.summary.n_scored == 12 - run.n_done
     assert project.run(run.id).n_done == 12
 
 
