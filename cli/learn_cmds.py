@@ -98,6 +98,20 @@ def _weights(project: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def learn_status_line(project: Any) -> str | None:
+    """`lazlabel stats`: which labels the images show, once there is a learning run (else None)."""
+    from workflows.learning import active_learning_run
+
+    if not project.runs(kind="learn"):
+        return None
+    run = active_learning_run(project)
+    if run is None:
+        return "labels shown: zero-shot (`lazlabel learn runs` lists the learning runs)"
+    rec = run.engine_config.get("learn") or {}
+    return (f"labels shown: learning run #{run.id} ({rec.get('method')}, {rec.get('n_decisions')} decisions, "
+            f"latest decision #{rec.get('last_decision_id')})")
+
+
 def _nonneg(text: str) -> int:
     try:
         v = int(text)

@@ -210,6 +210,11 @@ def _stats(project: Any, args: argparse.Namespace) -> int:
     )
     if st.agreement is not None:
         print(f"reviewed vs predicted agreement: {st.agreement:.1%} ({st.n_agree}/{st.n_compared})")
+    from cli.learn_cmds import learn_status_line
+
+    line = learn_status_line(project)
+    if line:
+        print(line)
     print(
         _table(
             [[c.name, c.predicted, c.decided, c.imported] for c in st.classes],

@@ -35,7 +35,7 @@ from engine.learn.learners import (
     get_learner,
     select_and_fit,
 )
-from engine.learn.terms import cached_terms
+from engine.learn.terms import cached_terms, class_sums
 from engine.types import LEARN_METHODS
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress, check, drive
@@ -233,25 +233,24 @@ def learn(
         raise UserError("no decisions to learn from yet: accept or correct some predictions first "
                         "(Review, or `lazlabel decide`)")
     timings: dict[str, float] = {}
-    # 1. zero-shot scores of every class for every cached image (what the learned score corrects)
-    t = time.perf_counter()
-    _scored, zero_shot, _ = yield from ctx.score_all(project, cached, cancel=cancel, stage="zero-shot")
-    _stored_scores(project, parent, row_of, index, zero_shot)
-    timings["zero_shot_s"] = time.perf_counter() - t
     decided_rows = sorted({r for r, _c in pos} | {r for r, _c in neg})
     local = {r: k for k, r in enumerate(decided_rows)}
     free = sorted({c for _r, c in pos} | {c for _r, c in neg})
-    # 2. what the learner reads, for the decided images (fit) and then every image (score)
-    t = time.perf_counter()
-    terms_all = attr_class = glob_all = None
 
     def chk() -> None:
         check(cancel)
 
+    # 1. what the learner reads for every cached image, and the zero-shot scores it corrects
+    t = time.perf_counter()
+    terms_all = attr_class = glob_all = None
     if "terms" in learner.needs:
         yield Progress(0, None, "attribute terms from the cache", stage="terms")
-        terms_all, attr_class = cached_terms(ctx.model, ctx.cache, [hashes[i] for i in cached], ctx.classes,
-                                             ctx.engine_cfg, term_classes=free, check=chk)
+        terms_all, attr_class = _all_terms(project, ctx, cached, hashes, chk)
+        # the terms of a class add up to its zero-shot score (docs/architecture.md, "Learning from decisions")
+        zero_shot = class_sums(terms_all, attr_class, len(ctx.classes))
+    else:
+        _scored, zero_shot, _ = yield from ctx.score_all(project, cached, cancel=cancel, stage="zero-shot")
+    _stored_scores(project, parent, row_of, index, zero_shot)
     if "global" in learner.needs:
         glob_all = ctx.cache.global_features([hashes[i] for i in cached])
     timings["features_s"] = time.perf_counter() - t
@@ -295,6 +294,49 @@ def learn(
     yield from _commit(project, ctx, parent, learner, report, result, cached, hashes, scores, attr_class, cancel)
     timings["total_s"] = time.perf_counter() - t0
     return result
+
+
+def _terms_key(ctx: ScoringContext) -> str:
+    import hashlib
+    import json
+
+    raw = json.dumps([ctx.model_id, ctx.config_dict(), ctx.attribute_set_version], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _all_terms(project: Any, ctx: ScoringContext, cached: list[int], hashes: dict[int, str | None],
+               chk: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every class's per-attribute terms for the cached images, kept beside the cache per (model,
+    settings, attribute set), so learning again after more decisions only computes new images'."""
+    folder = _params_dir(project) / "terms"
+    path = folder / f"{_terms_key(ctx)}.pt"
+    want = [str(hashes[i]) for i in cached]
+    known: dict[str, int] = {}
+    stored = None
+    try:
+        blob = torch.load(path, weights_only=True)
+        stored = blob["terms"]
+        known = {h: k for k, h in enumerate(blob["hashes"])}
+    except (OSError, KeyError, RuntimeError, ValueError):
+        pass
+    todo = [h for h in want if h not in known]
+    new, owner = cached_terms(ctx.model, ctx.cache, todo, ctx.classes, ctx.engine_cfg, check=chk)
+    if stored is None or stored.shape[1] != new.shape[1]:
+        stored, known = new[:0], {}
+    at = {h: k for k, h in enumerate(todo)}
+    out = torch.empty(len(want), new.shape[1])
+    old_rows = [(r, known[h]) for r, h in enumerate(want) if h in known]
+    if old_rows:
+        out[torch.tensor([r for r, _ in old_rows])] = stored[torch.tensor([k for _, k in old_rows])]
+    new_rows = [(r, at[h]) for r, h in enumerate(want) if h in at]
+    if new_rows:
+        out[torch.tensor([r for r, _ in new_rows])] = new[torch.tensor([k for _, k in new_rows])]
+    if todo and not getattr(project, "read_only", False):
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save({"hashes": want, "terms": out}, tmp)
+        tmp.replace(path)
+    return out, owner
 
 
 def _stored_scores(project: Any, parent: RunRow, row_of: dict[int, int], index: dict[int, int],

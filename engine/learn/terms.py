@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from engine import alignment as al
+from engine.learn import terms_cpu
 from engine.types import EngineConfig
 
-#: Elements of the [images, classes, regions, attributes] plan tensor per chunk.
+#: Elements of the [images, classes, regions, attributes] plan tensor per chunk (torch path).
 CHUNK_ELEMENTS = 4_000_000
+#: [kept regions x attributes] elements per chunk of images (numba path).
+NUMBA_CHUNK_ELEMENTS = 8_000_000
 
 
 def class_columns(attr_class: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
@@ -39,11 +43,14 @@ def attribute_terms(
     *,
     classes: Sequence[int] | None = None,
     region_mask: torch.Tensor | None = None,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """phi [B, A]: each attribute row's term of its class's score (0 in columns of classes not asked for).
 
     `classes`: class indices to compute (default: every class owning a row). The terms of one class
     sum to its `lazsl_scores` score (to float rounding), or to its dclip score for ``method="dclip"``.
+    `backend`: ``auto`` (the numba kernel for faithful transport on CPU when numba is installed,
+    else torch) or ``torch``.
     """
     attr_class = attr_class.long()
     B = global_feats.shape[0]
@@ -65,6 +72,56 @@ def attribute_terms(
         raise ValueError(f"attribute terms need an attribute method (lazsl or dclip), not {config.method!r}")
     R = region_feats.float().to(g.device)
     kept, a = al.region_weights(g, R, config.gamma, region_mask)
+    if config.ot_mode == "faithful" and g.device.type == "cpu" and terms_cpu.AVAILABLE and backend != "torch":
+        _terms_numba(g, R, T, attr_class, kept, al._valid_rows(R, region_mask), want, config, out)
+    else:
+        _terms_torch(g, R, T, attr_class, kept, a, region_mask, want, config, out)
+    no_region = ~kept.any(1)
+    if bool(no_region.any()):  # no valid region: the score falls back to dclip, and so do its terms
+        cols = class_columns(attr_class, want)
+        rows_nr = torch.nonzero(no_region).flatten()
+        out[rows_nr.unsqueeze(1).cpu(), cols.unsqueeze(0)] = (
+            (g[rows_nr] @ T[cols].T) / counts[attr_class[cols]]).cpu()
+    return out
+
+
+def _terms_numba(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, kept: torch.Tensor,
+                 n_rows: torch.Tensor, want: list[int], config: EngineConfig, out: torch.Tensor) -> None:
+    """The CPU kernel (`terms_cpu`), images in chunks bounded by NUMBA_CHUNK_ELEMENTS."""
+    cols = class_columns(attr_class, want)
+    counts = torch.bincount(attr_class[cols], minlength=int(attr_class.max()) + 1)[want]
+    cls_ptr = np.concatenate([[0], np.cumsum(counts.numpy())])
+    Tw = T[cols].numpy()
+    f64 = 2.0 / config.eps > 80.0  # exp(Z/eps) must not underflow float32 (as in engine.alignment)
+    dt = np.float64 if f64 else np.float32
+    Tz = (Tw * (config.alpha / config.eps)).astype(dt)
+    Tg = (Tw * (1.0 - config.alpha)).astype(np.float64)
+    kept_np = kept.numpy()
+    nk = kept_np.sum(1)
+    B = g.shape[0]
+    per_image = max(1.0, float(nk.mean())) * len(cols)
+    step = max(1, int(NUMBA_CHUNK_ELEMENTS // per_image))
+    R_np, g_np, rows_np = R.numpy(), g.numpy().astype(np.float64), n_rows.numpy()
+    cols_np = cols.numpy()
+    for s in range(0, B, step):
+        e = min(B, s + step)
+        Q = R_np[s:e][kept_np[s:e]].astype(dt, copy=False)
+        ZE = Q @ Tz.T
+        KZ = np.exp(ZE)
+        G = g_np[s:e] @ Tg.T
+        colw = np.exp((G - 1.0) / config.eps)
+        reg_ptr = np.concatenate([[0], np.cumsum(nk[s:e])])
+        terms = terms_cpu.solve_terms(KZ, ZE, colw, G, reg_ptr, rows_np[s:e], cls_ptr, config.eps, config.tol,
+                                      config.max_iter)
+        out[s:e, cols_np] = torch.from_numpy(terms.astype(np.float32))
+
+
+def _terms_torch(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, kept: torch.Tensor,
+                 a: torch.Tensor, region_mask: torch.Tensor | None, want: list[int], config: EngineConfig,
+                 out: torch.Tensor) -> None:
+    """The batched torch solvers of `engine.alignment` (faithful or converged), plans then terms."""
+    C = int(attr_class.max()) + 1
+    B = g.shape[0]
     rows = al._class_rows(attr_class, C)
     pad = al._padded_rows(rows).to(g.device)
     solver = al.OT_SOLVERS[config.ot_mode]
@@ -73,7 +130,6 @@ def attribute_terms(
     N = R.shape[1]
     per_image = max(1, N * len(want) * pad.shape[1])
     step = max(1, CHUNK_ELEMENTS // per_image)
-    no_region = ~kept.any(1)
     for s in range(0, B, step):
         e = min(B, s + step)
         which = which_all.expand(e - s, -1)
@@ -87,12 +143,6 @@ def attribute_terms(
         valid = flat_idx >= 0
         rr = torch.arange(e - s, device=g.device).unsqueeze(1).expand_as(flat_idx)[valid]
         out[s + rr.cpu(), flat_idx[valid].cpu()] = phi.reshape(e - s, -1)[valid].float().cpu()
-    if bool(no_region.any()):  # no valid region: the score falls back to dclip, and so do its terms
-        cols = class_columns(attr_class, want)
-        rows_nr = torch.nonzero(no_region).flatten()
-        out[rows_nr.unsqueeze(1).cpu(), cols.unsqueeze(0)] = (
-            (g[rows_nr] @ T[cols].T) / counts[attr_class[cols]]).cpu()
-    return out
 
 
 def class_sums(terms: torch.Tensor, attr_class: torch.Tensor, n_classes: int) -> torch.Tensor:

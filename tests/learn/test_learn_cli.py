@@ -31,4 +31,6 @@ def test_learn_cli_round_trip(world, capsys):
     assert main(["learn", "weights", "--project", path]) == 0
     out = capsys.readouterr().out
     assert "weight" in out
+    assert main(["stats", "--project", path]) == 0
+    assert "labels shown: learning run #" in capsys.readouterr().out
     assert main(["learn", "--method", "msci", "--project", path]) == 1  # registered later by its helper

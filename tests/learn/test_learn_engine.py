@@ -113,3 +113,20 @@ def test_evidence_weight_is_optional_and_enters_the_contributions():
     assert red.contribution == pytest.approx(1.0) and red.share == 1.0
     assert rnd.against and rnd.share == 0.0  # a negative weight counts against the class
     assert back.calibrated(None).attributes[0].weight is not None  # recalibration keeps the weights
+
+
+def test_numba_terms_match_the_torch_plans():
+    from engine.learn import terms_cpu
+
+    if not terms_cpu.AVAILABLE:
+        pytest.skip("numba not installed")
+    g, r, t = _unit(5, 16, seed=4), _unit(5, 20, 16, seed=5), _unit(7, 16, seed=6)
+    owner = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    mask = torch.ones(5, 20, dtype=torch.bool)
+    mask[1, 8:] = False
+    cfg = EngineConfig()
+    fast = attribute_terms(g, r, t, owner, cfg, region_mask=mask)
+    slow = attribute_terms(g, r, t, owner, cfg, region_mask=mask, backend="torch")
+    assert torch.allclose(fast, slow, atol=1e-6)
+    part = attribute_terms(g, r, t, owner, cfg, classes=[2], region_mask=mask)
+    assert torch.allclose(part[:, 5:], fast[:, 5:], atol=1e-7) and not part[:, :5].any()
