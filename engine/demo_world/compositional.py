@@ -39,6 +39,9 @@ TEST_SEED_BASE = 5_000_000_000
 DEMO_SEED_BASE = 6_000_000_000
 
 SIZES = (160, 192, 224)
+#: Side of the main object as a fraction of the image side (context parts: `CONTEXT_SIZE`).
+MAIN_SIZE = (0.46, 0.62)
+CONTEXT_SIZE = (0.16, 0.22)
 #: Dot period as a fraction of the image side: ~1.6 px at the demo model's 64 px input (blurred
 #: away), 3-5 px in the close crops LaZSL scores.
 DOT_PERIOD = (0.022, 0.027)
@@ -153,12 +156,12 @@ def make_scene(seed: int, pair: Pair, size: int | None = None) -> Scene:
     u = rng.random()
     n_extra = 0 if u < 0.5 else (1 if u < 0.85 else 2)
     boxes: list[tuple[int, int, int, int]] = []
-    main_box = _box(rng, size, 0.46, 0.62, boxes)
+    main_box = _box(rng, size, *MAIN_SIZE, boxes)
     assert main_box is not None  # an empty canvas always fits
     boxes.append(main_box)
     parts = [main]
     for _ in range(n_extra):
-        box = _box(rng, size, 0.16, 0.22, boxes)
+        box = _box(rng, size, *CONTEXT_SIZE, boxes)
         cand = _distractor(rng, main)
         if box is not None:
             boxes.append(box)
