@@ -108,20 +108,25 @@ def is_seen(pair: Pair) -> bool:
 # ----------------------------------------------------------------------------- attributes
 
 
-#: What a state looks like on any object (the LaZSL path scores the union of the pair's state and
-#: object attributes). In the demo vocabulary a state is said with the parts it colours.
+_TEXTURE_PHRASES = {"striped": "a shape with stripes", "dotted": "a shape with dots"}
+
+
 def state_attributes(state: str) -> list[str]:
-    """Attribute texts of a state: the state on a few objects ('a red circle', ...)."""
+    """Attribute texts of a state, said of any shape: 'a red shape', 'red colour' / 'a shape with dots'.
+
+    The LaZSL path scores a pair over the union of its state's and its object's attributes.
+    """
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}")
-    return [Pair(state, o).part.description for o in OBJECTS[:3]]
+    second = _TEXTURE_PHRASES[state] if state in TEXTURE_STATES else f"{state} colour"
+    return [f"a {state} shape", second]
 
 
 def object_attributes(obj: str) -> list[str]:
-    """Attribute texts of an object: the object in a few states ('a red circle', ...)."""
+    """Attribute texts of an object, whatever its state: 'a circle', 'a circle shape'."""
     if obj not in OBJECTS:
         raise ValueError(f"unknown object {obj!r}")
-    return [Pair(s, obj).part.description for s in ("red", "blue", "striped")]
+    return [f"a {obj}", f"a {obj} shape"]
 
 
 # ----------------------------------------------------------------------------- scenes
