@@ -279,7 +279,3 @@ class LabelIssue(Base):
     issue_score: Mapped[float] = mapped_column(Float, index=True)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-
-
-# the compositional label space's tables live in their own module, registered on the same Base
-from db import models_compose as _models_compose  # noqa: E402,F401  (import for its tables)
