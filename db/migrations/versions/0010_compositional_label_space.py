@@ -1,7 +1,7 @@
 """compositional label space: states, objects, pairs (a pair is a class), part attributes
 
 Revision ID: 0010
-Revises: 0007 (0009 once merged)
+Revises: 0008 (plan: 0009)
 Create Date: 2026-12-03 12:30:00
 
 Three new tables, nothing existing changes: `compose_part` (a state or an object),
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0007'  # plan: '0009' (re-chained when 0008/0009 are merged)
+down_revision = '0008'  # plan: '0009' (effort), re-chained by the lead when it is merged
 branch_labels = None
 depends_on = None
 
