@@ -115,7 +115,7 @@ def marginal_evidence(global_feats: torch.Tensor, text_feats: torch.Tensor, inde
             shares = honest_shares(contrib)
             attrs = tuple(
                 AttributeEvidence(j, text, mass=p, similarity=sim, best_similarity=sim, contribution=cb, share=sh,
-                                  presence=_part_presence(p, n))
+                                  presence=_part_presence(p, n), given=True)
                 for j, ((text, p, n, sim), cb, sh) in enumerate(zip(parts, contrib, shares, strict=True)))
             ev.append(ClassEvidence(classes[c].name, c, float(ps[i, si] * po[i, oi]), sizes[i], attrs))
         out.append(ev)

@@ -58,3 +58,20 @@ def test_marginals_evidence_names_the_state_and_the_object(encoded):
             assert e.score == pytest.approx(state.mass * obj.mass, rel=1e-5)
             assert e.score == pytest.approx(float(scores[i, c]), rel=1e-5)
             assert sum(a.share for a in e.attributes) == pytest.approx(1.0) or all(a.share == 0 for a in e.attributes)
+
+
+def test_marginal_evidence_survives_storage_and_calibration():
+    """The part probabilities are the evidence: reading them back (review, export) must not
+    re-standardise them as if they were attribute similarities (it made the weaker part 'against')."""
+    from engine.compose import marginal_evidence, pair_index
+    from engine.evidence import ClassEvidence, PresenceCalibration
+
+    classes = ce.pair_classes(ce.cw.FEASIBLE_PAIRS[:4])
+    index = pair_index(classes)
+    feats = torch.nn.functional.normalize(torch.randn(len(index.sentences), 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    g = feats[:1] + feats[len(index.states):len(index.states) + 1]  # near state 0 and object 0
+    ev = marginal_evidence(torch.nn.functional.normalize(g, dim=1), feats, index, torch.tensor([[0]]), [(9, 9)], classes)[0][0]
+    back = ClassEvidence.from_json(ev.to_json()).calibrated(PresenceCalibration({}, 0))
+    assert [(a.text, a.presence.label, a.share, a.contribution) for a in back.attributes] == \
+        [(a.text, a.presence.label, a.share, a.contribution) for a in ev.attributes]
+    assert all(a.given for a in back.attributes)
