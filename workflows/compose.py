@@ -52,15 +52,23 @@ def parse_pairs(texts: Sequence[str], states: Sequence[str], objects: Sequence[s
 
 def compose(project: Project, states: Sequence[str], objects: Sequence[str], pairs: Sequence[str] | None = None,
             who: str = "") -> ComposeStats:
-    """Add states, objects and their pair classes (`pairs` None or ['all']: every combination)."""
+    """Add states, objects and their pair classes.
+
+    `pairs` None or ['all']: every combination of the given states with the given objects; when
+    only states (objects) are given, with the project's existing objects (states).
+    """
     if not states and not objects and not pairs:
         raise UserError("nothing to compose: give --states and --objects (and optionally --pairs)")
     space = project.label_space()
-    chosen = None
     if pairs and [p.casefold() for p in pairs] != ["all"]:
         chosen = parse_pairs(pairs, list(space.states) + list(states), list(space.objects) + list(objects))
-    elif not states or not objects:
-        raise UserError("--pairs all needs both --states and --objects (or list the pairs)")
+    else:
+        with_states = list(states) or list(space.states)
+        with_objects = list(objects) or list(space.objects)
+        if not with_states or not with_objects:
+            raise UserError("give both --states and --objects: the project has no "
+                            + ("objects" if not with_objects else "states") + " yet")
+        chosen = [(st, ob) for st in with_states for ob in with_objects]
     return project.compose_classes(states, objects, chosen, who=who)
 
 

@@ -57,11 +57,13 @@ def test_compose_cli_makes_pairs_links_existing_classes_and_is_idempotent(projec
     assert main(["-p", p, "classes", "compose", "--states", "ripe", "--objects", "tomato"]) == 0
     assert "1 already were" in capsys.readouterr().out
     assert len(project.label_space().pairs) == 5
+    assert main(["-p", p, "classes", "compose", "--objects", "pear"]) == 0  # with the existing states
+    assert {q.name for q in project.label_space().pairs} >= {"ripe pear", "rotten pear", "sliced pear"}
     assert main(["-p", p, "classes", "compose", "--pairs", "burnt toast"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "names no known state and object" in err and "internal" not in err
-    assert main(["-p", p, "classes", "compose", "--pairs", "ripe/pear"]) == 1
-    assert "no object named 'pear'" in capsys.readouterr().err
+    assert main(["-p", p, "classes", "compose", "--pairs", "ripe/plum"]) == 1
+    assert "no object named 'plum'" in capsys.readouterr().err
 
 
 def test_part_attributes_are_copied_into_pairs_and_edits_survive(project, tmp_path, capsys):
