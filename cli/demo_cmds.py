@@ -23,9 +23,12 @@ def register(subs: argparse._SubParsersAction) -> None:
         "pre-label run with the shipped demo model. Prints the project summary and the accuracy of "
         "the pre-labels against the generated ground truth.",
     )
-    p.add_argument("--dir", type=Path, default=Path("demo-project"),
-                   help="where to build it (default: ./demo-project)")
-    p.add_argument("--images", type=int, default=DEFAULT_IMAGES, help=f"number of scenes (default {DEFAULT_IMAGES})")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="where to build it (default: ./demo-project, or ./demo-compositional)")
+    p.add_argument("--images", type=int, default=None,
+                   help=f"number of scenes (default {DEFAULT_IMAGES}; 120 with --compositional)")
+    p.add_argument("--compositional", action="store_true",
+                   help="the state-object demo: colour/texture states on shapes, held-out unseen pairs (issue #18)")
     add_view_mode_option(p, "--views", default=DEFAULT_VIEW_MODE)
     p.add_argument("--rebuild", action="store_true", help="delete an existing demo in --dir and build it again")
     p.add_argument("--no-prelabel", action="store_true", help="build the project but do not pre-label it")
@@ -39,8 +42,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from workflows.progress import CancelToken
 
     token = CancelToken()
-    gen = build_demo_project(args.dir, args.images, token, rebuild=args.rebuild, prelabel=not args.no_prelabel,
-                             view_mode=args.views)
+    if args.compositional:
+        from workflows.demo_compose import (
+            DEFAULT_IMAGES,
+            build_compose_demo,
+            compose_demo_summary,
+            format_compose_summary,
+        )
+
+        gen_c = build_compose_demo(args.dir or Path("demo-compositional"), args.images or DEFAULT_IMAGES, token,
+                                   rebuild=args.rebuild, prelabel=not args.no_prelabel, view_mode=args.views)
+        path = run_with_progress(gen_c, "demo", cancel=token, quiet=args.quiet)
+        print(format_compose_summary(compose_demo_summary(path)))
+        return 0
+    from workflows.demo import DEFAULT_IMAGES as FLAT_IMAGES
+
+    gen = build_demo_project(args.dir or Path("demo-project"), args.images or FLAT_IMAGES, token,
+                             rebuild=args.rebuild, prelabel=not args.no_prelabel, view_mode=args.views)
     path = run_with_progress(gen, "demo", cancel=token, quiet=args.quiet)
     print(format_summary(demo_summary(path)))
     return 0

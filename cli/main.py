@@ -23,6 +23,7 @@ from typing import TextIO
 COMMAND_MODULES = (
     "cli.project_cmds",  # init, scan, status          (issue #2)
     "cli.attribute_cmds",  # classes, attributes        (issue #5)
+    "cli.compose_cmds",  # classes compose|pairs|part-attributes (issue #18; after attribute_cmds)
     "cli.run_cmds",  # prelabel, rescore, review, decide, stats (issue #6)
     "cli.audit_cmds",  # audit run / report            (issue #16)
     "cli.export_cmds",  # export, import-labels       (issue #7)

@@ -80,7 +80,7 @@ def evaluate(scores: object, labels: object, seen_pairs: object, candidates: obj
     """The CZSL numbers of `scores` [N, P] for true pair indices `labels` [N].
 
     ``seen_pairs``: bool [P], the training pairs. ``candidates``: bool [P], the pairs a prediction
-    may be (None: all P, the open world). ``pair_states`` / ``pair_objects``: int [P] primitive
+    may be (None: all P, the open world); an image whose true pair is not one counts as wrong. ``pair_states`` / ``pair_objects``: int [P] primitive
     indices of each pair, for the state and object accuracies (omitted: reported as NaN).
     """
     s = _array(scores, np.float64)
@@ -88,9 +88,8 @@ def evaluate(scores: object, labels: object, seen_pairs: object, candidates: obj
     seen = _array(seen_pairs, bool)
     if s.ndim != 2 or y.shape != (s.shape[0],) or seen.shape != (s.shape[1],):
         raise ValueError(f"shapes do not match: scores {s.shape}, labels {y.shape}, seen {seen.shape}")
+    # an image whose true pair is not a candidate (filtered out as infeasible) is simply wrong
     cand = np.ones_like(seen) if candidates is None else _array(candidates, bool)
-    if not cand[y].all():
-        raise ValueError("a test image's true pair is not among the candidates")
     s = np.where(cand[None, :], s, _MASKED)
     unseen_pair = (~seen & cand).astype(np.float64)
     img_seen = seen[y]

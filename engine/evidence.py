@@ -142,6 +142,9 @@ class AttributeEvidence:
     map: AttributeMap | None = None
     regions: tuple[Region, ...] = ()
     weight: float | None = None  # learned weight (None: zero-shot, i.e. 1)
+    # presence, contribution and share set by the scoring method itself (the marginals method's
+    # part probabilities, engine/compose.py): never recalibrated from similarities
+    given: bool = False
 
     @property
     def against(self) -> bool:
@@ -166,6 +169,8 @@ class AttributeEvidence:
             d["map"] = self.map.to_json()
         if self.weight is not None:
             d["weight"] = float(self.weight)
+        if self.given:
+            d["given"] = True
         return d
 
     @classmethod
@@ -178,13 +183,14 @@ class AttributeEvidence:
                 continue
         best = d.get("best_similarity")
         weight = d.get("weight")
+        given = bool(d.get("given", False))
         return cls(
             index=int(d.get("index", pos)), text=str(d.get("text", "")), mass=_num(d.get("mass")),
             similarity=_num(d.get("similarity")), best_similarity=None if best is None else _num(best),
             contribution=_num(d.get("contribution")), share=_num(d.get("share")),
             presence=Presence.from_json(d["presence"]) if isinstance(d.get("presence"), Mapping) else None,
             map=AttributeMap.from_json(d["map"]) if isinstance(d.get("map"), Mapping) else None,
-            regions=tuple(regions), weight=None if weight is None else _num(weight, 1.0),
+            regions=tuple(regions), weight=None if weight is None else _num(weight, 1.0), given=given,
         )
 
 
@@ -259,7 +265,10 @@ class ClassEvidence:
     def calibrated(self, cal: PresenceCalibration | None) -> ClassEvidence:
         """Presence, contributions and shares from a calibration (keyed by `calibration_key`).
         Without one (or for attributes it lacks), presence is standardised within this class's
-        attributes in this image and marked uncalibrated."""
+        attributes in this image and marked uncalibrated. Evidence whose attributes the scoring
+        method set itself (`given`) stays as it is."""
+        if self.attributes and all(a.given for a in self.attributes):
+            return self
         bests = [a.best_similarity if a.best_similarity is not None else a.similarity for a in self.attributes]
         # uncalibrated: one spread above the class's other attributes here counts as 'found'
         local = [LOCAL_SCALE * z for z in _standardise(bests)]

@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import torch
 from engine.alignment import clip_scores, dclip_scores, lazsl_plans, lazsl_scores, uses_cpu_kernel
 from engine.cache import FeatureCache
 from engine.calibration import calibrated
+from engine.compose import PairIndex, marginal_evidence, marginal_scores, pair_index
 from engine.evidence import AttributeEvidence, ClassEvidence
 from engine.explain import explain_batch, paused_gc
 from engine.imageio import ImageError, open_rgb
@@ -293,6 +294,7 @@ class TextBank:
     owner: torch.Tensor
     feats: torch.Tensor
     first_row: list[int]
+    pairs: PairIndex | None = None  # the marginals method: which rows are states / objects (engine/compose.py)
 
 
 
@@ -324,17 +326,37 @@ def _score_clip(g, r, mask, texts: TextBank, C: int, config: EngineConfig) -> to
     return clip_scores(g, texts.feats, texts.owner, C)
 
 
+def _score_marginals(g, r, mask, texts: TextBank, C: int, config: EngineConfig) -> torch.Tensor:
+    assert texts.pairs is not None  # built by _marginal_texts
+    return marginal_scores(g, texts.feats, texts.pairs)
+
+
 #: Scoring methods: name → f(global, regions, mask, texts, C, config) -> [B,C]; `clip` gets
-#: class-name prompts as its texts (see _texts_for).
-METHODS: dict[str, Callable[..., torch.Tensor]] = {"lazsl": _score_lazsl, "dclip": _score_dclip, "clip": _score_clip}
+#: class-name prompts as its texts, `marginals` state and object prompts (see _TEXTS).
+METHODS: dict[str, Callable[..., torch.Tensor]] = {"lazsl": _score_lazsl, "dclip": _score_dclip, "clip": _score_clip,
+                                                   "marginals": _score_marginals}
+
+
+def _name_texts(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> TextBank:
+    s, owner = name_prompts(classes, CLIP_TEMPLATES if config.clip_templates else None)
+    return TextBank(s, owner, model.encode_texts(s), [])
+
+
+def _marginal_texts(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> TextBank:
+    index = pair_index(classes, model.logit_scale)
+    s = index.sentences
+    return TextBank(s, torch.zeros(len(s), dtype=torch.long), model.encode_texts(s), [], pairs=index)
+
+
+#: The texts a method scores against, where they are not the attribute sentences.
+_TEXTS: dict[str, Callable[[ClipModel, Sequence[ClassSpec], EngineConfig], TextBank]] = {
+    "clip": _name_texts, "marginals": _marginal_texts}
 
 
 def text_bank(model: ClipModel, classes: Sequence[ClassSpec], config: EngineConfig) -> TextBank:
-    """The texts `config.method` scores against (attribute sentences, or class-name prompts for clip), encoded."""
-    if config.method == "clip":
-        s, owner = name_prompts(classes, CLIP_TEMPLATES if config.clip_templates else None)
-        return TextBank(s, owner, model.encode_texts(s), [])
-    return _attribute_texts(model, classes, config)
+    """The texts `config.method` scores against (attribute sentences, class-name prompts for clip, state
+    and object prompts for marginals), encoded."""
+    return _TEXTS.get(config.method, _attribute_texts)(model, classes, config)
 
 
 def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, classes: Sequence[ClassSpec],
@@ -343,10 +365,8 @@ def _explanations(g, r, boxes, mask, sizes, top: torch.Tensor, texts: TextBank, 
     B, k = top.shape
     if k == 0:
         return [[] for _ in range(B)]
-    if config.method == "clip":
-        return [[ClassEvidence(classes[int(c)].name, int(c), 0.0, sizes[i]) for c in top[i]] for i in range(B)]
-    if config.method == "dclip":
-        return _dclip_explanations(g, sizes, top, texts, classes)
+    if config.method in _GLOBAL_EXPLAINERS:
+        return _GLOBAL_EXPLAINERS[config.method](g, sizes, top, texts, classes)
     C = len(classes)
     res = lazsl_plans(g, r, texts.feats, texts.owner, top, n_classes=C, alpha=config.alpha, eps=config.eps,
                       gamma=config.gamma, max_iter=config.max_iter, tol=config.tol, mode=config.ot_mode,
@@ -391,6 +411,22 @@ def _dclip_explanations(g, sizes, top: torch.Tensor, texts: TextBank, classes: S
             row.append(ClassEvidence(classes[c].name, c, sum(s) / n, sizes[i], attrs).calibrated(None))
         out.append(row)
     return out
+
+
+def _clip_explanations(g, sizes, top: torch.Tensor, texts: TextBank, classes: Sequence[ClassSpec]
+                       ) -> list[list[ClassEvidence]]:
+    return [[ClassEvidence(classes[int(c)].name, int(c), 0.0, sizes[i]) for c in top[i]] for i in range(top.shape[0])]
+
+
+def _marginal_explanations(g, sizes, top: torch.Tensor, texts: TextBank, classes: Sequence[ClassSpec]
+                           ) -> list[list[ClassEvidence]]:
+    assert texts.pairs is not None
+    return marginal_evidence(g, texts.feats, texts.pairs, top, sizes, classes)
+
+
+#: Methods scored from the whole image alone: their evidence needs no regions (lazsl is the default).
+_GLOBAL_EXPLAINERS: dict[str, Callable[..., list[list[ClassEvidence]]]] = {
+    "clip": _clip_explanations, "dclip": _dclip_explanations, "marginals": _marginal_explanations}
 
 
 def score_cached(model: ClipModel, cache: FeatureCache, hashes: Sequence[str], classes: Sequence[ClassSpec],
@@ -443,7 +479,7 @@ def score_with_texts(cache: FeatureCache, hashes: Sequence[str], classes: Sequen
     hashes = list(hashes)
     C = len(classes)
     dev = torch.device(device)
-    texts = TextBank(texts.sentences, texts.owner, texts.feats.to(dev), texts.first_row)
+    texts = replace(texts, feats=texts.feats.to(dev))
     k = min(config.topk, C)
     kx = min(config.explain_top, C)
     ti, ts, mg, ex, alls = [], [], [], [], []

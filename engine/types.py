@@ -83,6 +83,8 @@ METHODS: dict[str, ScoringMethod] = _registry(
     ScoringMethod("lazsl", "regions and attributes aligned by optimal transport, the published method"),
     ScoringMethod("dclip", "mean similarity of the whole image to the class's attributes"),
     ScoringMethod("clip", "similarity of the whole image to the class name alone"),
+    ScoringMethod("marginals", "state-object classes only: p(state) x p(object), each from the whole image's "
+                  "similarity to state and object prompts"),
 )
 
 #: Transport solvers for the lazsl method by name (the first is the default).
@@ -125,10 +127,16 @@ def view_mode(name: str) -> ViewMode:
 
 @dataclass(frozen=True)
 class ClassSpec:
-    """A label class and its visual attributes, in the order the curator set them."""
+    """A label class and its visual attributes, in the order the curator set them.
+
+    ``state`` / ``obj``: the parts of a compositional class (a state-object pair such as 'ripe
+    tomato'); empty for a flat class (docs/architecture.md, "Compositional labels").
+    """
 
     name: str
     attributes: tuple[str, ...] = ()
+    state: str = ""
+    obj: str = ""
 
     def __post_init__(self) -> None:
         # accept lists from callers, keep the value hashable

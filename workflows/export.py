@@ -167,6 +167,18 @@ class _FileMap:
         return self.written
 
 
+def _label_parts(project: Any, names: Mapping[int, str]) -> dict[str, tuple[str, str]]:
+    """Class name -> (state, object) of a compositional project's pair classes (empty otherwise)."""
+    return {names[cid]: parts for cid, parts in project.pair_of_classes().items() if cid in names}
+
+
+def _parts_of(label: str | None, parts: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """The `state` / `object` fields of a sample (none for a flat class or the unsure set)."""
+    if label is None or label not in parts:
+        return {}
+    return {"state": parts[label][0], "object": parts[label][1]}
+
+
 @contextlib.contextmanager
 def _opened(
     exporter: Exporter, out: Path, classes: list[str], opts: Mapping[str, Any], splits: list[str] | None, final: Path
@@ -308,6 +320,10 @@ def export(
                             f"across train/val/test")
 
     evidence = wants_attributes(exporter)
+    label_parts = _label_parts(project, names)
+    if label_parts:
+        with contextlib.suppress(AttributeError):  # a plugin that cannot take it writes plain labels
+            exporter.label_parts = label_parts  # type: ignore[attr-defined]
     target = ExportTarget(out_dir, overwrite)
     real_root = os.path.realpath(root)
     if os.path.commonpath([real_root, os.path.realpath(target.path.parent)]) == real_root:
@@ -361,6 +377,7 @@ def export(
                         split=UNSURE_SET if unsure else split_of.get(r.image_id, DEFAULT_SPLIT),
                         predicted_label=pred_name,
                         predicted_score=r.pred_score,
+                        **_parts_of(None if unsure else names[cid], label_parts),
                     )
                     try:
                         placed = ex.export_sample(sample)

@@ -86,9 +86,12 @@ class ScoringContext:
     @classmethod
     def from_project(cls, project: Project, settings: ProjectSettings | None = None) -> ScoringContext:
         settings = settings or load_settings(project)
-        specs = project.class_specs()
-        if not specs:
+        from workflows.compose import check_method, class_specs_with_ids
+
+        class_ids, classes = class_specs_with_ids(project)  # pairs know their state and object
+        if not classes:
             raise UserError("the project has no active classes (add some with `lazlabel classes add`)")
+        check_method(classes, settings.method)
         view_cfg = view_config(settings)
         model = _load_model(settings)
         if view_cfg.mode == "dense" and not model.supports_dense:  # a tower without patch tokens
@@ -97,8 +100,8 @@ class ScoringContext:
         return cls(
             settings=settings,
             model=model,
-            class_ids=[int(cid) for cid, _n, _a in specs],
-            classes=[ClassSpec(name, tuple(attrs)) for _cid, name, attrs in specs],
+            class_ids=class_ids,
+            classes=classes,
             attribute_set_version=project.attribute_set_version(),
             view_cfg=view_cfg,
             engine_cfg=engine_config(settings),

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.insight.charts import GroupedBarChart, HeatmapChart, HistogramChart
+from desktop.insight.pairs import PairGridWidget, pair_image_ids
 from desktop.signals import listen
 
 # confusion choice -> (Stats attribute, row title)
@@ -160,6 +161,9 @@ class InsightView(QWidget):
         lay.addLayout(head)
         lay.addLayout(cards)
         lay.addLayout(grid, 1)
+        self.pairs = PairGridWidget()  # compositional projects only (desktop/insight/pairs.py)
+        self.pairs.pair_activated.connect(self.open_pair)
+        lay.addWidget(self.pairs)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -214,6 +218,19 @@ class InsightView(QWidget):
             series.append(("imported", [c.imported for c in s.classes]))
         self.class_bars.set_data([c.name for c in s.classes], series)
         self._show_confusion()
+        from workflows.compose import pair_grid
+
+        self.pairs.set_grid(pair_grid(p))
+
+    def open_pair(self, class_id: int, decided: bool) -> list[int]:
+        """A pair-grid cell was double-clicked: its images become the selection, Review opens."""
+        p = self.ctx.project
+        ids = pair_image_ids(p, class_id, decided) if p is not None else []
+        if ids:
+            self.ctx.set_selection(ids)
+            self.ctx.open_image(ids[0])
+            self.ctx.show_status(f"{len(ids):,} image(s) of that pair are the review queue now", 6000)
+        return ids
 
     def open_cell(self, row_class: int | None, col_class: int | None) -> list[int]:
         """A confusion cell was clicked: its images become the selection and Review opens on them."""

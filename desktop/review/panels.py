@@ -141,6 +141,11 @@ class ClassSearch(QLineEdit):
         self._ids = {c.name: c.id for c in classes}
         self._model.setStringList([c.name for c in classes])
 
+    def set_pairs(self, pairs: Any) -> None:
+        """A compositional project's `PairResolver` (desktop/review/compose_input.py): "dot" Tab "tri"
+        Enter corrects to the pair (dotted, triangle). None for a flat project."""
+        self._pairs = pairs
+
     def matches(self, text: str) -> list[str]:
         """Class names containing the text (any case)."""
         t = text.strip().lower()
@@ -155,7 +160,10 @@ class ClassSearch(QLineEdit):
         if exact:
             return exact[0]
         hits = self.matches(text)
-        return self._ids[hits[0]] if len(hits) == 1 else None
+        if len(hits) == 1:
+            return self._ids[hits[0]]
+        pairs = getattr(self, "_pairs", None)
+        return pairs.resolve(text) if pairs is not None else None
 
     def _return_pressed(self) -> None:
         if self._busy:  # the popup's Enter already chose
@@ -165,6 +173,10 @@ class ClassSearch(QLineEdit):
             self._choose(text)
             return
         hits = self.matches(text)
+        pairs = getattr(self, "_pairs", None)
+        if not hits and pairs is not None and text.strip():
+            self.notice.emit(pairs.explain(text))
+            return
         if not hits:
             self.notice.emit(f"no class matches '{text.strip()}'" if text.strip() else "type part of a class name")
             return
@@ -201,6 +213,21 @@ class ClassSearch(QLineEdit):
             event.accept()
             return True
         return super().event(event)
+
+    def focusNextPrevChild(self, next_: bool) -> bool:  # noqa: N802 - Qt override
+        """Compositional projects: Tab after a state fragment completes the state and stays here
+        for the object (desktop/review/compose_input.py); otherwise Tab moves focus as usual."""
+        pairs = getattr(self, "_pairs", None)
+        if pairs is None or not next_ or not self.text().strip() or " " in self.text().strip():
+            return super().focusNextPrevChild(next_)
+        self.completer().popup().hide()
+        state = pairs.complete_state(self.text())
+        if state is None:
+            self.notice.emit(f"no single state matches '{self.text().strip()}'")
+        else:
+            self.setText(state + " ")
+            self.notice.emit(f"state {state}: now type the object, Enter")
+        return True
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.key() not in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

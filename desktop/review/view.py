@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop.models.review import QUEUE_ORDERS
 from desktop.review import service
+from desktop.review.compose_input import PairPartsLabel, PairResolver
 from desktop.review.controller import ReviewController
 from desktop.review.keys import bind_keys, help_lines
 from desktop.review.panels import ClassSearch, InfoPanel, TopKList
@@ -125,6 +126,7 @@ class ReviewView(QWidget):
         self.search.class_chosen.connect(self._search_chosen)
         self.search.escaped.connect(self.setFocus)
         self.search.notice.connect(lambda text: self.notice.setText(text))
+        self.parts = PairPartsLabel()  # compositional projects: the evidence of the state and the object
         self.legend = EvidenceList()
         self.legend.attribute_selected.connect(self.overlay.show_attribute)
         self.compare = ContrastPanel()
@@ -153,6 +155,7 @@ class ReviewView(QWidget):
         sl.addWidget(wrapping(QLabel("top classes (press 1–9 to label)")))
         sl.addWidget(self.topk)
         sl.addWidget(self.search)
+        sl.addWidget(self.parts)
         sl.addWidget(self.tabs, 1)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -240,6 +243,10 @@ class ReviewView(QWidget):
             classes = []
         self._classes = classes
         self.search.set_classes(classes)
+        try:
+            self.search.set_pairs(PairResolver.from_project(self.ctx.project) if self.ctx.project is not None else None)
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Could not read the pairs", err)
 
     def _show_queue(self, pos: int, length: int) -> None:
         src = "selection" if self.controller.queue_source == "selection" else "queue"
@@ -297,6 +304,7 @@ class ReviewView(QWidget):
         self.overlay.set_evidence(shown)
         self.legend.set_evidence(shown, message=why)
         self.compare.set_contrast(found.contrast if found is not None else None, message=why)
+        self.parts.show_evidence(self.ctx.project, shown, self.controller._shown_or_predicted())
         if shown is not None:
             self.evidence_title.setText(f"where the attributes of <b>{shown.class_name}</b> are")
         else:

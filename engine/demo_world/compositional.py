@@ -39,6 +39,9 @@ TEST_SEED_BASE = 5_000_000_000
 DEMO_SEED_BASE = 6_000_000_000
 
 SIZES = (160, 192, 224)
+#: Side of the main object as a fraction of the image side (context parts: `CONTEXT_SIZE`).
+MAIN_SIZE = (0.46, 0.62)
+CONTEXT_SIZE = (0.16, 0.22)
 #: Dot period as a fraction of the image side: ~1.6 px at the demo model's 64 px input (blurred
 #: away), 3-5 px in the close crops LaZSL scores.
 DOT_PERIOD = (0.022, 0.027)
@@ -105,20 +108,25 @@ def is_seen(pair: Pair) -> bool:
 # ----------------------------------------------------------------------------- attributes
 
 
-#: What a state looks like on any object (the LaZSL path scores the union of the pair's state and
-#: object attributes). In the demo vocabulary a state is said with the parts it colours.
+_TEXTURE_PHRASES = {"striped": "a shape with stripes", "dotted": "a shape with dots"}
+
+
 def state_attributes(state: str) -> list[str]:
-    """Attribute texts of a state: the state on a few objects ('a red circle', ...)."""
+    """Attribute texts of a state, said of any shape: 'a red shape', 'red colour' / 'a shape with dots'.
+
+    The LaZSL path scores a pair over the union of its state's and its object's attributes.
+    """
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}")
-    return [Pair(state, o).part.description for o in OBJECTS[:3]]
+    second = _TEXTURE_PHRASES[state] if state in TEXTURE_STATES else f"{state} colour"
+    return [f"a {state} shape", second]
 
 
 def object_attributes(obj: str) -> list[str]:
-    """Attribute texts of an object: the object in a few states ('a red circle', ...)."""
+    """Attribute texts of an object, whatever its state: 'a circle', 'a circle shape'."""
     if obj not in OBJECTS:
         raise ValueError(f"unknown object {obj!r}")
-    return [Pair(s, obj).part.description for s in ("red", "blue", "striped")]
+    return [f"a {obj}", f"a {obj} shape"]
 
 
 # ----------------------------------------------------------------------------- scenes
@@ -153,12 +161,12 @@ def make_scene(seed: int, pair: Pair, size: int | None = None) -> Scene:
     u = rng.random()
     n_extra = 0 if u < 0.5 else (1 if u < 0.85 else 2)
     boxes: list[tuple[int, int, int, int]] = []
-    main_box = _box(rng, size, 0.46, 0.62, boxes)
+    main_box = _box(rng, size, *MAIN_SIZE, boxes)
     assert main_box is not None  # an empty canvas always fits
     boxes.append(main_box)
     parts = [main]
     for _ in range(n_extra):
-        box = _box(rng, size, 0.16, 0.22, boxes)
+        box = _box(rng, size, *CONTEXT_SIZE, boxes)
         cand = _distractor(rng, main)
         if box is not None:
             boxes.append(box)

@@ -68,6 +68,8 @@ class ExportSample:
     split: str = "train"
     predicted_label: str | None = None  # the model's top class in run `run_id`
     predicted_score: float | None = None
+    state: str | None = None  # compositional projects: the label's state and object (None otherwise)
+    object: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,16 @@ def safe_class_names(classes: Iterable[str]) -> dict[str, str]:
     }
 
 
+def pair_class_dirs(classes: Sequence[str], parts: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """`safe_class_names`, with pair classes named `<state>_<object>` (issue #18) when those stems are
+    distinct from each other and from the other classes' names; otherwise the class names."""
+    stems = [f"{parts[c][0]}_{parts[c][1]}" if c in parts else c for c in classes]
+    if len({s.casefold() for s in stems}) != len(stems):
+        return safe_class_names(classes)
+    by_stem = safe_class_names(stems)
+    return {c: by_stem[st] for c, st in zip(classes, stems, strict=True)}
+
+
 def check_component(part: str) -> str:
     """Refuse anything that is not exactly one harmless path component."""
     if not part or part in (".", "..") or "/" in part or "\\" in part or "\0" in part or ":" in part:
@@ -305,6 +317,9 @@ class ExporterBase:
     out_dir: Path
     classes: list[str]
     class_dirs: dict[str, str]
+    #: compositional projects: class name -> (state, object), set by the export use case before
+    #: `bind`; pair classes then get `<state>_<object>` folders and formats add state/object columns
+    label_parts: dict[str, tuple[str, str]] = {}
     opts: dict[str, Any]
     splits: list[str] | None  # the named splits of this export; None: one unnamed set
     final_dir: Path  # where the export ends up (out_dir is its temporary sibling)
@@ -344,7 +359,7 @@ class ExporterBase:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.classes = list(classes)
-        self.class_dirs = safe_class_names(self.classes)
+        self.class_dirs = pair_class_dirs(self.classes, self.label_parts)
         self.opts = resolve_options(self.options, options)
         if not hasattr(self, "splits"):
             self.splits = None

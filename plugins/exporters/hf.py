@@ -64,13 +64,17 @@ ds = datasets.load_dataset("imagefolder", data_dir="OUT", features=features)
 """
 
 
-def card(classes: list[str], splits: list[str], where: str = "OUT") -> str:
+#: metadata columns of compositional projects (issue #18): each pair's state and object
+_PAIR_COLUMNS: tuple[tuple[str, Any], ...] = (("state", {"dtype": "string"}), ("object", {"dtype": "string"}))
+
+
+def card(classes: list[str], splits: list[str], where: str = "OUT", pairs: bool = False) -> str:
     """The dataset card: YAML front matter (written as JSON, which YAML reads) plus how to load it."""
     features: list[dict[str, Any]] = [
         {"name": "image", "dtype": "image"},
         {"name": "label", "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(classes)}}}},
     ]
-    features += [{"name": name, **spec} for name, spec in _COLUMNS]
+    features += [{"name": name, **spec} for name, spec in _COLUMNS + (_PAIR_COLUMNS if pairs else ())]
     meta = {
         "configs": [
             {
@@ -126,11 +130,13 @@ class HFImageFolderExporter(ExporterBase):
             "top_attribute_shares": [round(float(a.share), 6) for a in sample.top_attributes],
             "top_attribute_presence": [a.presence or "" for a in sample.top_attributes],
         }
+        if self.label_parts:
+            record.update(state=sample.state, object=sample.object)
         self._metadata(top).write(json.dumps(record, ensure_ascii=False) + "\n")
         self.count(sample)
         return rel
 
     def close(self) -> ExportSummary:
         splits = [s for s in (self.splits or [s for s in self._meta if s != UNSURE_SET]) if s in self._meta]
-        self.open_text(CARD).write(card(self.classes, splits, str(self.final_dir)))
+        self.open_text(CARD).write(card(self.classes, splits, str(self.final_dir), pairs=bool(self.label_parts)))
         return self.finish()

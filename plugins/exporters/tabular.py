@@ -32,6 +32,8 @@ COLUMNS = (
     "top_attributes",
     "image_id",
 )
+#: Added after COLUMNS when the project's classes are state-object pairs (issue #18).
+PAIR_COLUMNS = ("state", "object")
 
 
 def iso(t: dt.datetime | None) -> str | None:
@@ -63,6 +65,8 @@ def sample_record(sample: ExportSample) -> dict[str, Any]:
                             "presence_score": None if a.presence_score is None else round(float(a.presence_score), 3)}
                            for a in sample.top_attributes],
         "image_id": sample.image_id,
+        "state": sample.state,
+        "object": sample.object,
     }
 
 
@@ -78,14 +82,15 @@ class CsvExporter(ExporterBase):
     def setup(self, out_dir, classes, options) -> None:  # type: ignore[override]
         super().setup(out_dir, classes, options)
         self._w = csv.writer(self.open_text(self.FILE, newline=""))
-        self._w.writerow(COLUMNS)
+        self._columns = COLUMNS + (PAIR_COLUMNS if self.label_parts else ())
+        self._w.writerow(self._columns)
 
     def export_sample(self, sample: ExportSample) -> str | None:
         rec = sample_record(sample)
         rec["top_attributes"] = (
             json.dumps(rec["top_attributes"], ensure_ascii=False) if rec["top_attributes"] else ""
         )
-        self._w.writerow(neutralise_row(["" if rec[c] is None else rec[c] for c in COLUMNS]))
+        self._w.writerow(neutralise_row(["" if rec[c] is None else rec[c] for c in self._columns]))
         self.count(sample)
         return None
 
@@ -107,7 +112,11 @@ class JsonlExporter(ExporterBase):
         self._f = self.open_text(self.FILE)
 
     def export_sample(self, sample: ExportSample) -> str | None:
-        self._f.write(json.dumps(sample_record(sample), ensure_ascii=False) + "\n")
+        rec = sample_record(sample)
+        if not self.label_parts:
+            for c in PAIR_COLUMNS:
+                rec.pop(c)
+        self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self.count(sample)
         return None
 

@@ -62,9 +62,9 @@ def test_closed_world_ignores_pairs_outside_the_test_set_and_open_world_does_not
     assert filtered.hm == pytest.approx(closed.hm) and filtered.auc == pytest.approx(closed.auc)
 
 
-def test_true_pair_must_be_a_candidate_and_shapes_checked():
-    with pytest.raises(ValueError, match="candidates"):
-        evaluate(SCORES, LABELS, SEEN, np.array([True, True, False]))
+def test_an_image_whose_pair_is_filtered_out_is_wrong_and_shapes_are_checked():
+    r = evaluate(SCORES, LABELS, SEEN, np.array([True, True, False]))  # the unseen pair filtered out
+    assert r.unseen == 0.0 and r.curve_unseen == (0.0,) and r.seen == pytest.approx(0.5)
     with pytest.raises(ValueError, match="shapes"):
         evaluate(SCORES, LABELS[:3], SEEN)
 
