@@ -121,7 +121,7 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
             loss.backward()
             opt.step()
             step += 1
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             yield {"epoch": epoch, "epochs": epochs, "step": step, "steps": total, "loss": losses[-1]}
         sched.step()
         row = {"epoch": float(epoch), "loss": sum(losses) / max(1, len(losses))}
