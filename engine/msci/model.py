@@ -24,7 +24,14 @@ from engine.msci.modules import (
     Stage2GlobalFusion,
     concat_projection,
 )
-from engine.msci.towers import AdapterHooks, encode_token_embeddings, frozen_tokens, layer_tokens, text_parts, unsupported
+from engine.msci.towers import (
+    AdapterHooks,
+    encode_token_embeddings,
+    frozen_tokens,
+    layer_tokens,
+    text_parts,
+    unsupported,
+)
 
 #: names of the trainable parameter groups, as the authors' model names its attributes
 PARAMETER_GROUPS: tuple[str, ...] = (
@@ -49,8 +56,17 @@ class MSCI(nn.Module):
     """Three branches (pair, state, object) over states × objects; see the module docstring."""
 
     def __init__(self, clip_model: nn.Module, tokenizer, states: Sequence[str], objects: Sequence[str],
-                 config: MSCIConfig | None = None) -> None:
+                 config: MSCIConfig | None = None, *, seed: int | None = None) -> None:
         super().__init__()
+        if seed is not None:  # the random init (adapters, heads) from the seed, not the global RNG
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self._build(clip_model, tokenizer, states, objects, config)
+        else:
+            self._build(clip_model, tokenizer, states, objects, config)
+
+    def _build(self, clip_model: nn.Module, tokenizer, states: Sequence[str], objects: Sequence[str],
+               config: MSCIConfig | None) -> None:
         why = unsupported(clip_model)
         if why:
             raise ValueError(why)
