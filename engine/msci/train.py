@@ -34,6 +34,7 @@ class TrainResult:
     n_train: int = 0
     n_val: int = 0
     best_val_accuracy: float | None = None
+    val_rows: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))  # held-out rows
 
 
 def pair_targets(state: torch.Tensor, obj: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -144,7 +145,7 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
     model.eval()
     return TrainResult(state=best[2], best_epoch=best[1], epochs_run=epoch, history=history,
                        seconds=time.perf_counter() - t0, n_train=len(tr), n_val=len(va),
-                       best_val_accuracy=best[0] if len(va) else None)
+                       best_val_accuracy=best[0] if len(va) else None, val_rows=va)
 
 
 def train_msci(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torch.Tensor, pairs: torch.Tensor,
