@@ -48,12 +48,18 @@ def _config(hyper: dict[str, Any] | None) -> MSCIConfig:
         raise UserError(f"msci: {err}") from None
 
 
-def _pairs(project: Any, ctx: ScoringContext) -> tuple[list[str], list[str], torch.Tensor]:
-    """States, objects and the (state, object) index of every active class, in the context's order."""
+def _label_space(project: Any) -> Any:
+    """The project's states, objects and pairs; a one-line error for a flat project."""
     space = project.label_space() if hasattr(project, "label_space") else None
     if space is None or not space.pairs:
         raise UserError("msci learns (state, object) pairs and this project has none: add them with "
                         "`lazlabel classes compose --states ... --objects ...`")
+    return space
+
+
+def _pairs(project: Any, ctx: ScoringContext) -> tuple[list[str], list[str], torch.Tensor]:
+    """States, objects and the (state, object) index of every active class, in the context's order."""
+    space = _label_space(project)
     of_class = {p.class_id: (p.state, p.object) for p in space.pairs}
     flat = [cid for cid in ctx.class_ids if cid not in of_class]
     if flat:
@@ -106,6 +112,7 @@ def learn_msci(project: Any, *, seed: int = 0, preview: bool = False, hyper: dic
 
     t0 = time.perf_counter()
     yield Progress(0, None, "loading model and classes", stage="prepare")
+    _label_space(project)
     ctx = ScoringContext.from_project(project, settings)
     parent = _check_parent(project, ctx)
     states, objects, pair_idx = _pairs(project, ctx)

@@ -51,6 +51,8 @@ class MSCIConfig:
     # --- validation split that has unseen pairs; a curator's decisions have only seen ones)
     val_fraction: float = 0.15
     patience: int = 4
+    #: fewer held-out images than this pick epochs by noise: train on everything, keep the last epoch
+    min_val: int = 20
 
     def to_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -88,7 +88,8 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
 
     Yields a dict after every batch (``epoch``, ``step``, ``steps``, ``loss``) and after every epoch
     (``val_accuracy`` too); the caller may stop iterating (close()) to cancel. Returns the best
-    epoch's parameters (held-out accuracy on the seen pairs; the last epoch when nothing is held out).
+    epoch's parameters by held-out accuracy on the seen pairs, with early stopping (``patience``);
+    with fewer than ``min_val`` held-out images, every image trains and the last epoch is kept.
     """
     cfg = model.config
     epochs = cfg.epochs if epochs is None else epochs
@@ -96,6 +97,8 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
     torch.manual_seed(seed)
     target = pair_targets(state, obj, pairs)
     tr, va = held_out_split(target, cfg.val_fraction, seed)
+    if len(va) < cfg.min_val:  # too few to choose an epoch by: all images train, the last epoch is kept
+        tr, va = torch.arange(len(target)), torch.zeros(0, dtype=torch.long)
     params = _trainable(model)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
