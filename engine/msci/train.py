@@ -71,6 +71,7 @@ def predict_scores(model: MSCI, tokens: torch.Tensor, pairs: torch.Tensor, batch
     """Eval-mode scores over `pairs` [K, 2] for cached frozen tokens [N, 1+P, W]:
     ``pair`` (the inference rule), ``comp`` (pair logits), ``state`` / ``object`` (probabilities)."""
     model.eval()
+    pairs = pairs.to(tokens.device)
     text = model.text_features(pairs)
     out: dict[str, list[torch.Tensor]] = {"pair": [], "comp": [], "state": [], "object": []}
     for i in range(0, len(tokens), batch_size):
@@ -95,6 +96,7 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
     epochs = cfg.epochs if epochs is None else epochs
     t0 = time.perf_counter()
     torch.manual_seed(seed)
+    state, obj, pairs = state.cpu(), obj.cpu(), pairs.cpu()
     target = pair_targets(state, obj, pairs)
     tr, va = held_out_split(target, cfg.val_fraction, seed)
     if len(va) < cfg.min_val:  # too few to choose an epoch by: all images train, the last epoch is kept
@@ -119,8 +121,9 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
             idx = order[i:i + bs]
             if len(idx) < 2:  # BatchNorm in the disentanglers needs two images
                 continue
-            logits = model(tokens[idx], pairs)
-            loss = model.loss(logits, target[idx], state[idx], obj[idx])
+            dev = tokens.device
+            logits = model(tokens[idx.to(dev)], pairs.to(dev))
+            loss = model.loss(logits, target[idx].to(dev), state[idx].to(dev), obj[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -130,8 +133,8 @@ def iter_train(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
         sched.step()
         row = {"epoch": float(epoch), "loss": sum(losses) / max(1, len(losses))}
         if len(va):
-            scores = predict_scores(model, tokens[va], pairs)["pair"]
-            row["val_accuracy"] = float((scores.argmax(-1) == target[va]).float().mean())
+            scores = predict_scores(model, tokens[va.to(tokens.device)], pairs)["pair"]
+            row["val_accuracy"] = float((scores.argmax(-1).cpu() == target[va]).float().mean())
             score = row["val_accuracy"]
         else:
             score = float(epoch)  # nothing held out: the last epoch
