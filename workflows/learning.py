@@ -210,6 +210,11 @@ def learn(
     t0 = time.perf_counter()
     if method not in LEARN_METHODS:
         raise UserError(f"unknown learning method '{method}' (one of: {', '.join(LEARN_METHODS)})")
+    if method == "msci":  # learns from the images themselves, not the feature cache: workflows/learning_msci.py
+        from workflows.learning_msci import learn_msci
+
+        return (yield from learn_msci(project, seed=seed, preview=preview, hyper=hyper, cancel=cancel,
+                                      settings=settings))
     if method not in LEARNERS:
         raise UserError(f"the learning method '{method}' is not available in this installation")
     yield Progress(0, None, "loading model and classes", stage="prepare")
