@@ -44,8 +44,9 @@ from workflows.settings import load_settings
 POSITIVE_ACTIONS = ("accepted", "corrected")
 #: undecided images count towards a pair when their top-2 margin is in this lowest fraction
 CLOSE_MARGIN_FRACTION = 0.25
-#: decided confusions below which the top-2 margins of undecided images are consulted
-FEW_CONFUSIONS = 3
+#: a close call counts as this many decided confusions when ranking pairs (a coin flip at best,
+#: and only a guess at what the curator would say); with many decisions they dominate the ranking
+CLOSE_WEIGHT = 0.25
 DEFAULT_N = 4  # new attributes asked per class and direction
 
 
@@ -94,10 +95,10 @@ def decided_labels(project: Any) -> dict[int, int]:
 def confused_pairs(project: Any, *, top: int = 5) -> list[ConfusedPair]:
     """The `top` most confused class pairs, most confused first.
 
-    Ranked by decided confusions (decided A, predicted B, both directions); pairs with fewer than
-    `FEW_CONFUSIONS` of them are ranked after, by close calls among undecided images (top two
-    classes are the pair, margin in the lowest `CLOSE_MARGIN_FRACTION` of the project's margins),
-    so a project with few decisions still gets pairs worth asking about. Reads the store only.
+    Ranked by decided confusions (decided A, predicted B, both directions) plus `CLOSE_WEIGHT` times
+    the close calls among undecided images (top two classes are the pair, margin in the lowest
+    `CLOSE_MARGIN_FRACTION` of the undecided images' margins), so a project with few decisions still
+    gets the pairs worth asking about, and decisions take over as they accumulate. Reads the store only.
     """
     names = project.class_names_by_id(active_only=True)
     order = {cid: i for i, cid in enumerate(names)}
@@ -130,7 +131,7 @@ def confused_pairs(project: Any, *, top: int = 5) -> list[ConfusedPair]:
         pairs[(a, b)] = replace(p, close=n)
     ranked = sorted(
         pairs.values(),
-        key=lambda p: (p.decided < FEW_CONFUSIONS, -p.decided, -p.close, order[p.a], order[p.b]),
+        key=lambda p: (-(p.decided + CLOSE_WEIGHT * p.close), -p.decided, order[p.a], order[p.b]),
     )
     return [p for p in ranked if p.decided or p.close][: max(0, int(top))]
 
