@@ -134,12 +134,12 @@ def main() -> int:
     finally:
         server.close()
     print()
-    print(f"{'pair':<22}{'decided confusions':>19}{'new attrs':>10}{'decided pair %':>20}"
-          f"{'held-out pair %':>20}{'propose+preview s':>19}")
+    print(f"{'pair':<22}{'decided confusions':>19}{'new attrs':>10}{'decided pair % (n)':>26}"
+          f"{'held-out pair % (n)':>26}{'propose+preview s':>19}")
     for pair, ref, pv, hb, ha, n_held, t in results:
         print(f"{pair.label:<22}{pair.decided:>19}{len(ref.attributes):>10}"
-              f"{pct(pv.before.pair_accuracy):>10} -> {pct(pv.together.pair_accuracy)}"
-              f"{pct(hb):>10} -> {pct(ha)}{t:>19.1f}")
+              f"{pct(pv.before.pair_accuracy):>11} -> {pct(pv.together.pair_accuracy)} ({pv.n_pair:>3})"
+              f"{pct(hb):>11} -> {pct(ha)} ({n_held:>3}){t:>19.1f}")
         for p, eff in pv.per_attribute:
             print(f"    {p.class_name}: {p.text:<34} decided pair % alone: {pct(eff.pair_accuracy)}")
     print(f"\nheld-out accuracy, all classes: {pct(accuracy(before_all, truth, held))} -> "
