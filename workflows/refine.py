@@ -358,8 +358,11 @@ def preview_refinement(
                             "classes": [s for _, s in variants]})
     hashes = project.content_hashes(ids)
     cfg = replace(ctx.engine_cfg, topk=1, explain_top=0, prefilter_k=None)
-    parts = [res.all_scores.float() for _ids, res in
-             sub.score_chunks(ids, hashes, config=cfg, return_all=True, cancel=cancel)]
+    parts = []
+    for _ids, res in sub.score_chunks(ids, hashes, config=cfg, return_all=True, cancel=cancel):
+        if res.all_scores is None:
+            raise RuntimeError("score_cached(return_all=True) returned no all_scores")
+        parts.append(res.all_scores.float())
     scores = torch.cat(parts)  # [n, V]
     for v, p in enumerate(attrs):
         s = base.clone()

@@ -115,9 +115,9 @@ def fake_ollama():
     server.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def confused_template(tmp_path_factory):
-    """Built once per module; each test gets its own copy (project file and cache)."""
+    """Built once per session; each test gets its own copy (project file and cache)."""
     from db import Project
 
     root = tmp_path_factory.mktemp("confused")

@@ -148,3 +148,17 @@ def test_cli_refine_errors_are_one_line(confused, closed_port_url, capsys):
                    "--host", closed_port_url, "--accept", "none", "--model", "llama3.2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "internal error" not in err[0]
+
+
+def test_cli_interactive_asks_per_attribute(confused, fake_ollama, capsys, monkeypatch):
+    import io
+
+    project, world = confused
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\ny\n"))
+    rc = cli_main(["attributes", "refine", "--pairs", "zorbit:morvex", "--model", "llama3.2",
+                   "--host", fake_ollama.url, "--accept", "interactive", "--project", str(project.path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.count("? [y/N]") == 2 and "1 attributes added" in out
+    ids = world["class_ids"]
+    assert "a blue triangle" not in {a.text for a in project.list_attributes(ids["zorbit"])}
+    assert "a yellow square" in {a.text for a in project.list_attributes(ids["morvex"])}
