@@ -14,7 +14,7 @@ Three terms, each in [0, 1], summed with weights (`ActiveWeights`):
 The queue is built greedily in steps of `STEP` images for its first `GREEDY` places (each step
 updates the class counts and the nearest-neighbour distances on tensors); the rest follows by
 uncertainty and balance. Ties go to the lower image id, so the order is deterministic. Images
-without a prediction come last, as in the other orders. See docs/architecture.md.
+without a prediction come last, as in the other orders. docs/architecture.md, "The active review order".
 """
 
 from __future__ import annotations

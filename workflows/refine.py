@@ -18,7 +18,8 @@ Four steps, each its own call so the desktop can show one screen per step:
    `lazlabel rescore` then applies them (only the two classes go through transport again).
 
 Scores here are zero-shot LaZSL scores (the attribute set's own effect); a learned model, when one
-is active, is learned again over the new attribute set (docs/architecture.md).
+is active, is learned again over the new attribute set (docs/architecture.md, "Refining attributes
+from confusions").
 """
 
 from __future__ import annotations
