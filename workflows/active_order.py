@@ -127,6 +127,7 @@ def active_order(project: Any, filter: Any = None, seed: int = 0, *, weights: Ac
     the other orders; the order does not depend on it.
     """
     from db.queries import ImageFilter
+    from engine.learn.learners import one_thread
     from workflows.errors import UserError
     from workflows.neighbours import cached_features
     from workflows.refine import decided_labels
@@ -163,6 +164,7 @@ def active_order(project: Any, filter: Any = None, seed: int = 0, *, weights: Ac
             features[list(a)] = cf.features[list(b)]
         dec = [row[i] for i in decided if i in row]
         decided_features = cf.features[dec] if dec else torch.zeros(0, D)
-    perm = active_rank(margin, pred, len(class_ids), features=features, decided_counts=counts,
-                       decided_features=decided_features, weights=weights or ActiveWeights())
+    with one_thread():  # small tensors: torch's intra-op threads only spin on a busy machine
+        perm = active_rank(margin, pred, len(class_ids), features=features, decided_counts=counts,
+                           decided_features=decided_features, weights=weights or ActiveWeights())
     return [ids[k] for k in perm.tolist()]

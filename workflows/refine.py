@@ -41,8 +41,6 @@ from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress, check
 from workflows.settings import load_settings
 
-#: decisions that say which class an image IS (rejected / not-this-class say what it is not)
-POSITIVE_ACTIONS = ("accepted", "corrected")
 #: undecided images count towards a pair when their top-2 margin is in this lowest fraction
 CLOSE_MARGIN_FRACTION = 0.25
 #: a close call counts as this many decided confusions when ranking pairs (a coin flip at best,
@@ -88,9 +86,11 @@ class ConfusedPair:
 
 
 def decided_labels(project: Any) -> dict[int, int]:
-    """image id -> class id the latest decision says it is (accepted or corrected), readable images."""
-    rows = project.images(project.image_ids(ImageFilter(status="ok", review_status=POSITIVE_ACTIONS)))
-    return {r.id: int(r.label_class_id) for r in rows if r.label_class_id is not None}
+    """image id -> class id the latest decision says it is (accepted or corrected): the positives
+    the learner uses (`workflows.learning.decided_examples`)."""
+    from workflows.learning import decided_examples
+
+    return {int(i): int(c) for i, c in decided_examples(project).positives}
 
 
 def confused_pairs(project: Any, *, top: int = 5) -> list[ConfusedPair]:
