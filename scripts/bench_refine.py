@@ -18,7 +18,8 @@ and after the LLM's distinguishing attributes are accepted.
    and `rescore` applies it. Reported: the pair's accuracy on decided and on held-out scenes, before
    and after, and the whole project's held-out accuracy.
 
-Not a test: one world, one seed; the numbers depend on the scenes drawn.
+The demo folder's project is changed (attribute set, decisions): use a temporary or throw-away
+`--dir`. Not a test: one world, one seed; the numbers depend on the scenes drawn.
 """
 
 from __future__ import annotations
