@@ -390,3 +390,6 @@ def register(subs: argparse._SubParsersAction) -> None:
     p = at.add_parser("version", help="the current attribute-set version, or --diff OLD NEW")
     p.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"))
     p.set_defaults(func=_attrs_version)
+    from cli.refine_cmds import register_refine  # attributes refine (issue #17)
+
+    register_refine(at)

@@ -6,7 +6,7 @@ reviewer, resolves user-typed names (paths, class labels) and turns store errors
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +101,21 @@ def resolve_image(project: Any, path: str) -> int:
     return image_id
 
 
-#: review-queue orders -> the store's page sorts (`db.queries.SORTS`)
-QUEUE_ORDERS: dict[str, str] = {
+def _active(project: Any, filter: ImageFilter, seed: int) -> list[int]:
+    from workflows.active_order import active_order
+
+    return active_order(project, filter, seed)
+
+
+#: review-queue orders -> the store's page sorts (`db.queries.SORTS`), or a function ranking the
+#: filtered images itself: (project, filter, seed) -> image ids, first to review first
+QUEUE_ORDERS: dict[str, str | Callable[[Any, ImageFilter, int], list[int]]] = {
     "lowest_confidence": "confidence",
     "lowest_margin": "margin",
     "class": "class",
     "disagreement": "disagreement",
     "random": "random",
+    "active": _active,  # uncertainty + class balance + diversity (workflows.active_order)
 }
 
 
@@ -124,6 +132,9 @@ def review_queue(
     sort = QUEUE_ORDERS.get(order, order)
     if filter is None:
         filter = ImageFilter(status="ok", review_status="unreviewed")
+    if callable(sort):  # an order computed from scores and features, not an SQL sort
+        start = max(0, int(offset))
+        return project.images(sort(project, filter, seed)[start : start + max(0, int(limit))])
     try:
         return project.page_images(filter, sort, offset, limit, seed=seed)
     except ValueError as err:

@@ -225,16 +225,23 @@ class OllamaSource:
         n: int = 6,
         model: str | None = None,
         stop: Callable[[], bool] | None = None,
+        messages: list[dict[str, str]] | None = None,
+        prompt_version: str | None = None,
     ) -> Proposal:
-        """Ask for `n` visual attributes of `class_name`; retries transient failures."""
+        """Ask for `n` visual attributes of `class_name`; retries transient failures.
+
+        `messages` (with its `prompt_version`) replaces the descriptor prompt, e.g. the confusion
+        prompt (`prompting.build_contrast_messages`); the reply is parsed the same way."""
         model = model or self.model
         if not model:
             raise AttributeSourceError("no Ollama model chosen (set `ollama_model` or pass --model)")
-        messages = prompting.build_messages(
-            class_name, other_classes=other_classes, domain_hint=domain_hint, n=n
-        )
+        if messages is None:
+            messages = prompting.build_messages(
+                class_name, other_classes=other_classes, domain_hint=domain_hint, n=n
+            )
+            prompt_version = prompting.prompt_version()
         schema = prompting.response_schema(n)
-        version = prompting.prompt_version()
+        version = prompt_version or "custom"
         t0 = time.monotonic()
         for attempt in range(1, self.retries + 2):
             if stop is not None and stop():

@@ -121,3 +121,47 @@ def pick_other_classes(name: str, ordered_names: Sequence[str], limit: int = 20)
         scored.append((-shared, abs(i - here), i, other))
     scored.sort()
     return [other for *_, other in scored[:limit]]
+
+
+# -- the confusion prompt (issue #17 item 5): attributes that tell one class from another -------
+
+CONTRAST_USER = (
+    "What visual features tell a {name} apart from a {other} in a photo?{context}\n"
+    "A {name} is already described by: {own}.\n"
+    "A {other} is described by: {theirs}.\n"
+    "Give {n} NEW descriptors of things a {name} has and a {other} does not, "
+    "none of them already listed above."
+)
+
+CONTRAST_STYLE = "confusion-chat"
+
+
+def _listed(texts: Sequence[str]) -> str:
+    return "; ".join(f'"{t}"' for t in texts) if texts else "(nothing yet)"
+
+
+def build_contrast_messages(
+    class_name: str,
+    other_name: str,
+    *,
+    own_attributes: Sequence[str] = (),
+    other_attributes: Sequence[str] = (),
+    domain_hint: str = "",
+    n: int = 4,
+) -> list[dict[str, str]]:
+    """System turn (the same rules as the descriptor prompt), then one question: which visible
+    features a `class_name` has that an `other_name` lacks, given both classes' current attributes
+    so that the model proposes new ones."""
+    name = class_name.replace("_", " ").strip()
+    other = other_name.replace("_", " ").strip()
+    ctx = f" The photos come from this domain: {domain_hint.strip()}." if domain_hint.strip() else ""
+    question = CONTRAST_USER.format(
+        name=name, other=other, context=ctx, own=_listed(own_attributes), theirs=_listed(other_attributes), n=n
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+
+
+def contrast_prompt_version() -> str:
+    """`confusion-chat-<8 hex>`: a hash of the system text and the contrast question template."""
+    blob = json.dumps([SYSTEM, CONTRAST_USER], ensure_ascii=False)
+    return f"{CONTRAST_STYLE}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
