@@ -206,9 +206,8 @@ def _undo(project: Any, args: argparse.Namespace) -> int:
 
 
 def _stats(project: Any, args: argparse.Namespace) -> int:
-    from workflows.stats import project_stats
-
     from workflows.effort import effort_summary, format_summary
+    from workflows.stats import project_stats
 
     st = project_stats(project)
     effort = effort_summary(project)

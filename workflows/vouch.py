@@ -331,3 +331,27 @@ def accept_vouched(
 def minimum_sample(target: float, confidence: float = 0.95) -> int:
     """Fewest audited images that could vouch for `target` (all of them right)."""
     return min_sample(target, 1.0 - confidence)
+
+
+def export_vouches(project: Any, image_ids: list[int]) -> list[dict[str, Any]]:
+    """For an export: each vouch record behind some of `image_ids`' labels, with the line a dataset
+    card carries (counting only the exported images)."""
+    by_vouch: dict[int, int] = {}
+    for v in project.vouch_ids_of_images(image_ids).values():
+        by_vouch[v] = by_vouch.get(v, 0) + 1
+    if not by_vouch:
+        return []
+    out = []
+    for v in project.vouches():
+        n = by_vouch.get(int(v["id"]))
+        if not n:
+            continue
+        out.append({
+            "vouch": int(v["id"]), "images": n, "target": v["target"], "confidence": v["confidence"],
+            "precision_bound": v["precision_bound"], "n_sample": v["n_sample"], "method": v["method"],
+            "mode": v["mode"], "overridden": bool(v["overridden"]), "run_id": v["run_id"],
+            "sample_image_ids": v["sample_image_ids"], "created_at": str(v["created_at"]),
+            "statement": statement(n, v["target"], v["confidence"], v["n_sample"], overridden=bool(v["overridden"]),
+                                   bound=v["precision_bound"]),
+        })
+    return out
