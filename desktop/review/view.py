@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from desktop.models.review import QUEUE_ORDERS
 from desktop.review import service
 from desktop.review.controller import ReviewController
-from desktop.review.keys import bind_keys, help_lines
+from desktop.review.keys import bind_keys, count_effort, help_lines
 from desktop.review.panels import ClassSearch, InfoPanel, TopKList
 from desktop.review.service import ReviewState
 from desktop.signals import listen
@@ -174,6 +174,7 @@ class ReviewView(QWidget):
             bulk_accept=self.bulk_accept,
         )
         self.keys = bind_keys(self, handlers)
+        self.effort_filter = count_effort(self, self.controller.effort)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         c = self.controller
