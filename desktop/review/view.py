@@ -105,6 +105,11 @@ class ReviewView(QWidget):
         self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulk.clicked.connect(self.bulk_accept)
         buttons.addStretch(1)
+        self.vouch_button = QPushButton("Guarantee…")
+        self.vouch_button.setToolTip("bulk accept with a guarantee: audit a random sample, accept what it vouches for")
+        self.vouch_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.vouch_button.clicked.connect(self._vouch)
+        buttons.addWidget(self.vouch_button)
         buttons.addWidget(self.bulk)
         self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -199,6 +204,14 @@ class ReviewView(QWidget):
             self._show_image(self._pending_state)
 
     # -- actions owned by the view (they need dialogs or focus) ----------------------------------
+    def _vouch(self) -> None:
+        from desktop.dialogs.vouch import VouchDialog
+
+        if self.ctx.project is not None:
+            dialog = VouchDialog(self.ctx, self)
+            dialog.finished.connect(lambda _r: self.controller.refresh_queue())
+            dialog.open()
+
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
