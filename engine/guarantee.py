@@ -17,6 +17,7 @@ share one pooled family ("fall back to global"). The error budget delta is split
 over the families, so the union of the accepted sets keeps the target with the same confidence.
 
 numpy + scipy only: the workflows layer feeds it arrays, the simulation (`simulate`) checks it.
+Why this method and not conformal risk control: docs/architecture.md, "Bulk acceptance with a guarantee".
 """
 
 from __future__ import annotations

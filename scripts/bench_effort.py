@@ -169,7 +169,7 @@ class Curator:
                 accept.append(i)
                 self.keys += self.costs.accept
                 continue
-            topk = [c for c, _s in (self.p.latest_prediction(i).topk or [])][:9]
+            topk = [t[0] for t in (self.p.latest_prediction(i).topk or [])][:9]
             self.keys += self.costs.pick if true in topk else self.costs.typing[self.truth[r.rel_path]]
             correct.setdefault(true, []).append(i)
         decide(self.p, accept, "accepted", reviewer="curator")
@@ -260,7 +260,7 @@ def run_scenario(kind: str, src: Path, work: Path, truth: dict[str, str], costs:
                  n_learn: int, target: float, confidence: float, seed: int) -> Result:
     from db import Project
 
-    path = _copy(src, work / f"{kind}-{n_learn}-{n_audit}")
+    path = _copy(src, work / f"{kind}-{n_learn}-{n_audit}-{target}")
     with Project.open(path) as project:
         cur = Curator(project, truth, costs)
         n = len(project.decision_pool())
@@ -285,7 +285,8 @@ def run_scenario(kind: str, src: Path, work: Path, truth: dict[str, str], costs:
             accepted, note = _vouch_round(project, cur, n_audit, target, confidence, seed)
             notes.append(note)
             cur.review_rest("lowest_confidence")
-        return Result(kind, cur.keys, n, cur.accuracy(), accepted, " | ".join(notes))
+        label = kind if kind == "zero-shot" else f"{kind} @{target:g}"
+        return Result(label, cur.keys, n, cur.accuracy(), accepted, " | ".join(notes))
 
 
 def coverage_table(src: Path, truth: dict[str, str], target: float, confidence: float, sizes: list[int]) -> list[str]:
@@ -315,6 +316,7 @@ def main() -> int:
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "lazlabel-demo1400")
     ap.add_argument("--images", type=int, default=1400)
     ap.add_argument("--target", type=float, default=0.98)
+    ap.add_argument("--also-targets", default="0.95", help="further targets to try for the threshold scenarios")
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument("--audit", default="200,400", help="audit sample sizes to try (comma-separated)")
     ap.add_argument("--learn-from", type=int, default=200, help="decisions to learn from before vouching")
@@ -346,8 +348,12 @@ def main() -> int:
         results = [Result("type every label", type_all, n, 1.0, 0, "no pre-labels: '/' + prefix + Enter per image")]
         kw = dict(target=args.target, confidence=args.confidence, seed=args.seed)
         results.append(run_scenario("zero-shot", src, work, truth, costs, n_audit=0, n_learn=0, **kw))
-        for a in [int(x) for x in args.audit.split(",")]:
-            results.append(run_scenario("threshold", src, work, truth, costs, n_audit=a, n_learn=0, **kw))
+        targets = [args.target] + [float(x) for x in args.also_targets.split(",") if x]
+        audits = [int(x) for x in args.audit.split(",")]
+        for t in targets:
+            for a in audits:
+                results.append(run_scenario("threshold", src, work, truth, costs, n_audit=a, n_learn=0,
+                                            **{**kw, "target": t}))
         import importlib.util
 
         have_learning = importlib.util.find_spec("workflows.learning") is not None
@@ -361,8 +367,10 @@ def main() -> int:
                 if kind == "active" and have_learning:
                     print("active order: not available in this checkout: skipped")
                 continue
-            for a in [int(x) for x in args.audit.split(",")]:
-                results.append(run_scenario(kind, src, work, truth, costs, n_audit=a, n_learn=args.learn_from, **kw))
+            for t in targets:
+                for a in audits:
+                    results.append(run_scenario(kind, src, work, truth, costs, n_audit=a, n_learn=args.learn_from,
+                                                **{**kw, "target": t}))
         print(f"\n{'scenario':<22} {'audit':>6} {'keys':>6} {'keys/image':>10} {'accepted':>9} {'accuracy':>9}")
         for r in results:
             audit = r.note.split("from ")[1].split(" audited")[0] if " audited" in r.note else "-"

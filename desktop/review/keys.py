@@ -135,7 +135,6 @@ class EffortFilter(QObject):
 
 
 def count_effort(root: QWidget, counter: EffortCounter) -> EffortFilter:
-    """Count keys and clicks inside `root` into `counter` until `root` is destroyed."""
-    f = EffortFilter(root, counter)
-    root.destroyed.connect(f.remove)
-    return f
+    """Count keys and clicks inside `root` into `counter` until `root` is destroyed (the filter is
+    its child: Qt drops a destroyed object from the application's event filters by itself)."""
+    return EffortFilter(root, counter)
