@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--demo-dir", type=Path, required=True, help="a demo project built by `lazlabel demo`")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     ap.add_argument("--sample", type=int, default=400)
-    ap.add_argument("--target", type=float, default=0.95)
+    ap.add_argument("--target", type=float, default=0.93)
     args = ap.parse_args()
     if not os.environ.get("DISPLAY"):
         print("needs an X display: run under xvfb-run", file=sys.stderr)

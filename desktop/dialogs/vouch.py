@@ -175,7 +175,7 @@ class VouchDialog(QDialog):
             for r, row in enumerate(p.rows if p is not None else []):
                 cells = [
                     row.name,
-                    "" if row.threshold is None else f"{row.threshold:.4f}",
+                    ("none" if row.overridden else "") if row.threshold is None else f"{row.threshold:.4f}",
                     "own" if row.own else "pooled",
                     str(row.n_audited), str(row.n_errors),
                     f"{row.bound:.1%}" if row.threshold is not None else "—",
@@ -244,6 +244,7 @@ class VouchDialog(QDialog):
         if self._filling or item.column() != THRESHOLD_COLUMN or self.model.base is None:
             return
         text = item.text().replace("✎", "").strip()
+        text = "" if text.lower() == "none" else text
         try:
             value = None if not text else float(text)
         except ValueError:
