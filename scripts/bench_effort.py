@@ -260,7 +260,7 @@ def run_scenario(kind: str, src: Path, work: Path, truth: dict[str, str], costs:
                  n_learn: int, target: float, confidence: float, seed: int) -> Result:
     from db import Project
 
-    path = _copy(src, work / f"{kind}-{n_learn}-{n_audit}-{target}")
+    path = _copy(src, work / f"{kind}-{n_learn}-{n_audit}-{target}-{seed}")
     with Project.open(path) as project:
         cur = Curator(project, truth, costs)
         n = len(project.decision_pool())
@@ -285,7 +285,7 @@ def run_scenario(kind: str, src: Path, work: Path, truth: dict[str, str], costs:
             accepted, note = _vouch_round(project, cur, n_audit, target, confidence, seed)
             notes.append(note)
             cur.review_rest("lowest_confidence")
-        label = kind if kind == "zero-shot" else f"{kind} @{target:g}"
+        label = kind if kind == "zero-shot" else f"{kind} @{target:g} s{seed}"
         return Result(label, cur.keys, n, cur.accuracy(), accepted, " | ".join(notes))
 
 
@@ -320,7 +320,7 @@ def main() -> int:
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument("--audit", default="200,400", help="audit sample sizes to try (comma-separated)")
     ap.add_argument("--learn-from", type=int, default=200, help="decisions to learn from before vouching")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="audit-draw seeds to run each threshold scenario with")
     ap.add_argument("--skip-coverage", action="store_true")
     args = ap.parse_args()
 
@@ -346,14 +346,16 @@ def main() -> int:
         n = sum(1 for r in truth)
         type_all = sum(costs.typing[c] for c in truth.values())
         results = [Result("type every label", type_all, n, 1.0, 0, "no pre-labels: '/' + prefix + Enter per image")]
-        kw = dict(target=args.target, confidence=args.confidence, seed=args.seed)
+        seeds = [int(x) for x in args.seeds.split(",")]
+        kw = dict(target=args.target, confidence=args.confidence, seed=seeds[0])
         results.append(run_scenario("zero-shot", src, work, truth, costs, n_audit=0, n_learn=0, **kw))
         targets = [args.target] + [float(x) for x in args.also_targets.split(",") if x]
         audits = [int(x) for x in args.audit.split(",")]
         for t in targets:
             for a in audits:
-                results.append(run_scenario("threshold", src, work, truth, costs, n_audit=a, n_learn=0,
-                                            **{**kw, "target": t}))
+                for sd in seeds:
+                    results.append(run_scenario("threshold", src, work, truth, costs, n_audit=a, n_learn=0,
+                                                **{**kw, "target": t, "seed": sd}))
         import importlib.util
 
         have_learning = importlib.util.find_spec("workflows.learning") is not None
@@ -369,8 +371,9 @@ def main() -> int:
                 continue
             for t in targets:
                 for a in audits:
-                    results.append(run_scenario(kind, src, work, truth, costs, n_audit=a, n_learn=args.learn_from,
-                                                **{**kw, "target": t}))
+                    for sd in seeds:
+                        results.append(run_scenario(kind, src, work, truth, costs, n_audit=a, n_learn=args.learn_from,
+                                                    **{**kw, "target": t, "seed": sd}))
         print(f"\n{'scenario':<22} {'audit':>6} {'keys':>6} {'keys/image':>10} {'accepted':>9} {'accuracy':>9}")
         for r in results:
             audit = r.note.split("from ")[1].split(" audited")[0] if " audited" in r.note else "-"
