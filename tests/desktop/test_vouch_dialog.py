@@ -69,3 +69,15 @@ def test_review_serves_the_audit_sample_in_draw_order(vw, ctx, qtbot):
     view.order.setCurrentIndex(view.order.findData("audit_sample"))
     assert view.controller.queue == s.image_ids and view.controller.current_id == s.image_ids[0]
     assert view.vouch_button.text() == "Guarantee…"
+
+
+def test_browse_opens_the_dialog(vw, ctx, qtbot):
+    from desktop.browser.view import BrowserView
+    from desktop.dialogs.vouch import VouchDialog
+
+    view = BrowserView(ctx)
+    qtbot.addWidget(view)
+    qtbot.mouseClick(view.vouch_button, Qt.MouseButton.LeftButton)
+    dialogs = view.findChildren(VouchDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    dialogs[0].close()
