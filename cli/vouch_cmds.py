@@ -50,6 +50,9 @@ def _print_proposal(vp: Any) -> None:
 def vouch_command(project: Any, args: argparse.Namespace) -> int:
     from workflows import vouch
 
+    if args.class_name or args.accept_above is not None:
+        raise UserError("--class and --accept-above do not combine with --sample / --propose / --accept-vouched "
+                        "(the vouched thresholds are per class already)")
     if args.sample is not None:
         if args.accept_vouched or args.propose:
             raise UserError("--sample draws a new audit sample; review it before --propose or --accept-vouched")

@@ -51,6 +51,8 @@ def test_bad_vouch_input_is_one_line_exit_1(vw, capsys):
     _run(project, "review", "--sample", "10")
     capsys.readouterr()
     assert _run(project, "review", "--sample", "10", "--accept-vouched") == 1
+    assert _run(project, "review", "--propose", "--class", "cat") == 1
+    assert "do not combine" in capsys.readouterr().err
 
 
 def test_stats_shows_effort_per_label(vw, capsys):
