@@ -133,15 +133,22 @@ def _review(project: Any, args: argparse.Namespace) -> int:
     from workflows.review import accept_above, resolve_class, review_queue
 
     class_id = resolve_class(project, args.class_name) if args.class_name else None
+    if args.sample is not None or args.accept_vouched or args.propose or args.preview:
+        from cli.vouch_cmds import vouch_command
+
+        return vouch_command(project, args)
     if args.accept_above is not None:
+        from workflows.effort import record
+
         n = accept_above(project, args.accept_above, reviewer=args.reviewer, class_id=class_id)
+        record(project, "bulk", "accept_above", n_images=n, commands=1, reviewer=args.reviewer)
         what = f" of class {args.class_name}" if args.class_name else ""
         print(f"accepted {n} predictions{what} with score >= {args.accept_above:g}")
         return 0
     names = project.class_names_by_id()
     status = None if args.status == "all" else args.status
     filt = ImageFilter(status="ok", review_status=status, class_id=class_id)
-    rows = review_queue(project, args.order, filt, seed=args.seed, limit=args.limit)
+    rows = review_queue(project, args.order, filt, seed=args.seed or 0, limit=args.limit)
     print(
         _table(
             [
@@ -178,7 +185,10 @@ def _decide(project: Any, args: argparse.Namespace) -> int:
                 f"cannot accept '{args.label}': it is not the prediction (use --action corrected)"
             )
         class_id = None
-    decide(project, [image_id], action, class_id=class_id, reviewer=args.reviewer, note=args.note)
+    from workflows.effort import record
+
+    ids = decide(project, [image_id], action, class_id=class_id, reviewer=args.reviewer, note=args.note)
+    record(project, "cli", action, commands=1, decision_ids=ids, reviewer=args.reviewer)
     hist = project.decision_history(image_id)[-1]
     print(f"{args.path}: {hist.action} {hist.class_name or ''}".rstrip())
     return 0
@@ -196,11 +206,15 @@ def _undo(project: Any, args: argparse.Namespace) -> int:
 
 
 def _stats(project: Any, args: argparse.Namespace) -> int:
+    from workflows.effort import effort_summary, format_summary
     from workflows.stats import project_stats
 
     st = project_stats(project)
+    effort = effort_summary(project)
     if args.json:
-        d = {**dataclasses.asdict(st), "agreement": st.agreement}
+        d = {**dataclasses.asdict(st), "agreement": st.agreement,
+             "effort": {**dataclasses.asdict(effort), "per_label": effort.per_label,
+                        "per_correct_label": effort.per_correct_label}}
         print(json.dumps(d, default=str))
         return 0
     print(f"images: {st.n_images} ({', '.join(f'{k} {v}' for k, v in sorted(st.by_status.items()))})")
@@ -214,6 +228,8 @@ def _stats(project: Any, args: argparse.Namespace) -> int:
 
     line = learn_status_line(project)
     if line:
+        print(line)
+    for line in format_summary(effort):
         print(line)
     print(
         _table(
@@ -271,9 +287,12 @@ def register(subs: argparse._SubParsersAction) -> None:
         "--status", default="unreviewed", help="review status to list (default: unreviewed; 'all' for any)"
     )
     p.add_argument("--order", choices=list(QUEUE_ORDERS), default="lowest_confidence")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random order")
+    p.add_argument("--seed", type=int, help="seed of the random order / the audit sample (default: 0 / fresh)")
     p.add_argument("--limit", type=int, default=30)
     p.add_argument("--reviewer")
+    from cli.vouch_cmds import add_vouch_options
+
+    add_vouch_options(p)
     p.set_defaults(func=with_project(_review))
 
     p = subs.add_parser("decide", help="record a decision for one image")

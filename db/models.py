@@ -247,6 +247,8 @@ class Decision(Base):
     reviewer: Mapped[str] = mapped_column(String(256), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the `vouch` record of a bulk acceptance made under a guarantee (issue #21)
+    vouch_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class ImportedLabel(Base):
@@ -279,3 +281,61 @@ class LabelIssue(Base):
     issue_score: Mapped[float] = mapped_column(Float, index=True)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditSample(Base):
+    """A uniform random draw of images still to decide, for vouching a threshold (issue #21).
+
+    `items` keeps, per image, the prediction it was drawn with ([image_id, run_id, class_id, score]),
+    so a later proposal can tell that the predictions changed since (re-score, learning).
+    """
+
+    __tablename__ = "audit_sample"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    n_pool: Mapped[int] = mapped_column(Integer)
+    items: Mapped[Any] = mapped_column(JSON)
+    reviewer: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Vouch(Base):
+    """How a bulk acceptance was vouched for: target, bound, the audited sample, the run."""
+
+    __tablename__ = "vouch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # newest prediction run accepted
+    target: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # global | per-class
+    thresholds: Mapped[Any] = mapped_column(JSON)  # {class_id: threshold or null}
+    families: Mapped[Any] = mapped_column(JSON)  # per family: classes, n, errors, bound, delta
+    sample_image_ids: Mapped[Any] = mapped_column(JSON)
+    sample_decision_ids: Mapped[Any] = mapped_column(JSON)
+    n_sample: Mapped[int] = mapped_column(Integer)
+    n_errors: Mapped[int] = mapped_column(Integer)
+    precision_bound: Mapped[float] = mapped_column(Float)  # the smallest family bound
+    n_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)  # a curator changed a threshold
+    statement: Mapped[str] = mapped_column(Text)  # one line for dataset cards
+    reviewer: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EffortEvent(Base):
+    """Work a curator did: keys and clicks of a GUI decision, a CLI decision, a bulk acceptance."""
+
+    __tablename__ = "effort_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)  # gui | cli | bulk
+    action: Mapped[str] = mapped_column(String(32))
+    n_images: Mapped[int] = mapped_column(Integer, default=1)
+    keys: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    commands: Mapped[int] = mapped_column(Integer, default=0)
+    decision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # first decision it made
+    vouch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(256), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from db.engine_setup import ProjectStore
 from db.store_attributes import AttributesMixin
 from db.store_compose import ComposeMixin
+from db.store_effort import EffortMixin
 from db.store_images import ImagesMixin
 from db.store_labels import LabelsMixin
 from db.store_learning import LearningMixin
@@ -16,8 +17,17 @@ from db.store_review import ReviewMixin
 from db.store_runs import RunsMixin
 
 
-class Project(ImagesMixin, AttributesMixin, ComposeMixin, RunsMixin, ReviewMixin, LabelsMixin, LearningMixin,
-              ProjectStore):
+class Project(
+    ImagesMixin,
+    AttributesMixin,
+    ComposeMixin,
+    RunsMixin,
+    ReviewMixin,
+    LabelsMixin,
+    LearningMixin,
+    EffortMixin,
+    ProjectStore,
+):
     """Open or create with `Project.open(path)` / `Project.create(path, image_root)`."""
 
 

@@ -33,6 +33,7 @@ class AppActions:
         self.settings = A("Project &settings…", self.do_settings, QKeySequence.StandardKey.Preferences, needs_project=True)
         self.prelabel = A("&Pre-label…", self.do_prelabel, "Ctrl+R", needs_project=True)
         self.accept_above = A("&Accept predictions above a score…", self.do_accept_above, needs_project=True)
+        self.vouch = A("Bulk accept with a &guarantee…", self.do_vouch, needs_project=True)
         self.export = A("&Export labels…", self.do_export, "Ctrl+E", needs_project=True)
         self.import_labels = A("&Import labels…", self.do_import_labels, "Ctrl+I", needs_project=True)
         self.quit = A("&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -163,6 +164,11 @@ class AppActions:
         from desktop.prelabel_panel import PrelabelDialog
 
         PrelabelDialog(self.ctx, self.window).open()
+
+    def do_vouch(self) -> None:
+        from desktop.dialogs.vouch import VouchDialog
+
+        VouchDialog(self.ctx, self.window).open()
 
     def do_accept_above(self) -> None:
         from desktop.dialogs.accept_above import AcceptAboveDialog

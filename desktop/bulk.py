@@ -63,7 +63,8 @@ def accept_predictions(ctx: Any, ids: list[int], parent: QWidget | None = None) 
         if answer != QMessageBox.StandardButton.Yes:
             return 0
     try:
-        review.decide(project, plan.accept, "accepted", reviewer=ctx.reviewer)
+        decision_ids = review.decide(project, plan.accept, "accepted", reviewer=ctx.reviewer)
+        _log_bulk(project, len(plan.accept), decision_ids, ctx.reviewer)
     except Exception as err:  # noqa: BLE001 - the user's problems in the status line, bugs as bugs
         if is_user_error(err):
             ctx.show_status(str(err), 8000)
@@ -90,3 +91,13 @@ def count_above(project: Any, min_score: float, class_id: int | None = None) -> 
         else:
             hi = mid
     return lo, len(ids)
+
+
+def _log_bulk(project: Any, n: int, decision_ids: list[int], reviewer: str) -> None:
+    """Work accounting: one bulk event (the shortcut or click that asked for it)."""
+    try:
+        from workflows.effort import record
+
+        record(project, "bulk", "accept_selection", n_images=n, clicks=1, decision_ids=decision_ids, reviewer=reviewer)
+    except Exception:  # noqa: BLE001, S110 - accounting must not cost a decision
+        pass

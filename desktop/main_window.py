@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         run_menu = bar.addMenu("&Run")
         run_menu.addAction(a.prelabel)
         run_menu.addAction(a.accept_above)
+        run_menu.addAction(a.vouch)
         view_menu = bar.addMenu("&View")
         for i, key in enumerate(self._keys):
             act = view_menu.addAction(self.nav.item(i).text().replace("&", "&&"))  # a literal &

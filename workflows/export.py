@@ -332,6 +332,7 @@ def export(
     skipped_missing: list[str] = []
     skipped_unlabelled = 0
     present: dict[str, set[str]] = {}  # split -> classes exported into it
+    accepted_ids: list[int] = []  # exported acceptances: the manifest says which were vouched for
     calibration = _calibration(project) if evidence else None
     try:
         with _opened(
@@ -386,6 +387,8 @@ def export(
                         continue
                     if sample.label is not None:
                         present.setdefault(sample.split, set()).add(sample.label)
+                    if action == "accepted":
+                        accepted_ids.append(r.image_id)
                     if placed is not None:
                         files.add(placed, sample)
                 yield Progress(done, total, f"exporting {fmt}", stage="export")
@@ -406,7 +409,8 @@ def export(
                 warnings.append(gaps)
         summary.warnings = warnings + summary.warnings
         _write_manifest(
-            target.tmp, project, fmt, summary, export_classes, opts, query, split_fracs, seed, skipped_missing
+            target.tmp, project, fmt, summary, export_classes, opts, query, split_fracs, seed, skipped_missing,
+            accepted_ids,
         )
         check(cancel)
         target.commit()
@@ -465,6 +469,12 @@ def _one_line(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
+def _vouched_by(project: Any, image_ids: list[int]) -> list[dict[str, Any]]:
+    from workflows.vouch import export_vouches
+
+    return export_vouches(project, image_ids)
+
+
 def _write_manifest(
     root: Path,
     project: Any,
@@ -476,6 +486,7 @@ def _write_manifest(
     splits: Mapping[str, float] | None,
     seed: int,
     skipped: list[str],
+    accepted_ids: list[int] | None = None,
 ) -> None:
     """The manifest, from what the exporter declared in its summary (a plugin that declares no
     classes gets the classes it was given, with the standard folder names)."""
@@ -502,6 +513,8 @@ def _write_manifest(
         "files": list(dict.fromkeys(summary.metadata_files + [MANIFEST_NAME])),
         "warnings": summary.warnings,
         "skipped_missing": skipped[:1000],
+        # how bulk acceptances among the exported labels were vouched for (workflows.vouch)
+        "vouched_by": _vouched_by(project, accepted_ids or []),
     }
     (root / MANIFEST_NAME).write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

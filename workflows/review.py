@@ -116,6 +116,7 @@ QUEUE_ORDERS: dict[str, str | Callable[[Any, ImageFilter, int], list[int]]] = {
     "disagreement": "disagreement",
     "random": "random",
     "active": _active,  # uncertainty + class balance + diversity (workflows.active_order)
+    "audit_sample": "audit_sample",  # the newest audit sample's undecided images, in draw order (workflows.vouch)
 }
 
 
@@ -129,6 +130,12 @@ def review_queue(
     limit: int = 200,
 ) -> list[ImageRow]:
     """One page of the review queue: by default readable, unreviewed images, least confident first."""
+    if order == "audit_sample":
+        from workflows.vouch import audit_queue
+
+        ids = audit_queue(project)[offset : offset + limit]
+        rows = {r.id: r for r in project.images(ids)} if ids else {}
+        return [rows[i] for i in ids if i in rows]
     sort = QUEUE_ORDERS.get(order, order)
     if filter is None:
         filter = ImageFilter(status="ok", review_status="unreviewed")

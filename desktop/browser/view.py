@@ -123,6 +123,10 @@ class BrowserView(QWidget):
         actions.addWidget(self.info, 1)
         actions.addWidget(self.accept_button)
         actions.addWidget(self.accept_above_button)
+        self.vouch_button = QPushButton("Accept with a guarantee…")
+        self.vouch_button.setToolTip("audit a random sample, then accept what the tool can vouch for")
+        self.vouch_button.clicked.connect(self._vouch)
+        actions.addWidget(self.vouch_button)
         actions.addWidget(self.prelabel_button)
         c.counts_changed.connect(self._show_counts)
 
@@ -217,6 +221,12 @@ class BrowserView(QWidget):
         from desktop.bulk import accept_predictions
 
         return accept_predictions(self.ctx, self.controller.selected_ids(), self)
+
+    def _vouch(self) -> None:
+        from desktop.dialogs.vouch import VouchDialog
+
+        if self.ctx.project is not None:
+            VouchDialog(self.ctx, self).open()
 
     def _accept_above(self) -> None:
         from desktop.dialogs.accept_above import AcceptAboveDialog

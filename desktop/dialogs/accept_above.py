@@ -62,6 +62,11 @@ class AcceptAboveDialog(QDialog):
         lay.addWidget(self.buttons)
         self.threshold.valueChanged.connect(self.refresh)
         self.class_box.currentIndexChanged.connect(self.refresh)
+        from desktop.models.effort import EffortCounter
+        from desktop.review.keys import count_effort
+
+        self.effort = EffortCounter()
+        self._effort_filter = count_effort(self, self.effort)
         self.refresh()
 
     def refresh(self) -> tuple[int, int]:
@@ -91,6 +96,14 @@ class AcceptAboveDialog(QDialog):
             self.count.setText(str(err))
             return 0
         self.accepted_count = done
+        keys, clicks = self.effort.take()
+        try:
+            from workflows.effort import record
+
+            record(self.ctx.project, "bulk", "accept_above", n_images=done, keys=keys, clicks=max(clicks, 1),
+                   reviewer=self.ctx.reviewer)
+        except Exception:  # noqa: BLE001, S110 - accounting must not cost the acceptance
+            pass
         self.ctx.labels_changed.emit([])
         self.ctx.show_status(f"accepted {done:,} prediction(s) scoring ≥ {self.threshold.value():.3f}", 8000)
         self.accept()

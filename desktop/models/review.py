@@ -11,6 +11,7 @@ QUEUE_SOURCES = ("queue", "selection")
 QUEUE_ORDERS: dict[str, str] = {
     "lowest_confidence": "least confident first",
     "highest_confidence": "most confident first",
+    "audit_sample": "audit sample (random)",  # workflows.vouch: the newest audit draw, undecided first
 }
 
 

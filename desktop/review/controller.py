@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.models.effort import EffortCounter
 from desktop.models.review import ReviewModel
 from desktop.review import service
 from desktop.review.evidence_loader import EvidenceLoader, evidence_failure
@@ -41,6 +42,7 @@ class ReviewController(QObject):
         super().__init__(parent)
         self.ctx = ctx
         self.model = ReviewModel()
+        self.effort = EffortCounter()  # keys and clicks since the last decision (the view feeds it)
         self.state: ReviewState | None = None
         self.evidence: Any = None  # workflows.evidence.ImageEvidence of the current image, when loaded
         self.loader = EvidenceLoader(self)
@@ -292,12 +294,24 @@ class ReviewController(QObject):
 
     def _record(self, ids: list[int], action: str, class_id: int | None) -> bool:
         try:
-            service.decide(self.project, ids, action, class_id=class_id, reviewer=self.ctx.reviewer)
+            decision_ids = service.decide(self.project, ids, action, class_id=class_id, reviewer=self.ctx.reviewer)
         except Exception as err:  # noqa: BLE001
             self._report("Decision not saved", err)
             return False
+        self._log_effort(action, ids, decision_ids)
         self._announce(ids)
         return True
+
+    def _log_effort(self, action: str, ids: list[int], decision_ids: Any) -> None:
+        """Store the keys and clicks this decision took (work accounting; never blocks a decision)."""
+        keys, clicks = self.effort.take()
+        try:
+            from workflows.effort import record
+
+            record(self.project, "gui" if len(ids) == 1 else "bulk", action, n_images=len(ids), keys=keys,
+                   clicks=clicks, decision_ids=list(decision_ids or []), reviewer=self.ctx.reviewer)
+        except Exception:  # noqa: BLE001, S110 - accounting must not cost a decision (read-only project)
+            pass
 
     def undo(self) -> None:
         """Undo the newest decision made in this session (going back to its image)."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
+
+from desktop.models.effort import EffortCounter
 
 # key -> (action, help text)
 KEYMAP: dict[str, tuple[str, str]] = {
@@ -82,3 +84,57 @@ class KeyRouter(QObject):
 def bind_keys(widget: QWidget, handlers: dict[str, Callable[[], None]]) -> KeyRouter:
     """Bind every KEYMAP entry whose action has a handler, on `widget` and its children."""
     return KeyRouter(widget, handlers)
+
+
+_MODIFIERS = {Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr}
+
+
+class EffortFilter(QObject):
+    """Counts the keys pressed and mouse buttons clicked inside one widget (work accounting).
+
+    An application-wide filter, because a key bound to a shortcut never arrives as a key press:
+    Qt first sends the focus widget a ShortcutOverride, once per physical key press, whether a
+    shortcut or the widget then takes it. So a key is counted on its ShortcutOverride (modifiers
+    alone and auto-repeats are not), a click on its mouse press, each only inside `root` (or a
+    popup it opened, e.g. the class search's completion list).
+    """
+
+    def __init__(self, root: QWidget, counter: EffortCounter) -> None:
+        super().__init__(root)
+        self.root = root
+        self.counter = counter
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def _inside(self, obj: QObject) -> bool:
+        if not isinstance(obj, QWidget):
+            return False
+        if obj is self.root or self.root.isAncestorOf(obj):
+            return True
+        parent = obj.parentWidget()
+        while parent is not None:  # popups are top-level windows owned by a widget of root
+            if parent is self.root or self.root.isAncestorOf(parent):
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        t = event.type()
+        if t == QEvent.Type.ShortcutOverride:
+            if not event.isAutoRepeat() and event.key() not in _MODIFIERS and self._inside(obj):  # type: ignore[attr-defined]
+                self.counter.key()
+        elif t == QEvent.Type.MouseButtonPress and self._inside(obj):
+            self.counter.click()
+        return False
+
+    def remove(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+
+def count_effort(root: QWidget, counter: EffortCounter) -> EffortFilter:
+    """Count keys and clicks inside `root` into `counter` until `root` is destroyed (the filter is
+    its child: Qt drops a destroyed object from the application's event filters by itself)."""
+    return EffortFilter(root, counter)

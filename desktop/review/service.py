@@ -138,4 +138,8 @@ def review_queue(project: Any, order: str = "lowest_confidence") -> list[int]:
     images without a prediction."""
     from db.queries import ImageFilter
 
+    if order == "audit_sample":
+        from workflows.vouch import audit_queue
+
+        return audit_queue(project)
     return project.image_ids(ImageFilter(review_status="unreviewed", status="ok"), sort=QUEUE_SORTS[order])

@@ -21,7 +21,7 @@ from desktop.models.review import QUEUE_ORDERS
 from desktop.review import service
 from desktop.review.compose_input import PairPartsLabel, PairResolver
 from desktop.review.controller import ReviewController
-from desktop.review.keys import bind_keys, help_lines
+from desktop.review.keys import bind_keys, count_effort, help_lines
 from desktop.review.panels import ClassSearch, InfoPanel, TopKList
 from desktop.review.service import ReviewState
 from desktop.signals import listen
@@ -106,6 +106,11 @@ class ReviewView(QWidget):
         self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulk.clicked.connect(self.bulk_accept)
         buttons.addStretch(1)
+        self.vouch_button = QPushButton("Guarantee…")
+        self.vouch_button.setToolTip("bulk accept with a guarantee: audit a random sample, accept what it vouches for")
+        self.vouch_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.vouch_button.clicked.connect(self._vouch)
+        buttons.addWidget(self.vouch_button)
         buttons.addWidget(self.bulk)
         self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -177,6 +182,7 @@ class ReviewView(QWidget):
             bulk_accept=self.bulk_accept,
         )
         self.keys = bind_keys(self, handlers)
+        self.effort_filter = count_effort(self, self.controller.effort)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         c = self.controller
@@ -201,6 +207,14 @@ class ReviewView(QWidget):
             self._show_image(self._pending_state)
 
     # -- actions owned by the view (they need dialogs or focus) ----------------------------------
+    def _vouch(self) -> None:
+        from desktop.dialogs.vouch import VouchDialog
+
+        if self.ctx.project is not None:
+            dialog = VouchDialog(self.ctx, self)
+            dialog.finished.connect(lambda _r: self.controller.refresh_queue())
+            dialog.open()
+
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
