@@ -108,7 +108,8 @@ class LearnController(QObject):
             self.notice.emit(result.message or f"learning run #{prev.applied_run}: {prev.headline()}")
             self.ctx.labels_changed.emit([c.image_id for c in prev.changes])
         else:
-            self.notice.emit(prev.headline())
+            self.notice.emit("Preview: nothing was written. Apply stores these labels as a learning run "
+                             "(undo: Back to zero-shot).")
 
     def _task_failed(self, err: BaseException) -> None:
         self._failed("Learn", err)

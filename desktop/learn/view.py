@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -80,10 +78,10 @@ class LearnPanel(QWidget):
         self.method.activated.connect(self._method_picked)
         self.method_help = wrapping(QLabel())
         self.method_help.setObjectName("muted")
-        self.preview_button = QPushButton("Preview")
+        self.preview_button = QPushButton("&Preview")
         self.preview_button.setToolTip("learn without writing: which labels would change")
         self.preview_button.clicked.connect(self._preview_clicked)
-        self.apply_button = QPushButton("Apply")
+        self.apply_button = QPushButton("&Apply")
         self.apply_button.setObjectName("primary")
         self.apply_button.setToolTip("learn and store a learning run; the images then show its labels")
         self.apply_button.clicked.connect(self._apply_clicked)
@@ -96,8 +94,14 @@ class LearnPanel(QWidget):
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.accuracy = wrapping(QLabel())
         self.accuracy.setObjectName("muted")
-        self.changes = QListWidget()
+        self.changes = QTreeWidget()
         self.changes.setObjectName("learnChanges")
+        self.changes.setHeaderLabels(["image", "from", "to"])
+        self.changes.setRootIsDecorated(False)
+        self.changes.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.changes.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.changes.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.changes.header().setStretchLastSection(False)
         self.changes.setToolTip("click an image to open it in Review (the changed images become the queue)")
         self.changes.itemActivated.connect(self._change_clicked)
         self.changes.itemClicked.connect(self._change_clicked)
@@ -136,10 +140,10 @@ class LearnPanel(QWidget):
         self.history.header().setStretchLastSection(True)
         self.history.currentItemChanged.connect(lambda *_: self._sync_buttons())
         self.history.itemDoubleClicked.connect(lambda *_: self._use_clicked())
-        self.use_button = QPushButton("Use this run")
+        self.use_button = QPushButton("Use this &run")
         self.use_button.setToolTip("show the selected learning run's labels")
         self.use_button.clicked.connect(self._use_clicked)
-        self.zero_button = QPushButton("Back to zero-shot")
+        self.zero_button = QPushButton("Back to &zero-shot")
         self.zero_button.setToolTip("undo learning: show the zero-shot labels again (nothing is deleted)")
         self.zero_button.clicked.connect(self._zero_clicked)
         self.history_title = QLabel("<b>Learning runs</b>")
@@ -198,8 +202,8 @@ class LearnPanel(QWidget):
     def _cancel_clicked(self) -> None:
         self.controller.cancel()
 
-    def _change_clicked(self, item: QListWidgetItem) -> None:
-        self.controller.open_change(int(item.data(ID_ROLE)))
+    def _change_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        self.controller.open_change(int(item.data(0, ID_ROLE)))
 
     def _use_clicked(self) -> None:
         item = self.history.currentItem()
@@ -256,17 +260,16 @@ class LearnPanel(QWidget):
     def _show_preview(self, _e: Event | None) -> None:
         prev = self.controller.model.preview
         self.changes.clear()
+        self._show_headline()
         if prev is None:
-            self.headline.setText("No preview yet.")
             self.accuracy.setText("")
             return
-        self.headline.setText(prev.headline())
         self.accuracy.setText(prev.accuracy_text() + f" · {prev.n_decisions:,} decisions · method {prev.method}")
         for ch in prev.changes:
-            item = QListWidgetItem(f"{ch.path}    {ch.from_name} → {ch.to_name}")
-            item.setData(ID_ROLE, ch.image_id)
-            item.setToolTip(f"{ch.path}: {ch.from_name} → {ch.to_name} (click to open it in Review)")
-            self.changes.addItem(item)
+            item = QTreeWidgetItem([ch.path, ch.from_name, f"→ {ch.to_name}"])
+            item.setData(0, ID_ROLE, ch.image_id)
+            item.setToolTip(0, f"{ch.path}: {ch.from_name} → {ch.to_name} (click to open it in Review)")
+            self.changes.addTopLevelItem(item)
 
     def _show_history(self, _e: Event | None) -> None:
         m = self.controller.model
@@ -320,8 +323,20 @@ class LearnPanel(QWidget):
         row = next((h for h in m.history if h.run_id == chosen), None)
         self.use_button.setEnabled(not m.busy and row is not None and not row.active and row.status == "done")
         self.zero_button.setEnabled(not m.busy and m.active_run is not None)
-        if why and not m.busy and not m.n_decisions:
+        self._show_headline()
+
+    def _show_headline(self) -> None:
+        """The preview's "N labels would change", else why nothing can run, else what Preview does."""
+        m = self.controller.model
+        why = m.blocker()
+        if m.preview is not None:
+            self.headline.setText(m.preview.headline())
+        elif m.busy:
+            self.headline.setText("learning…")
+        elif why:
             self.headline.setText(why)
+        else:
+            self.headline.setText("No preview yet: Preview shows which labels would change, and on which images.")
 
 
 class LearnDialog(QDialog):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.learn.conftest import decide_per_class
 from tests.workflows.synth import planted_project
@@ -85,15 +86,17 @@ def test_preview_lists_the_changes_and_a_click_opens_the_image(qtbot, panel, lea
     assert prev is not None and prev.applied_run is None and prev.n_decisions == len(decided)
     assert project.current_top1() == zero and len(project.runs()) == runs  # a preview writes nothing
     assert panel.headline.text().startswith(f"{prev.n_changed:,} label(s) would change")
-    assert panel.changes.count() == prev.n_changed == len(panel.controller.result.changes)
+    assert panel.changes.topLevelItemCount() == prev.n_changed == len(panel.controller.result.changes)
     assert "held-out accuracy" in panel.accuracy.text()
     if prev.n_changed:
-        item = panel.changes.item(0)
+        item = panel.changes.topLevelItem(0)
+        rect = panel.changes.visualItemRect(item)
         with qtbot.waitSignal(ctx.screen_requested, timeout=2000) as screen:
-            panel._change_clicked(item)
+            qtbot.mouseClick(panel.changes.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         assert screen.args == ["review"]
         assert ctx.selection == [c.image_id for c in prev.changes]
-        assert "→" in item.text() and prev.changes[0].path in item.text()
+        first = prev.changes[0]
+        assert (item.text(0), item.text(1), item.text(2)) == (first.path, first.from_name, f"→ {first.to_name}")
     assert panel.preview_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
