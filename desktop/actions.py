@@ -34,6 +34,7 @@ class AppActions:
         self.prelabel = A("&Pre-label…", self.do_prelabel, "Ctrl+R", needs_project=True)
         self.accept_above = A("&Accept predictions above a score…", self.do_accept_above, needs_project=True)
         self.vouch = A("Bulk accept with a &guarantee…", self.do_vouch, needs_project=True)
+        self.learn = A("&Learn from decisions…", self.do_learn, "Ctrl+L", needs_project=True)
         self.export = A("&Export labels…", self.do_export, "Ctrl+E", needs_project=True)
         self.import_labels = A("&Import labels…", self.do_import_labels, "Ctrl+I", needs_project=True)
         self.quit = A("&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -174,6 +175,11 @@ class AppActions:
         from desktop.dialogs.accept_above import AcceptAboveDialog
 
         AcceptAboveDialog(self.ctx, self.window).open()
+
+    def do_learn(self) -> None:
+        from desktop.learn.view import LearnDialog
+
+        LearnDialog(self.ctx, self.window).open()
 
     def do_import_labels(self) -> None:
         from desktop.dialogs.import_labels import ImportLabelsDialog

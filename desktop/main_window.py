@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         run_menu.addAction(a.prelabel)
         run_menu.addAction(a.accept_above)
         run_menu.addAction(a.vouch)
+        run_menu.addAction(a.learn)
         view_menu = bar.addMenu("&View")
         for i, key in enumerate(self._keys):
             act = view_menu.addAction(self.nav.item(i).text().replace("&", "&&"))  # a literal &
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
             "<tr><td><b>Ctrl+1…5</b></td><td>switch screen</td></tr>"
             "<tr><td><b>Ctrl+O / Ctrl+N</b></td><td>open / new project</td></tr>"
             "<tr><td><b>Ctrl+R</b></td><td>pre-label</td></tr>"
+            "<tr><td><b>Ctrl+L</b></td><td>learn from decisions</td></tr>"
             "<tr><td><b>Ctrl+E</b></td><td>export</td></tr>"
             "<tr><td><b>F5</b></td><td>rescan the image folder</td></tr>"
             "<tr><td><b>Enter / double-click</b></td><td>open the image in Review</td></tr>"

@@ -31,12 +31,15 @@ class AttributesController(QObject):
     rescore_state = Signal(str, str)  # state (idle/stale/previewing/preview/applying/error), text
     notice = Signal(str)
     task_started = Signal(object, str)  # worker, title (the view shows an inline progress strip)
+    weights_loaded = Signal(object, object)  # dicts: learned weight by attribute id, and the unhelpful ones (issue #17)
 
     def __init__(self, ctx: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.model = AttributeEditorModel()
         self.preview_result: Any = None
+        self.weights: dict[int, float] = {}  # attribute id -> learned weight (learning run in use)
+        self.unhelpful: dict[int, float] = {}  # of them, those near zero or negative
         self._preview_version: str | None = None  # attribute-set version the preview is about
         self._preview_worker: Any = None
         self._preview_timer = QTimer(self)
@@ -100,8 +103,18 @@ class AttributesController(QObject):
             self.current = ids[0] if ids else None
         self.model.events.classes.emit(self.classes)
         self.classes_loaded.emit(self.classes)
+        self._load_weights()
         self._load_attributes()
         self._load_version(edited=edited)
+
+    def _load_weights(self) -> None:
+        """The learned weights of the learning run the images show (none at zero-shot)."""
+        try:
+            self.weights, self.unhelpful = service.learned_weights(self.project)
+        except Exception as err:  # noqa: BLE001 - the editor works without them
+            self.weights, self.unhelpful = {}, {}
+            self.notice.emit(f"learned weights unavailable: {err}")
+        self.weights_loaded.emit(self.weights, self.unhelpful)
 
     def select_class(self, class_id: int | None) -> None:
         if class_id != self.current:

@@ -99,3 +99,25 @@ def rename_class(project: Any, class_id: int, name: str, who: str = "") -> list[
     new = next((c.name for c in project.list_classes() if c.id == class_id), name)
     note = text.changed(name, new)
     return ([note] if note else []) + text.lookalikes([new], others)
+
+
+def learned_weights(project: Any) -> tuple[dict[int, float], dict[int, float]]:
+    """(attribute id -> learned weight, for the classes the learning run in use learned; the
+    attributes among them that do not earn their place) — both empty at zero-shot, or for a method
+    that learns no attribute weights (issue #17 item 4)."""
+    try:
+        from workflows.learning import active_learning_run, attribute_weights, unhelpful_attributes
+    except ImportError:  # pragma: no cover - the learning core ships with the app
+        return {}, {}
+    from workflows.errors import is_user_error
+
+    if active_learning_run(project) is None:
+        return {}, {}
+    try:
+        weights = {aid: float(w) for ws in attribute_weights(project).values() for aid, w in ws.items()}
+        bad = {u.attribute_id: float(u.weight) for u in unhelpful_attributes(project)}
+    except Exception as err:
+        if is_user_error(err):  # its parameter file is gone: nothing to show
+            return {}, {}
+        raise
+    return weights, bad

@@ -179,6 +179,7 @@ class AttributesView(QWidget):
         lay.addWidget(self.rescore)
         lay.addWidget(self.notice)
 
+        c.weights_loaded.connect(self.tree.set_weights)
         c.classes_loaded.connect(self._show_classes)
         c.attributes_loaded.connect(self._show_attributes)
         c.version_changed.connect(self._show_version)
@@ -358,7 +359,10 @@ class AttributesView(QWidget):
             self.title.setText("Add a class to start." if not self.controller.classes else "Select a class.")
         else:
             active = sum(1 for r in rows if r.active)
-            self.title.setText(f"<b>{name}</b> — {active} of {len(rows)} attribute(s) active")
+            weak = sum(1 for r in rows if r.active and r.id in self.controller.unhelpful)
+            self.title.setText(f"<b>{name}</b> — {active} of {len(rows)} attribute(s) active"
+                               + (f" · <span style='color:#d93025'>{weak} do not earn their place "
+                                  "(learned weight ≈0 or negative)</span>" if weak else ""))
         self.tree.set_attributes(rows)
         self.new_text.setEnabled(class_id is not None)
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QWidget,
@@ -80,14 +81,18 @@ class ClassList(QListWidget):
 
 
 class AttributeTree(QTreeWidget):
-    """One class's attributes: checkbox = active, text editable in place, source badge; drag to reorder."""
+    """One class's attributes: checkbox = active, text editable in place, source badge; drag to reorder.
+
+    With a learning run in use (`set_weights`), a column shows each attribute's learned weight; an
+    active attribute that does not earn its place (weight near zero or negative) gets a one-click
+    "Disable" button there (`active_toggled(id, False)`; the editor then previews the re-score)."""
 
     text_edited = Signal(int, str)
     active_toggled = Signal(int, bool)
     order_changed = Signal(list)  # attribute ids in the new order
     delete_requested = Signal(list)  # attribute ids (Delete key on the selected rows)
 
-    COLUMNS = ("attribute", "source", "provenance")
+    COLUMNS = ("attribute", "source", "provenance", "learned weight")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,9 +106,20 @@ class AttributeTree(QTreeWidget):
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.header().setStretchLastSection(False)
         self.itemChanged.connect(self._changed)
         self._rows: dict[int, Any] = {}
+        self.weights: dict[int, float] = {}  # attribute id -> learned weight (the run in use)
+        self.unhelpful: dict[int, float] = {}  # of them, those that do not earn their place
+        self.disable_buttons: dict[int, QPushButton] = {}
+        self.setColumnHidden(3, True)
+
+    def set_weights(self, weights: dict[int, float], unhelpful: dict[int, float]) -> None:
+        """Learned weights of the run in use (empty: zero-shot; the column hides); call before
+        `set_attributes`."""
+        self.weights, self.unhelpful = dict(weights), dict(unhelpful)
+        self.setColumnHidden(3, not self.weights)
 
     def set_attributes(self, rows: list[Any]) -> None:
         keep = self.current_id()
@@ -126,10 +142,34 @@ class AttributeTree(QTreeWidget):
             item.setToolTip(2, _provenance(r, long=True))
             if not r.active:
                 item.setForeground(0, QBrush(QColor("#9aa0a6")))
+            w = self.weights.get(r.id)
+            if w is not None:
+                item.setText(3, f"×{w:.2f}")
+                item.setToolTip(3, f"learned weight {w:.2f} (zero-shot: 1) in the learning run in use")
+                if r.id in self.unhelpful:
+                    item.setForeground(3, QBrush(QColor("#d93025")))
+                    item.setToolTip(0, f"{r.text}\ndoes not earn its place: learned weight {w:.2f} "
+                                       "(near zero or negative on the decided images)")
             self.addTopLevelItem(item)
             if r.id == keep:
                 self.setCurrentItem(item)
         self.blockSignals(False)
+        self.disable_buttons = {}
+        for r in rows:
+            if r.id in self.unhelpful and r.active:
+                self._add_disable(r.id, self.unhelpful[r.id])
+
+    def _add_disable(self, attr_id: int, weight: float) -> None:
+        item = self.item_for(attr_id)
+        if item is None:
+            return
+        b = QPushButton(f"×{weight:.2f}  Disable")
+        b.setObjectName("disableUnhelpful")
+        b.setToolTip("this attribute does not help its class on the decided images (learned weight "
+                     f"{weight:.2f}): disable it; the editor then previews how many labels the re-score changes")
+        b.clicked.connect(lambda _c=False, aid=attr_id: self.active_toggled.emit(aid, False))
+        self.setItemWidget(item, 3, b)
+        self.disable_buttons[attr_id] = b
 
     def ids(self) -> list[int]:
         return [int(self.topLevelItem(i).data(0, ID_ROLE)) for i in range(self.topLevelItemCount())]

@@ -80,6 +80,7 @@ class AuditView(QWidget):
         self.title = wrapping(QLabel())
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.evidence = AuditEvidence()
+        self.evidence.compare.refine_requested.connect(self._refine_pair)  # issue #17: distinguishing attributes
         self.overlay = self.evidence.overlay
         self.keep = QPushButton("Keep given label (G)")
         self.keep.clicked.connect(self._keep)
@@ -142,6 +143,11 @@ class AuditView(QWidget):
         c.task_started.connect(self.strip.follow)
         listen(ctx.project_changed, self, self._project_changed)
         self._project_changed()
+
+    def _refine_pair(self, a: int, b: int) -> None:
+        from desktop.learn.refine_dialog import open_refine
+
+        open_refine(self.ctx, a, b, self)
 
     def activate(self) -> None:
         self.controller.load()

@@ -208,9 +208,11 @@ class GroupedBarChart(_Chart):
 
 class HeatmapChart(_Chart):
     """A count matrix (rows: source label, columns: decided label); the diagonal is agreement.
-    Clicking a non-empty cell emits `cell_clicked(row_key, col_key)` (the keys given to set_data)."""
+    Clicking a non-empty cell emits `cell_clicked(row_key, col_key)` (the keys given to set_data);
+    a right-click on any cell emits `cell_menu(row_key, col_key, global_pos)` for a context menu."""
 
     cell_clicked = Signal(object, object)
+    cell_menu = Signal(object, object, object)
 
     def __init__(self, title: str, row_title: str, col_title: str, parent: QWidget | None = None, max_labels: int = 16) -> None:
         super().__init__(title, parent)
@@ -246,6 +248,14 @@ class HeatmapChart(_Chart):
         if hit is not None and self.matrix[hit[0]][hit[1]]:
             self.cell_clicked.emit(self.keys[hit[0]], self.keys[hit[1]])
         super().mousePressEvent(event)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        hit = self.cell_at(QPointF(event.pos()))
+        if hit is not None:
+            self.cell_menu.emit(self.keys[hit[0]], self.keys[hit[1]], event.globalPos())
+            event.accept()
+            return
+        super().contextMenuEvent(event)
 
     def has_data(self) -> bool:
         return any(any(r) for r in self.matrix)

@@ -15,8 +15,10 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -140,10 +142,20 @@ class InsightView(QWidget):
         self.confusion = HeatmapChart("Confusion", "predicted", "decided")
         self.confusion.setMinimumHeight(320)
 
+        self.refine_button = QToolButton()
+        self.refine_button.setObjectName("refinePairs")
+        self.refine_button.setText("Distinguish a confused pair")
+        self.refine_button.setToolTip("ask the LLM for attributes that tell the most confused classes apart "
+                                      "(or right-click a cell of the matrix)")
+        self.refine_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.pairs_menu = QMenu(self.refine_button)
+        self.pairs_menu.aboutToShow.connect(self._fill_pairs)
+        self.refine_button.setMenu(self.pairs_menu)
         conf_head = QHBoxLayout()
         conf_head.addWidget(QLabel("Compare"))
         conf_head.addWidget(self.confusion_box)
         conf_head.addStretch(1)
+        conf_head.addWidget(self.refine_button)
         grid = QGridLayout()
         grid.addWidget(self.histogram, 0, 0)
         grid.addWidget(self.class_bars, 0, 1, 2, 1)
@@ -175,6 +187,7 @@ class InsightView(QWidget):
         for sig in (ctx.labels_changed, ctx.classes_changed, ctx.images_changed, ctx.project_changed):
             listen(sig, self, lambda *_: self._timer.start() if self._visible else None)
         self.confusion.cell_clicked.connect(self.open_cell)
+        self.confusion.cell_menu.connect(self._cell_menu)
 
     # -- screen protocol ---------------------------------------------------------------------------
     def activate(self) -> None:
@@ -243,6 +256,48 @@ class InsightView(QWidget):
             self.ctx.open_image(ids[0])
             self.ctx.show_status(f"{len(ids):,} image(s) of that cell are the review queue now", 6000)
         return ids
+
+    # -- distinguishing attributes for confused pairs (issue #17) ------------------------------------
+    def refine_pair(self, a: int, b: int) -> Any:
+        """Open the dialog that asks the LLM for attributes telling class `a` from class `b`."""
+        from desktop.learn.refine_dialog import open_refine
+
+        return open_refine(self.ctx, a, b, self)
+
+    def cell_actions(self, row_class: Any, col_class: Any) -> list[tuple[str, Any]]:
+        """What a cell's context menu offers: its images, and for two different classes the LLM."""
+        out: list[tuple[str, Any]] = [("Review these images", lambda: self.open_cell(row_class, col_class))]
+        if row_class is not None and col_class is not None and row_class != col_class:
+            names = self.ctx.project.class_names_by_id() if self.ctx.project is not None else {}
+            a, b = names.get(row_class, "?"), names.get(col_class, "?")
+            out.append((f"Ask the LLM what tells {a} from {b}…", lambda: self.refine_pair(row_class, col_class)))
+        return out
+
+    def _cell_menu(self, row_class: Any, col_class: Any, pos: Any) -> None:
+        menu = QMenu(self)
+        for text, call in self.cell_actions(row_class, col_class):
+            menu.addAction(text).triggered.connect(lambda _c=False, call=call: call())
+        menu.exec(pos)
+        menu.deleteLater()
+
+    def _fill_pairs(self) -> None:
+        """The most confused pairs (decisions and corrections, then close calls), newest counts."""
+        from desktop.learn import service
+
+        self.pairs_menu.clear()
+        p = self.ctx.project
+        try:
+            pairs = service.confused_pairs(p) if p is not None else []
+        except Exception as err:  # noqa: BLE001
+            self.ctx.show_error("Confused pairs", err)
+            pairs = []
+        for pair in pairs:
+            count = pair.a_as_b + pair.b_as_a
+            how = f"{count} decided" if count else f"{pair.close} close calls"
+            act = self.pairs_menu.addAction(f"{pair.a_name} vs {pair.b_name}  ({how})")
+            act.triggered.connect(lambda _c=False, a=pair.a, b=pair.b: self.refine_pair(a, b))
+        if not pairs:
+            self.pairs_menu.addAction("no confused pairs yet: review some images first").setEnabled(False)
 
     def _show_confusion(self) -> None:
         if self.stats is None:

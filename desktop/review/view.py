@@ -137,6 +137,7 @@ class ReviewView(QWidget):
         self.compare = ContrastPanel()
         self.compare.compare_requested.connect(self.controller.compare_with)
         self.compare.attribute_selected.connect(self._contrast_attribute)
+        self.compare.refine_requested.connect(self._refine_pair)  # issue #17: distinguishing attributes
         keys = wrapping(QLabel("<br>".join(f"<b>{k}</b> — {t}" for k, t in help_lines())), 160)
         keys.setTextFormat(Qt.TextFormat.RichText)
         keys.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -326,6 +327,11 @@ class ReviewView(QWidget):
         state = self.controller.state
         if state is not None:
             self.topk.set_topk(state.topk, state.label_id, self.controller.shown_class)
+
+    def _refine_pair(self, a: int, b: int) -> None:
+        from desktop.learn.refine_dialog import open_refine
+
+        open_refine(self.ctx, a, b, self)
 
     def _contrast_attribute(self, attr: Any) -> None:
         """An attribute of either class in "Why not": draw its map alone."""

@@ -9,12 +9,15 @@ Reusable (Review and Audit). API:
 * signal `compare_requested(object)`: a class id chosen in the "compare with" box (None: the
   runner-up); fill the box with `set_classes([(id, name)], current)`. `ContrastPanel(picker=False)`
   has no such box (Audit: the two classes are the row's).
+* signal `refine_requested(int, int)`: "Ask the LLM what tells them apart…" was clicked, with the
+  two classes' ids (shown only when the contrast carries both ids); the host opens
+  `desktop.learn.refine_dialog.RefineDialog` (issue #17: distinguishing attributes from "Why not…").
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.widgets.evidence_list import AttributeRow, row_area
 from desktop.widgets.palette import attribute_colour
@@ -33,6 +36,7 @@ class ContrastPanel(QWidget):
 
     attribute_selected = Signal(object)  # AttributeEvidence | None
     compare_requested = Signal(object)  # class id | None (runner-up)
+    refine_requested = Signal(int, int)  # class ids (a, b): ask the LLM for attributes telling them apart
 
     def __init__(self, parent: QWidget | None = None, *, picker: bool = True) -> None:
         super().__init__(parent)
@@ -46,6 +50,13 @@ class ContrastPanel(QWidget):
         top.addWidget(QLabel("compare with", self))
         top.addWidget(self.picker, 1)
         self.summary = _heading("")
+        self.refine_button = QPushButton("Ask the LLM what tells them apart…", self)
+        self.refine_button.setObjectName("refineButton")
+        self.refine_button.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.refine_button.setToolTip("propose new attributes that tell these two classes apart, with their "
+                                      "effect on the decided images, to accept one by one")
+        self.refine_button.clicked.connect(self._refine_clicked)
+        self.refine_button.hide()
         scroll, self._body, self._lay = row_area()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -54,6 +65,7 @@ class ContrastPanel(QWidget):
             for i in range(top.count()):
                 top.itemAt(i).widget().hide()
         lay.addWidget(self.summary)
+        lay.addWidget(self.refine_button)
         lay.addWidget(scroll, 1)
 
     def set_classes(self, classes: list[tuple[int, str]], current: int | None) -> None:
@@ -70,6 +82,7 @@ class ContrastPanel(QWidget):
         self.contrast = c
         self.selected = None
         self._clear()
+        self.refine_button.setVisible(c is not None and self._pair(c) is not None)
         if c is None:
             self.summary.setText(message or "no second class to compare with")
             self._lay.addStretch(1)
@@ -90,6 +103,16 @@ class ContrastPanel(QWidget):
         return [r.attr.text for r in self.rows]
 
     # -- internals -------------------------------------------------------------------------------
+    @staticmethod
+    def _pair(c: Contrast) -> tuple[int, int] | None:
+        a, b = c.a.class_id, c.b.class_id
+        return None if a is None or b is None or a == b else (int(a), int(b))
+
+    def _refine_clicked(self) -> None:
+        pair = self._pair(self.contrast) if self.contrast is not None else None
+        if pair is not None:
+            self.refine_requested.emit(*pair)
+
     def _section(self, title: str, attrs: tuple[AttributeEvidence, ...], ev: ClassEvidence, empty: str) -> None:
         self._lay.addWidget(_heading(title))
         if not attrs:

@@ -9,6 +9,11 @@ Reusable (Review and Audit). API:
 * signal `attribute_selected(object)`: the `AttributeEvidence` clicked (None: show all again).
 * `select(index: int | None)`: select the row of the attribute with this `index`.
 
+When the evidence comes from a learning run (issue #17), each attribute carries its learned
+`weight` (absent: zero-shot, i.e. 1); the row then shows it beside the share as "×1.40" (red when
+the weight is negative: the attribute then counts against the class when found), and the title says
+the scores use learned weights.
+
 Presence is shown by shape *and* word *and* colour (✔ found, ◐ weak, ✕ not found), never by
 colour alone. Texts wrap, so nothing is cut off; the tooltip repeats the numbers.
 """
@@ -46,9 +51,23 @@ def attribute_tooltip(attr: AttributeEvidence) -> str:
         cal = "" if attr.presence.calibrated else " (within this image: no project calibration yet)"
         parts.append(f"presence {attr.presence.label}: {attr.presence.score:+.2f} spreads above usual{cal}")
     parts.append(f"share {attr.share:.0%} · contribution {attr.contribution:+.4f} · transport mass {attr.mass:.3f}")
+    w = learned_weight(attr)
+    if w is not None:
+        parts.append(f"learned weight {w:.2f} (zero-shot 1): the contribution is the weight times the "
+                     "zero-shot one" + ("; a negative weight turns a found attribute against the class" if w < 0 else ""))
     if attr.map is not None:
         parts.append(f"peak at ({attr.map.peak[0]:.0f}, {attr.map.peak[1]:.0f}) px")
     return "\n".join(parts)
+
+
+def learned_weight(attr: AttributeEvidence) -> float | None:
+    """The attribute's learned weight, or None for zero-shot evidence."""
+    w = getattr(attr, "weight", None)
+    return None if w is None else float(w)
+
+
+def weight_text(w: float) -> str:
+    return f"×{w:.2f}"
 
 
 class ShareBar(QWidget):
@@ -108,6 +127,14 @@ class AttributeRow(QFrame):
             top.addWidget(value)
         else:
             top.addWidget(ShareBar(attr.share, colour))
+        w = learned_weight(attr)
+        self.weight: QLabel | None = None
+        if w is not None:
+            self.weight = QLabel(weight_text(w))
+            self.weight.setObjectName("learnedWeight")
+            self.weight.setToolTip(f"learned weight {w:.2f} (zero-shot: 1)")
+            self.weight.setStyleSheet("color: %s; font-weight: 600;" % ("#d93025" if w < 0 else "#1a73e8"))
+            top.addWidget(self.weight)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 3)
         lay.setSpacing(0)
@@ -187,7 +214,10 @@ class EvidenceList(QWidget):
         self.caption.setText(note + SHARE_RULE)
         main = ev.main_reason
         reason = f"main reason: <b>{main.text}</b>" if main is not None else "no attribute was found in this image"
-        self.title.setText(f"<b>{ev.class_name}</b> · score {ev.score:.4f}<br>{reason}")
+        learned = any(learned_weight(a) is not None for a in ev.attributes)
+        self.title.setText(f"<b>{ev.class_name}</b> · score {ev.score:.4f}"
+                           + (" · <span style='color:#1a73e8'>learned weights (×w)</span>" if learned else "")
+                           + f"<br>{reason}")
         colours = {a.index: attribute_colour(pos) for pos, a in enumerate(ev.attributes)}
         support = ev.support
         if support:

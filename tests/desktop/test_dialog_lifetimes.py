@@ -32,6 +32,8 @@ def _dialog_factories(win):
     from desktop.dialogs.models import ModelPickerDialog
     from desktop.dialogs.new_project import NewProjectDialog
     from desktop.dialogs.settings import SettingsDialog
+    from desktop.learn.refine_dialog import RefineDialog
+    from desktop.learn.view import LearnDialog
     from desktop.prelabel_panel import PrelabelDialog
 
     ctx = win.ctx
@@ -44,6 +46,8 @@ def _dialog_factories(win):
         "new project": lambda: NewProjectDialog(win),
         "accept above": lambda: AcceptAboveDialog(ctx, win),
         "add classes": lambda: AddClassesDialog(["apple"], ctx.project.image_root, win),
+        "learn": lambda: LearnDialog(ctx, win),
+        "refine": lambda: RefineDialog(ctx, *ctx.project.class_ids[:2], win, ask=False),
     }
 
 
