@@ -13,9 +13,12 @@ from db.store_labels import LabelsMixin
 from db.store_learning import LearningMixin
 from db.store_review import ReviewMixin
 from db.store_runs import RunsMixin
+from db.store_team import TeamMixin
 
 
-class Project(ImagesMixin, AttributesMixin, RunsMixin, ReviewMixin, LabelsMixin, LearningMixin, ProjectStore):
+class Project(
+    ImagesMixin, AttributesMixin, RunsMixin, ReviewMixin, LabelsMixin, LearningMixin, TeamMixin, ProjectStore
+):
     """Open or create with `Project.open(path)` / `Project.create(path, image_root)`."""
 
 
