@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "cli.model_cmds",  # models list, models pull      (issue #19)
     "cli.cache_cmds",  # cache verify|clear            (issue #13)
     "cli.learn_cmds",  # learn, learn runs|use|weights  (issue #17)
+    "cli.team_cmds",  # team assign|agreement|conflicts (issue #20)
 )
 
 EPILOG = """\

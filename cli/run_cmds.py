@@ -133,6 +133,11 @@ def _review(project: Any, args: argparse.Namespace) -> int:
     from workflows.review import accept_above, resolve_class, review_queue
 
     class_id = resolve_class(project, args.class_name) if args.class_name else None
+    if args.assign:  # team mode: split the queue (cli/team_cmds.py)
+        from cli.team_cmds import _assign
+
+        args.reviewers, args.limit = [args.assign], None
+        return _assign(project, args)
     if args.accept_above is not None:
         n = accept_above(project, args.accept_above, reviewer=args.reviewer, class_id=class_id)
         what = f" of class {args.class_name}" if args.class_name else ""
@@ -141,6 +146,8 @@ def _review(project: Any, args: argparse.Namespace) -> int:
     names = project.class_names_by_id()
     status = None if args.status == "all" else args.status
     filt = ImageFilter(status="ok", review_status=status, class_id=class_id)
+    if args.reviewer and project.has_assignments(args.reviewer):  # team mode: that reviewer's share
+        filt = ImageFilter(status="ok", class_id=class_id, pending_for=args.reviewer)
     rows = review_queue(project, args.order, filt, seed=args.seed, limit=args.limit)
     print(
         _table(
@@ -268,7 +275,10 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--order", choices=list(QUEUE_ORDERS), default="lowest_confidence")
     p.add_argument("--seed", type=int, default=0, help="seed of the random order")
     p.add_argument("--limit", type=int, default=30)
-    p.add_argument("--reviewer")
+    p.add_argument("--reviewer", help="list this reviewer's assigned images they have not decided yet (team mode)")
+    p.add_argument("--assign", metavar="A,B,...", help="team mode: split the unreviewed images between reviewers")
+    p.add_argument("--overlap", type=float, default=0.0, metavar="SHARE",
+                   help="with --assign: share of the images every reviewer decides (agreement)")
     p.set_defaults(func=with_project(_review))
 
     p = subs.add_parser("decide", help="record a decision for one image")
