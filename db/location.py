@@ -54,7 +54,7 @@ def parse_url(text: str) -> URL:
 def display_url(url: URL | str) -> str:
     """The URL without its password: what is shown, logged and remembered."""
     u = make_url(url) if isinstance(url, str) else url
-    return u.set(password=None).render_as_string(hide_password=False)
+    return u._replace(password=None).render_as_string(hide_password=False)
 
 
 def hide_password(text: str) -> str:

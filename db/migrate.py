@@ -158,7 +158,9 @@ def upgrade_to_head(engine: Engine) -> None:
 
 def _describe(engine: Engine) -> str:
     if engine.dialect.name != "sqlite":
-        return engine.url.set(password=None).render_as_string(hide_password=False)
+        from db.location import display_url
+
+        return display_url(engine.url)
     db = engine.url.database
     return str(db) if db else engine.url.render_as_string(hide_password=True)
 

@@ -58,7 +58,7 @@ def _create_database(url: URL) -> None:
             conn.execute(text(f"CREATE DATABASE {name}"))
     except DBAPIError as err:
         raise ProjectError(
-            f"cannot create database {url.database!r} on {display_url(url.set(database=None))}: "
+            f"cannot create database {url.database!r} on {display_url(url._replace(database=None))}: "
             f"{_first_line(err)} (create it with `createdb {url.database}` and run init again)"
         ) from err
     finally:
