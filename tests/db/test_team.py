@@ -3,7 +3,6 @@ SQLite and on a real PostgreSQL (the `project` fixture of tests/db is parametris
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
