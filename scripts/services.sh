@@ -19,7 +19,7 @@ lazlabel_services_start() {
     "$venv/bin/python" -m pip install -q pgserver psycopg[binary] \
       || { command -v apt-get >/dev/null && apt-get install -y -q postgresql >/dev/null; } || true
   fi
-  _LAZLABEL_PG_STATE="$(mktemp -d)/pg"
+  _LAZLABEL_PG_STATE="$(mktemp -d)"
   trap lazlabel_services_stop EXIT
   LAZLABEL_TEST_PG_URL="$("$venv/bin/python" -m tests.pg_server start "$_LAZLABEL_PG_STATE")"
   export LAZLABEL_TEST_PG_URL
