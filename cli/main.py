@@ -61,7 +61,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("--project", "-p"),
         "project",
         {"metavar": "PATH", "help": "project file, a folder holding one, or its name without .lazlabel "
-         "(default: the *.lazlabel file in .)"},
+         "(default: the *.lazlabel file in .); a team project's URL postgresql+psycopg://USER@HOST/NAME"},
     ),
     GlobalOption(("--debug",), "debug", {"action": "store_true", "help": "show tracebacks"}),
 )
