@@ -29,7 +29,7 @@ from db.connection import (
 )
 from db.location import LocationError, display_url, is_url, parse_url, stand_in_path
 from db.models import Setting
-from db.server import open_server_engine
+from db.server import connection_error, is_connection_lost, open_server_engine
 
 __all__ = ["PROJECT_SUFFIX", "ProjectBusy", "ProjectError", "ProjectReadOnly", "ProjectStore", "make_engine"]
 
@@ -111,12 +111,13 @@ class ProjectStore:
             url = parse_url(text)
         except LocationError as err:
             raise ProjectError(str(err)) from err
-        engine = open_server_engine(url, create=create)
-        try:
-            _upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            raise
+        engine, revision = open_server_engine(url, create=create)
+        if revision != code_head_revision():  # Alembic (a second to import) only when needed
+            try:
+                _upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         return cls(stand_in_path(url), engine, location=display_url(url))
 
     @property
@@ -176,6 +177,8 @@ class ProjectStore:
 
     def _raise_store_error(self, err: OperationalError) -> None:
         """Turn a locked, full or read-only database into one line (ProjectError); else return."""
+        if self.is_team and is_connection_lost(err):
+            raise connection_error(self.engine.url, err) from err
         if is_busy_error(err):
             raise ProjectBusy(busy_message(self.path)) from err
         if "disk is full" in str(err):

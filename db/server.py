@@ -21,14 +21,22 @@ from db.location import display_url
 MAINTENANCE_DB = "postgres"
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     msg = str(getattr(err, "orig", None) or err).strip()
     return msg.splitlines()[0] if msg else type(err).__name__
 
 
+def is_connection_lost(err: BaseException) -> bool:
+    """The server went away under an open project (restart, network): worth one line, not a bug."""
+    low = first_line(err).lower()
+    return bool(getattr(err, "connection_invalidated", False)) or any(
+        w in low for w in ("server closed the connection", "connection refused", "terminating connection",
+                           "consuming input failed", "the connection is lost", "connection timeout"))
+
+
 def connection_error(url: URL, err: BaseException) -> ProjectError:
     """One line for a failed connection, with the hint that fits (password file, server down)."""
-    line = _first_line(err)
+    line = first_line(err)
     hint = ""
     low = line.lower()
     if "password" in low:
@@ -39,7 +47,7 @@ def connection_error(url: URL, err: BaseException) -> ProjectError:
 
 
 def _missing_database(err: BaseException) -> bool:
-    return "does not exist" in _first_line(err) and "database" in _first_line(err)
+    return "does not exist" in first_line(err) and "database" in first_line(err)
 
 
 def make_server_engine(url: URL) -> Engine:
@@ -59,20 +67,24 @@ def _create_database(url: URL) -> None:
     except DBAPIError as err:
         raise ProjectError(
             f"cannot create database {url.database!r} on {display_url(url._replace(database=None))}: "
-            f"{_first_line(err)} (create it with `createdb {url.database}` and run init again)"
+            f"{first_line(err)} (create it with `createdb {url.database}` and run init again)"
         ) from err
     finally:
         admin.dispose()
 
 
-def open_server_engine(url: URL, *, create: bool) -> Engine:
+def open_server_engine(url: URL, *, create: bool) -> tuple[Engine, str | None]:
     """An engine on `url` once the database is known to be a lazlabel project (or, with `create`,
-    an empty database, created when missing). ProjectError (one line) otherwise."""
+    an empty database, created when missing), and its schema revision. ProjectError (one line)
+    otherwise."""
     engine = make_server_engine(url)
+    revision = None
     try:
         try:
             with engine.connect() as conn:
                 tables = set(inspect(conn).get_table_names())
+                if "alembic_version" in tables:
+                    revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except OperationalError as err:
             if not (create and _missing_database(err)):
                 if _missing_database(err):
@@ -95,4 +107,4 @@ def open_server_engine(url: URL, *, create: bool) -> Engine:
     except BaseException:
         engine.dispose()
         raise
-    return engine
+    return engine, revision

@@ -84,3 +84,14 @@ def test_the_password_comes_from_the_password_file_and_is_stored_nowhere(pg_url,
         assert pg_server.PW_SECRET not in json.dumps(proj.settings(), default=str)
         assert not any(pg_server.PW_SECRET in p.read_text(errors="ignore")
                        for p in proj.cache_dir.rglob("*") if p.is_file())
+
+
+def test_a_dropped_server_connection_is_reopened(pg_url, images):
+    """A server restart or idle-timeout kills the open connections: the next step reconnects
+    (pool pre-ping) instead of failing with an internal error."""
+    with Project.create(pg_url, images) as proj:
+        proj.set_setting("reviewer", "ana")
+        name = pg_url.rsplit("/", 1)[1]
+        pg_server._admin(pg_url.rsplit("/", 1)[0] + "/postgres",
+                         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        assert proj.get_setting("reviewer") == "ana"
