@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "cli.model_cmds",  # models list, models pull      (issue #19)
     "cli.cache_cmds",  # cache verify|clear            (issue #13)
     "cli.learn_cmds",  # learn, learn runs|use|weights  (issue #17)
+    "cli.team_cmds",  # team assign|agreement|conflicts (issue #20)
 )
 
 EPILOG = """\
@@ -61,7 +62,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("--project", "-p"),
         "project",
         {"metavar": "PATH", "help": "project file, a folder holding one, or its name without .lazlabel "
-         "(default: the *.lazlabel file in .)"},
+         "(default: the *.lazlabel file in .); a team project's URL postgresql+psycopg://USER@HOST/NAME"},
     ),
     GlobalOption(("--debug",), "debug", {"action": "store_true", "help": "show tracebacks"}),
 )

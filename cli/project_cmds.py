@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db import PROJECT_SUFFIX, Project, ProjectError
+from db.location import is_url
 from workflows.errors import UserError
 from workflows.progress import CancelToken
 
@@ -27,8 +28,11 @@ EXAMPLES_PER_REASON = 3
 # --- finding the project ------------------------------------------------------------------------
 
 
-def find_project_file(arg: str | None, cwd: Path | None = None) -> Path:
-    """The project file `--project` names (a file, or a folder with exactly one), else the one in cwd."""
+def find_project_file(arg: str | None, cwd: Path | None = None) -> Path | str:
+    """The project file `--project` names (a file, or a folder with exactly one), else the one in
+    cwd; a database URL (team project, `postgresql+psycopg://user@host/name`) is returned as is."""
+    if arg and is_url(arg):
+        return arg
     if arg:
         p = Path(arg).expanduser()
         # what `init NAME` writes (project_file_for_init); "." and "/" have no name to extend
@@ -112,14 +116,22 @@ def _print_scan(res: ScanResult) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path = project_file_for_init(args.project_path)
+    target = args.db or args.project_path
+    if not target or (args.db and args.project_path):
+        raise UserError("init needs one place for the project: a PROJECT file name, or --db URL (team project)")
     images = Path(args.images).expanduser()
     if not images.is_dir():
         raise UserError(f"image folder {images} does not exist or is not a folder")
-    if path.exists():
-        raise UserError(f"{path} already exists; re-scan it with `lazlabel --project {path} scan`")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path: Path | str
+    if is_url(target):
+        path = target
+    else:
+        path = project_file_for_init(target)
+        if path.exists():
+            raise UserError(f"{path} already exists; re-scan it with `lazlabel --project {path} scan`")
+        path.parent.mkdir(parents=True, exist_ok=True)
     with Project.create(path, images) as project:
+        path = project.location
         print(f"created {path} for images in {project.image_root}")
         if args.no_scan:
             return 0
@@ -148,7 +160,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def status_data(project: Project, path: Path, errors_limit: int) -> dict[str, Any]:
+def status_data(project: Project, path: Path | str, errors_limit: int) -> dict[str, Any]:
     """What `status` prints, as plain data (also the --json output)."""
     c = project.counts()
     examples: dict[str, list[str]] = {}
@@ -165,7 +177,7 @@ def status_data(project: Project, path: Path, errors_limit: int) -> dict[str, An
     return {"project": str(path), "image_root": root, **c, "error_examples": examples}
 
 
-def _print_status(project: Project, path: Path, errors_limit: int) -> None:
+def _print_status(project: Project, path: Path | str, errors_limit: int) -> None:
     d = status_data(project, path, errors_limit)
     print(f"project      {d['project']}")
     gone = d["image_root"] and not Path(d["image_root"]).is_dir()
@@ -190,8 +202,8 @@ def _print_status(project: Project, path: Path, errors_limit: int) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    path = find_project_file(args.project)
-    with Project.open(path) as project:
+    with Project.open(find_project_file(args.project)) as project:
+        path = project.location
         if args.json:
             print(json.dumps(status_data(project, path, args.examples), indent=2))
         else:
@@ -210,8 +222,11 @@ def _scan_options(p: argparse.ArgumentParser) -> None:
 def register(subs: argparse._SubParsersAction) -> None:
     """Add `init`, `scan` and `status`."""
     p = subs.add_parser("init", help="create a project for an image folder and scan it")
-    p.add_argument("project_path", metavar="PROJECT",
+    p.add_argument("project_path", metavar="PROJECT", nargs="?",
                    help=f"project file to create (a folder or a name without suffix gets {PROJECT_SUFFIX})")
+    p.add_argument("--db", metavar="URL",
+                   help="a team project on PostgreSQL instead of a file: postgresql+psycopg://USER@HOST:PORT/NAME "
+                        "(the password goes in ~/.pgpass, never in the URL)")
     p.add_argument("--images", required=True, metavar="DIR", help="folder of images (scanned recursively)")
     p.add_argument("--no-scan", action="store_true", help="create the project without scanning")
     _scan_options(p)

@@ -137,6 +137,11 @@ def _review(project: Any, args: argparse.Namespace) -> int:
         from cli.vouch_cmds import vouch_command
 
         return vouch_command(project, args)
+    if args.assign:  # team mode: split the queue (cli/team_cmds.py)
+        from cli.team_cmds import _assign
+
+        args.reviewers, args.limit = [args.assign], None
+        return _assign(project, args)
     if args.accept_above is not None:
         from workflows.effort import record
 
@@ -148,6 +153,8 @@ def _review(project: Any, args: argparse.Namespace) -> int:
     names = project.class_names_by_id()
     status = None if args.status == "all" else args.status
     filt = ImageFilter(status="ok", review_status=status, class_id=class_id)
+    if args.reviewer and project.has_assignments(args.reviewer):  # team mode: that reviewer's share
+        filt = ImageFilter(status="ok", class_id=class_id, pending_for=args.reviewer)
     rows = review_queue(project, args.order, filt, seed=args.seed or 0, limit=args.limit)
     print(
         _table(
@@ -289,7 +296,10 @@ def register(subs: argparse._SubParsersAction) -> None:
     p.add_argument("--order", choices=list(QUEUE_ORDERS), default="lowest_confidence")
     p.add_argument("--seed", type=int, help="seed of the random order / the audit sample (default: 0 / fresh)")
     p.add_argument("--limit", type=int, default=30)
-    p.add_argument("--reviewer")
+    p.add_argument("--reviewer", help="list this reviewer's assigned images they have not decided yet (team mode)")
+    p.add_argument("--assign", metavar="A,B,...", help="team mode: split the unreviewed images between reviewers")
+    p.add_argument("--overlap", type=float, default=0.0, metavar="SHARE",
+                   help="with --assign: share of the images every reviewer decides (agreement)")
     from cli.vouch_cmds import add_vouch_options
 
     add_vouch_options(p)

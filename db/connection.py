@@ -271,3 +271,22 @@ def is_busy_error(err: BaseException) -> bool:
 def is_readonly_error(err: BaseException) -> bool:
     text = str(getattr(err, "orig", None) or err).lower()
     return "readonly database" in text or "read-only" in text
+
+
+# --- one writer at a time on a server ---------------------------------------------------------
+
+#: advisory-lock keys (any fixed numbers) for the steps that must see no concurrent writer
+LOCK_RUNS = 0x1A2_0001
+LOCK_ATTRIBUTES = 0x1A2_0002
+
+
+def server_write_lock(s: Any, key: int) -> bool:
+    """On PostgreSQL, take a transaction-scoped advisory lock `key` (what SQLite's single writer
+    gives by itself) and return True; on SQLite do nothing and return False (callers then start
+    SQLite's write transaction with a no-op write)."""
+    if s.get_bind().dialect.name != "postgresql":
+        return False
+    from sqlalchemy import text
+
+    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    return True

@@ -27,7 +27,9 @@ from db.connection import (
     unregister_holder,
     writable,
 )
+from db.location import LocationError, display_url, is_url, parse_url, stand_in_path
 from db.models import Setting
+from db.server import connection_error, is_connection_lost, open_server_engine
 
 __all__ = ["PROJECT_SUFFIX", "ProjectBusy", "ProjectError", "ProjectReadOnly", "ProjectStore", "make_engine"]
 
@@ -39,6 +41,13 @@ def _upgrade(engine: Engine) -> None:
     upgrade_to_head(engine)
 
 
+def host_image_root_key(host: str | None = None) -> str:
+    """The setting holding one machine's own image root (a team shares one project, not one disk)."""
+    import socket
+
+    return f"image_root@{host or socket.gethostname()}"
+
+
 class ProjectStore:
     """Owns the engine and session factory. Mixins only use `self.session()` and settings.
 
@@ -47,11 +56,15 @@ class ProjectStore:
     """
 
     path: Path
+    #: where the project lives, as shown to people: the file path, or the URL without password
+    location: str
 
     def __init__(
-        self, path: str | os.PathLike[str], engine: Engine, *, read_only: bool = False, read_only_reason: str = ""
+        self, path: str | os.PathLike[str], engine: Engine, *, read_only: bool = False, read_only_reason: str = "",
+        location: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.location = location or str(self.path)
         self.engine = engine
         self.read_only = read_only
         self.read_only_reason = read_only_reason
@@ -62,7 +75,10 @@ class ProjectStore:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, create: bool = False):
         """Open a project. Nothing is changed before the file is known to be a lazlabel project
-        (only `create` makes one); a file that cannot be written opens read-only."""
+        (only `create` makes one); a file that cannot be written opens read-only.
+        A `postgresql+psycopg://` URL opens a team project (db/server.py)."""
+        if is_url(path):
+            return cls._open_url(str(path), create=create)
         p = Path(path)
         if p.is_dir():
             raise ProjectError(f"{p} is a folder, not a project file")
@@ -90,8 +106,32 @@ class ProjectStore:
         return cls(p, engine)
 
     @classmethod
+    def _open_url(cls, text: str, *, create: bool):
+        try:
+            url = parse_url(text)
+        except LocationError as err:
+            raise ProjectError(str(err)) from err
+        engine, revision = open_server_engine(url, create=create)
+        if revision != code_head_revision():  # Alembic (a second to import) only when needed
+            try:
+                _upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+        return cls(stand_in_path(url), engine, location=display_url(url))
+
+    @property
+    def is_team(self) -> bool:
+        """On a database server (PostgreSQL) rather than in a local SQLite file."""
+        return self.engine.dialect.name != "sqlite"
+
+    @classmethod
     def create(cls, path: str | os.PathLike[str], image_root: str | os.PathLike[str]):
         """A new project file for `image_root`. Refuses an existing file (nothing is overwritten)."""
+        if is_url(path):
+            proj = cls.open(path, create=True)
+            proj.set_setting("image_root", str(Path(image_root).resolve()))
+            return proj
         p = Path(path)
         if p.exists() and p.stat().st_size > 0:
             raise ProjectError(f"{p} already exists; open it instead of creating it")
@@ -137,6 +177,8 @@ class ProjectStore:
 
     def _raise_store_error(self, err: OperationalError) -> None:
         """Turn a locked, full or read-only database into one line (ProjectError); else return."""
+        if self.is_team and is_connection_lost(err):
+            raise connection_error(self.engine.url, err) from err
         if is_busy_error(err):
             raise ProjectBusy(busy_message(self.path)) from err
         if "disk is full" in str(err):
@@ -165,7 +207,12 @@ class ProjectStore:
 
     @property
     def image_root(self) -> Path:
-        root = self.get_setting("image_root")
+        """The image folder as this machine reaches it: `LAZLABEL_IMAGE_ROOT`, else this host's
+        override (`image_root@<hostname>`, set by `lazlabel team image-root`), else the shared one."""
+        env = os.environ.get("LAZLABEL_IMAGE_ROOT")
+        if env:
+            return Path(env).expanduser()
+        root = self.get_setting(host_image_root_key()) or self.get_setting("image_root")
         if not root:
             raise ProjectError("project has no image root")
         return Path(root)

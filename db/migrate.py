@@ -27,7 +27,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -37,6 +37,8 @@ from db.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"
+#: PostgreSQL advisory-lock key serialising schema upgrades of one database (any fixed number)
+_UPGRADE_LOCK_KEY = 0x1A2_1AB31
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -127,6 +129,8 @@ def upgrade_to_head(engine: Engine) -> None:
     mig = _migration_engine(engine)
     try:
         with mig.begin() as conn:
+            if conn.dialect.name == "postgresql":  # one upgrader at a time; the others wait, then see head
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK_KEY})
             ctx = MigrationContext.configure(conn)
             now = ctx.get_current_revision()  # re-read under the write lock (another process may have won)
             _check_known(now, where)
@@ -153,6 +157,10 @@ def upgrade_to_head(engine: Engine) -> None:
 
 
 def _describe(engine: Engine) -> str:
+    if engine.dialect.name != "sqlite":
+        from db.location import display_url
+
+        return display_url(engine.url)
     db = engine.url.database
     return str(db) if db else engine.url.render_as_string(hide_password=True)
 

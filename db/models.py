@@ -339,3 +339,31 @@ class EffortEvent(Base):
     vouch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reviewer: Mapped[str] = mapped_column(String(256), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewAssignment(Base):
+    """Team mode: which reviewer is to decide which image. An image assigned to several
+    reviewers is an overlap image, decided by each of them for the agreement statistics."""
+
+    __tablename__ = "review_assignment"
+    __table_args__ = (UniqueConstraint("image_id", "reviewer"), Index("ix_review_assignment_reviewer", "reviewer"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(256))
+    overlap: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_by: Mapped[str] = mapped_column(String(256), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ConflictResolution(Base):
+    """Team mode: a lead settled reviewers' disagreeing decisions on an image with one more
+    decision (`decision_id`); the disagreeing decisions stay in the append-only log."""
+
+    __tablename__ = "conflict_resolution"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    decision_id: Mapped[int] = mapped_column(Integer, index=True)
+    # the decision ids that disagreed, [[reviewer, decision_id], ...]
+    votes: Mapped[Any] = mapped_column(JSON)
+    lead: Mapped[str] = mapped_column(String(256), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

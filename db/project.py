@@ -15,6 +15,7 @@ from db.store_labels import LabelsMixin
 from db.store_learning import LearningMixin
 from db.store_review import ReviewMixin
 from db.store_runs import RunsMixin
+from db.store_team import TeamMixin
 
 
 class Project(
@@ -26,6 +27,7 @@ class Project(
     LabelsMixin,
     LearningMixin,
     EffortMixin,
+    TeamMixin,
     ProjectStore,
 ):
     """Open or create with `Project.open(path)` / `Project.create(path, image_root)`."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, select
 
-from db.models import Image
+from db.models import Decision, Image, ReviewAssignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,8 @@ class ImageFilter:
     has_imported: bool | None = None
     disagrees: bool | None = None
     text: str | None = None
+    #: team mode: assigned to this reviewer and not yet decided by them (db/store_team.py)
+    pending_for: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """SQL conditions for the fields that are set (ANDed by the caller)."""
@@ -139,6 +141,12 @@ FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     # keeps walking its sort index checking ids only (no table row reads)
     "text": lambda v: Image.id.in_(
         select(Image.id).where(Image.rel_path.ilike(f"%{_like_escape(v)}%", escape="\\")).scalar_subquery()
+    ),
+    "pending_for": lambda v: and_(
+        Image.id.in_(select(ReviewAssignment.image_id).where(ReviewAssignment.reviewer == v).scalar_subquery()),
+        Image.id.not_in(
+            select(Decision.image_id).where(Decision.reviewer == v, Decision.action != "undo").scalar_subquery()
+        ),
     ),
 }
 assert set(FILTERS) == {f.name for f in dataclasses.fields(ImageFilter)}

@@ -21,7 +21,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from db.connection import ProjectError
+from db.connection import LOCK_ATTRIBUTES, ProjectError, server_write_lock
 from db.models import (
     ATTRIBUTE_SOURCES,
     Attribute,
@@ -649,7 +649,8 @@ class AttributesMixin:
             try:
                 staged = self._stage_rows(conn, plan, meta)
                 with Session(bind=conn) as s:
-                    s.execute(update(LabelClass).where(LabelClass.id == -1).values(name=LabelClass.name))  # lock
+                    if not server_write_lock(s, LOCK_ATTRIBUTES):
+                        s.execute(update(LabelClass).where(LabelClass.id == -1).values(name=LabelClass.name))  # lock
                     if self._edit_token(s) != token:
                         plan = self._plan_bulk(s, *plan_args)
                         staged = False
@@ -660,7 +661,7 @@ class AttributesMixin:
                 self._raise_store_error(err)  # type: ignore[attr-defined]
                 raise
             finally:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS temp.lazlabel_staged_attribute")
+                conn.exec_driver_sql("DROP TABLE IF EXISTS lazlabel_staged_attribute")
                 conn.commit()
         return plan.stats
 
@@ -739,13 +740,13 @@ class AttributesMixin:
     @staticmethod
     def _stage_rows(conn: Any, plan: _BulkPlan, meta: dict[str, Any]) -> bool:
         """New attribute rows into a TEMP table, in chunks (no lock on the project file)."""
-        conn.exec_driver_sql("DROP TABLE IF EXISTS temp.lazlabel_staged_attribute")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS lazlabel_staged_attribute")
         conn.exec_driver_sql(
             "CREATE TEMP TABLE lazlabel_staged_attribute "
             "(class_id INTEGER, class_name TEXT, text TEXT NOT NULL, sort_order INTEGER NOT NULL)"
         )
         stmt = sql_text(
-            "INSERT INTO temp.lazlabel_staged_attribute (class_id, class_name, text, sort_order) "
+            "INSERT INTO lazlabel_staged_attribute (class_id, class_name, text, sort_order) "
             "VALUES (:cid, :cname, :text, :ord)"
         )
         batch: list[dict[str, Any]] = []
@@ -794,7 +795,7 @@ class AttributesMixin:
                     "INSERT INTO attribute (class_id, text, source, origin_model, prompt_version, origin, "
                     "created_at, active, sort_order) "
                     "SELECT coalesce(st.class_id, lc.id), st.text, :source, :model, :prompt, :origin, :now, :yes, "
-                    "st.sort_order FROM temp.lazlabel_staged_attribute AS st "
+                    "st.sort_order FROM lazlabel_staged_attribute AS st "
                     "LEFT JOIN label_class AS lc ON st.class_id IS NULL AND lc.name = st.class_name"
                 ),
                 {"source": source, "model": origin_model, "prompt": prompt_version, "origin": origin,

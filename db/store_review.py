@@ -142,9 +142,14 @@ class ReviewMixin:
         note: str | None,
     ) -> list[int]:
         imgs: dict[int, Image] = {}
-        for start in range(0, len(ids), _IN_CHUNK):  # far below every backend's parameter limit
-            chunk = ids[start : start + _IN_CHUNK]
-            imgs.update((img.id, img) for img in s.scalars(select(Image).where(Image.id.in_(chunk))))
+        # rows locked in id order (PostgreSQL: FOR UPDATE; SQLite has one writer anyway), so two
+        # people deciding the same image at once are applied one after the other, the second
+        # seeing the first's label (no lost update; db/store_team.py)
+        in_order = sorted(ids)
+        for start in range(0, len(in_order), _IN_CHUNK):  # far below every backend's parameter limit
+            chunk = in_order[start : start + _IN_CHUNK]
+            q = select(Image).where(Image.id.in_(chunk)).order_by(Image.id).with_for_update()
+            imgs.update((img.id, img) for img in s.scalars(q))
         missing = [i for i in ids if i not in imgs]
         if missing:
             raise ReviewError(f"{len(missing)} image(s) not in the project (e.g. id {missing[0]})")
@@ -222,7 +227,7 @@ class ReviewMixin:
 
     @staticmethod
     def _undo(s: Any, image_id: int, reviewer: str, note: str | None) -> int:
-        img = s.get(Image, image_id)
+        img = s.get(Image, image_id, with_for_update=True)
         if img is None:
             raise ReviewError(f"no image with id {image_id}")
         trail = list(s.scalars(select(Decision).where(Decision.image_id == image_id).order_by(Decision.id)))

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
-from db.connection import ProjectError
+from db.connection import LOCK_RUNS, ProjectError, server_write_lock
 from db.models import AttributeEdit, Explanation, Image, LabelClass, Prediction, Run, utcnow
 
 PREDICTION_KINDS = ("prelabel", "rescore")  # runs whose predictions label images (audit runs don't)
@@ -197,7 +197,8 @@ class RunsMixin:
     def _take_write_lock(s: Any) -> None:
         """Start the write transaction now (a no-op write), so what is read next cannot change
         before this transaction commits."""
-        s.execute(update(Run).where(Run.id == -1).values(status=Run.status))
+        if not server_write_lock(s, LOCK_RUNS):
+            s.execute(update(Run).where(Run.id == -1).values(status=Run.status))
 
     def _refuse_running(self, s: Any, exclude: int | None) -> None:
         q = select(Run).where(Run.status == "running", Run.kind.in_(PREDICTION_KINDS))

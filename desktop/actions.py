@@ -27,6 +27,7 @@ class AppActions:
         A = self._action
         self.new_project = A("&New project from folder…", self.do_new_project, QKeySequence.StandardKey.New)
         self.open_project = A("&Open project…", self.do_open_project, QKeySequence.StandardKey.Open)
+        self.open_team = A("Open &team project…", self.do_open_team)
         self.open_demo = A("Open &demo project", self.do_open_demo)
         self.close_project = A("&Close project", self.close_current, needs_project=True)
         self.rescan = A("&Rescan image folder", self.do_scan, "F5", needs_project=True)
@@ -37,6 +38,7 @@ class AppActions:
         self.learn = A("&Learn from decisions…", self.do_learn, "Ctrl+L", needs_project=True)
         self.export = A("&Export labels…", self.do_export, "Ctrl+E", needs_project=True)
         self.import_labels = A("&Import labels…", self.do_import_labels, "Ctrl+I", needs_project=True)
+        self.conflicts = A("Team &conflicts…", self.do_conflicts, needs_project=True)
         self.quit = A("&Quit", window.close, QKeySequence.StandardKey.Quit)
         self.recent_menu = QMenu("Open &recent", window)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -93,7 +95,7 @@ class AppActions:
         except Exception as err:  # noqa: BLE001 - shown to the user
             self.ctx.show_error("Open project", err)
             return False
-        self.ctx.show_status(f"Opened {Path(path).name}")
+        self.ctx.show_status(f"Opened {self.ctx.project.location if '://' in str(path) else Path(path).name}")
         self.offer_resume()
         return True
 
@@ -128,6 +130,21 @@ class AppActions:
         )
         if path:
             self.open_path(path)
+
+    def do_open_team(self) -> None:
+        """A team project on a PostgreSQL server, by URL (desktop/dialogs/team_open.py)."""
+        from desktop.dialogs.team_open import OpenTeamDialog
+
+        dlg = OpenTeamDialog(self.window)
+        if self.ctx.interactive and dlg.exec() and dlg.url():
+            self.open_path(str(dlg.url()))
+
+    def do_conflicts(self) -> None:
+        """Images whose reviewers disagree; a lead settles them (desktop/dialogs/conflicts.py)."""
+        from desktop.dialogs.conflicts import ConflictsDialog
+
+        dlg = ConflictsDialog(self.ctx, self.window)
+        dlg.open()
 
     def do_new_project(self) -> None:
         from desktop.dialogs.new_project import NewProjectDialog

@@ -92,7 +92,7 @@ class AppContext(QObject):
         """Open a project file, make it current (closing the previous one) and remember it."""
         from db import Project
 
-        project = Project.open(Path(path))
+        project = Project.open(path if "://" in str(path) else Path(path))
         self.set_project(project)
         return project
 
@@ -127,7 +127,12 @@ class AppContext(QObject):
         if project is not None:
             from desktop.dialogs.recent import add_recent
 
-            add_recent(project.path)
+            if getattr(project, "is_team", False):  # a server URL, kept without its password
+                from desktop.dialogs.team_open import add_recent_team
+
+                add_recent_team(project.location)
+            else:
+                add_recent(project.path)
         self.project_changed.emit()
 
     def close_project(self) -> None:

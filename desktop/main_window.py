@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         for act in (a.new_project, a.open_project):
             file_menu.addAction(act)
         file_menu.addMenu(a.recent_menu)
+        file_menu.addAction(a.open_team)
         file_menu.addAction(a.open_demo)
         file_menu.addSeparator()
         file_menu.addAction(a.rescan)
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         run_menu.addAction(a.accept_above)
         run_menu.addAction(a.vouch)
         run_menu.addAction(a.learn)
+        run_menu.addAction(a.conflicts)
         view_menu = bar.addMenu("&View")
         for i, key in enumerate(self._keys):
             act = view_menu.addAction(self.nav.item(i).text().replace("&", "&&"))  # a literal &

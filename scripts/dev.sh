@@ -58,8 +58,11 @@ case "$cmd" in
     "$venv/bin/lint-imports"
     echo "[lazlabel] type check (mypy)" >&2
     "$venv/bin/python" -m mypy
+    # shellcheck source=scripts/services.sh
+    source "$root/scripts/services.sh"
+    lazlabel_services_start  # stopped by its EXIT trap
     echo "[lazlabel] pytest" >&2
-    exec "$venv/bin/python" -m pytest "$@" ;;
+    "$venv/bin/python" -m pytest "$@" ;;
   run)
     setup
     exec "$@" ;;

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_fixtures import pg_admin_url, pg_url  # noqa: F401  (fixtures)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +24,16 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path):
-    """A fresh project on a real SQLite file with an empty image root."""
+def project(tmp_path: Path, request: pytest.FixtureRequest):
+    """A fresh project on a real SQLite file with an empty image root (on a real PostgreSQL with
+    LAZLABEL_TEST_BACKEND=postgresql; tests/db runs on both always, tests/pg_fixtures.py)."""
     from db import Project
 
     root = tmp_path / "images"
     root.mkdir()
-    proj = Project.create(tmp_path / "test.lazlabel", root)
+    where = tmp_path / "test.lazlabel"
+    if os.environ.get("LAZLABEL_TEST_BACKEND") == "postgresql":
+        where = request.getfixturevalue("pg_url")
+    proj = Project.create(where, root)
     yield proj
     proj.close()

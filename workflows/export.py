@@ -496,7 +496,7 @@ def _write_manifest(
         "lazlabel_export": 1,
         "format": fmt,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "project": str(project.path),
+        "project": str(getattr(project, "location", project.path)),  # a team project: its URL, no password
         "image_root": str(project.image_root),
         "options": dict(opts),
         "selection": {

@@ -1,4 +1,5 @@
-"""The start page shown while no project is open: new / open / demo, and the recent list."""
+"""The start page shown while no project is open: new / open / open team project / demo, and the
+recent list (files, and team projects on a server by their password-free URL)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.dialogs.recent import recent_projects
+from desktop.dialogs.team_open import recent_team_projects
 
 
 class WelcomePage(QWidget):
@@ -44,6 +46,7 @@ class WelcomePage(QWidget):
         for text, act, primary in (
             ("New project from folder…", actions.new_project, True),
             ("Open project…", actions.open_project, False),
+            ("Open team project…", actions.open_team, False),
             ("Try the demo project", actions.open_demo, False),
         ):
             b = QPushButton(text)
@@ -76,6 +79,12 @@ class WelcomePage(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, str(p))
             item.setToolTip(str(p))
             self.recent.addItem(item)
+        for url in recent_team_projects():  # team projects on a server: password-free URLs
+            server, _, name = url.rpartition("/")
+            item = QListWidgetItem(f"{name}  (team)\n{server}")
+            item.setData(Qt.ItemDataRole.UserRole, url)
+            item.setToolTip(url)
+            self.recent.addItem(item)
         if not self.recent.count():
             item = QListWidgetItem("No recent projects yet.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
@@ -88,4 +97,4 @@ class WelcomePage(QWidget):
     def _open_item(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
         if path:
-            self.actions.open_path(Path(path))
+            self.actions.open_path(path if "://" in path else Path(path))

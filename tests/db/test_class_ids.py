@@ -19,7 +19,7 @@ def test_a_deleted_class_id_is_never_handed_out_again(predicted, capsys):  # noq
     project, cids, iids, run_id = predicted
     fox = cids[2]  # the newest class: SQLite without AUTOINCREMENT reuses max(id) + 1
     project.record_decisions([iids[2]], "accepted", reviewer="ana")  # img2 predicted fox
-    assert main(["-p", str(project.path), "classes", "delete", "fox", "--force"]) == 0
+    assert main(["-p", project.location, "classes", "delete", "fox", "--force"]) == 0
     new = project.add_class("wolf")
     assert new != fox and new > fox
 

@@ -173,3 +173,9 @@ def test_a_long_lock_names_the_lazlabel_process_holding_it(predicted, monkeypatc
         holder.wait()
     with Project.open(project.path) as proj:  # nothing half-written
         assert proj.current_label(iids[0]).review_status == "unreviewed"
+
+
+@pytest.fixture
+def backend() -> str:
+    """These tests are about the project file itself (locks, read-only files): SQLite only."""
+    return "sqlite"

@@ -1,8 +1,8 @@
 from db import Project, ProjectError
 
 
-def test_settings_roundtrip_and_reopen(tmp_path):
-    path = tmp_path / "p.lazlabel"
+def test_settings_roundtrip_and_reopen(tmp_path, store_location):
+    path = store_location
     with Project.create(path, tmp_path) as proj:
         proj.set_setting("reviewer", "ana")
         proj.set_setting("engine", {"mode": "faithful", "n_crops": 90})

@@ -199,6 +199,8 @@ def test_content_hashes_respect_expected_size_and_mtime(project, filled):
 
 def test_page_queries_use_indexes(project, filled):
     """The review queue by confidence/name walks an index: no sort of the whole table."""
+    if project.is_team:
+        pytest.skip("SQLite's query plan; PostgreSQL's planner picks by table statistics")
     project.analyze()
     con = sqlite3.connect(project.path)
     for order in ("pred_score", "rel_path"):

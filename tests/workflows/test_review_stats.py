@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.pg_fixtures import any_project, backend, pg_admin_url, pg_url, store_location  # noqa: F401
 from workflows.errors import UserError
 from workflows.review import accept_above, decide, history, resolve_class, resolve_image, undo
 from workflows.stats import project_stats
+
+
+@pytest.fixture
+def project(any_project):  # noqa: F811
+    """The store's review tests run on SQLite and on PostgreSQL (issue #20)."""
+    return any_project
 
 
 def test_decide_undo_via_use_cases(predicted):

@@ -8,6 +8,13 @@ from sqlalchemy import func, select
 from db.models import Decision, Image
 from db.store_review import ReviewError
 from db.store_runs import PredictionWrite
+from tests.pg_fixtures import any_project, backend, pg_admin_url, pg_url, store_location  # noqa: F401
+
+
+@pytest.fixture
+def project(any_project):  # noqa: F811
+    """The store's review tests run on SQLite and on PostgreSQL (issue #20)."""
+    return any_project
 
 
 def test_prediction_batches_denormalise_and_skip_duplicates(predicted):
