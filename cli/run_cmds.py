@@ -36,6 +36,7 @@ def _settings(project: Any, args: argparse.Namespace) -> Any:
         "method": args.method,
         "n_crops": args.crops,
         "batch_size": args.batch_size,
+        "cache_dir": getattr(args, "cache_dir", None),
     }
     s = dataclasses.replace(s, **{k: v for k, v in overrides.items() if v is not None})
     if getattr(args, "save", False):
@@ -230,6 +231,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     add_method_option(p, "--method")
     p.add_argument("--crops", type=int, help="number of random crops (random mode)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--cache-dir", dest="cache_dir", metavar="DIR|file://URL",
+                   help="feature store (a shared folder); default beside the project; $LAZLABEL_CACHE_DIR wins")
     p.add_argument("--save", action="store_true", help="store these options in the project settings")
 
 
