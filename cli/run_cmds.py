@@ -65,15 +65,21 @@ def _prelabel(project: Any, args: argparse.Namespace) -> int:
 
     if args.join and args.force:
         raise UserError("--join works on the run in progress; --force starts a new one: choose one")
+    if args.workers is not None and args.ray is None:
+        raise UserError("--workers sets the size of the Ray worker pool: use it with --ray")
     settings = _settings(project, args)
+
+    def start(c: CancelToken) -> Any:
+        if args.ray is not None:  # the only path that imports Ray
+            from workflows.prelabel_ray import run_prelabel_ray
+
+            return run_prelabel_ray(project, address=args.ray, workers=args.workers, scope=args.scope,
+                                    settings=settings, cancel=c, join=args.join, force=args.force)
+        return run_prelabel(project, scope=args.scope, settings=settings, cancel=c, join=args.join, force=args.force)
+
     while True:
         try:
-            summary = _drive(
-                lambda c: run_prelabel(
-                    project, scope=args.scope, settings=settings, cancel=c, join=args.join, force=args.force
-                ),
-                "pre-label",
-            )
+            summary = _drive(start, "pre-label")
             break
         except RunInProgress as busy:
             if not args.wait:
@@ -250,6 +256,11 @@ def register(subs: argparse._SubParsersAction) -> None:
                        help="if another process is running a pre-label here, wait for it, then continue")
     lease.add_argument("--join", action="store_true",
                        help="if another process is running this pre-label, work on the images it has not reached")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="encode on a Ray cluster (auto, HOST:PORT, ray://HOST:10001); without ADDRESS a local "
+                        "Ray instance; needs pip install 'lazlabel[ray]' and a --cache-dir every node mounts")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="Ray encoding actors (default: one per GPU, else one per CPU core)")
     p.set_defaults(func=with_project(_prelabel))
 
     p = subs.add_parser("rescore", help="re-score from cached features after attribute edits")
