@@ -7,15 +7,17 @@ same views, same passes) into the shared feature store (engine/cache.py, content
 Each batch comes back as one small table (image key, error, W, H); the driver scores it from the
 store and writes the predictions through the same run as a local pre-label.
 
-Faults: Ray Data restarts a dead actor and retries the batch it held (`MAX_BATCH_RETRIES` times,
-then the run fails and resumes later); every batch already committed stays in the store, so a
-killed worker loses only its batch.
+Faults: Ray Data restarts a dead actor and retries the batch it held (its actor pools default to
+unlimited restarts and task retries); every actor takes one batch at a time and every batch
+already committed stays in the store, so a killed worker loses only its batch. An error raised
+inside a batch (not a death) fails the run, which resumes later where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,8 +33,8 @@ from engine.models import load_model
 from engine.pipeline import EncodeEvent, ImageItem, encode_images
 from engine.types import ViewConfig
 
-#: tries of one batch after its worker died (a batch that keeps killing workers fails the run)
-MAX_BATCH_RETRIES = 3
+#: seconds to wait for a Ray head at HOST:PORT before saying nobody answers
+CONNECT_TIMEOUT_S = 10.0
 #: how long a held worker waits for its release file (tests' failure injection)
 HOLD_TIMEOUT_S = 120.0
 
@@ -66,9 +68,14 @@ class ClusterPlan:
 
 
 class EncodeWorker:
-    """A Ray Data actor: loads the model once, then encodes batches into the shared store."""
+    """A Ray Data actor: loads the model once, then encodes batches into the shared store. Ray
+    gets a subclass carrying the spec (`_worker_class`): no constructor arguments to keep in the
+    object store for restarts."""
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    SPEC: WorkerSpec
+
+    def __init__(self) -> None:
+        spec = self.SPEC
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
         torch.set_num_threads(max(1, int(cpus)))  # no oversubscription of the node's cores
         self.spec = spec
@@ -102,18 +109,35 @@ class EncodeWorker:
         }
 
 
+def _worker_class(spec: WorkerSpec) -> type[EncodeWorker]:
+    return type("EncodeWorker", (EncodeWorker,), {"SPEC": spec, "__module__": __name__})
+
+
+def check_address(address: str) -> None:
+    """Fail fast (ConnectionError) on a HOST:PORT nobody listens on; Ray itself retries for minutes."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # "auto", ray://: Ray's own checks
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise ConnectionError(f"nothing answers at {address} ({err.strerror or err})") from None
+
+
 def connect(address: str | None, *, num_cpus: int | None = None) -> bool:
     """Join the Ray cluster at `address` ("auto", "HOST:PORT", "ray://HOST:10001"), or start a local
     instance when it is empty; reuses a connection this process already has. True when this call
     started Ray (the caller shuts it down)."""
     if ray.is_initialized():
         return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine unasked
     kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
                           "configure_logging": False}
     if address:
+        check_address(address)
         ray.init(address=address, **kw)
-    else:
-        ray.init(num_cpus=num_cpus, **kw)
+    else:  # a private instance on loopback, stopped by the caller at the end
+        ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", **kw)
     return True
 
 
@@ -124,10 +148,6 @@ def plan(workers: int | None, *, cpus_per_worker: float = 1.0) -> ClusterPlan:
     if gpus:
         return ClusterPlan(workers or gpus, cpus_per_worker, 1.0)
     return ClusterPlan(workers or max(1, int(res.get("CPU", 1) // cpus_per_worker)), cpus_per_worker, 0.0)
-
-
-def _retries() -> dict[str, Any]:
-    return {"max_task_retries": MAX_BATCH_RETRIES}
 
 
 def encode_distributed(items: Sequence[ImageItem], spec: WorkerSpec, cluster: ClusterPlan) -> Iterator[EncodeEvent]:
@@ -141,18 +161,17 @@ def encode_distributed(items: Sequence[ImageItem], spec: WorkerSpec, cluster: Cl
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.enable_auto_log_stats = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # our own progress bar says how far it got
     rows = [{"key": int(it.key), "path": str(it.path), "hash": it.content_hash} for it in items]
     n_blocks = max(1, -(-len(rows) // spec.batch_size))  # one batch per block: a retry redoes one batch
     ds = ray.data.from_items(rows, override_num_blocks=n_blocks).map_batches(
-        EncodeWorker,
-        fn_constructor_kwargs={"spec": spec},
+        _worker_class(spec),
         batch_size=spec.batch_size,
         batch_format="numpy",
         # one batch at a time per actor: a killed actor takes only that batch with it
         compute=ray.data.ActorPoolStrategy(size=cluster.workers, max_tasks_in_flight_per_actor=1),
         num_cpus=cluster.cpus,
         num_gpus=cluster.gpus,
-        ray_remote_args_fn=_retries,
     )
     done = 0
     for out in ds.iter_batches(batch_size=None, batch_format="numpy"):

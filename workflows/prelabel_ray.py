@@ -108,11 +108,18 @@ def run_prelabel_ray(
 ) -> Generator[Progress, None, RunSummary]:
     """`workflows.prelabel.run_prelabel` with its images encoded on a Ray cluster (see RaySource)."""
     try:
-        import ray  # noqa: F401  (the optional extra)
-    except ImportError:
+        from engine import distributed  # imports Ray: the optional extra
+    except ImportError as err:
+        if (err.name or "").split(".")[0] != "ray":
+            raise
         raise UserError("--ray needs Ray: pip install 'lazlabel[ray]'") from None
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
+    if address:
+        try:
+            distributed.check_address(address)  # before a run is created, not minutes later
+        except ConnectionError as err:
+            raise UserError(f"cannot reach the Ray cluster at {address}: {err}") from None
     source = RaySource(address, workers, trace_dir=trace_dir)
     return (yield from run_prelabel(project, scope=scope, settings=settings, cancel=cancel, join=join, force=force,
                                     source=source))

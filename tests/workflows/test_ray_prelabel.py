@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def ray_instance():
     address = os.environ.get("LAZLABEL_TEST_RAY_ADDRESS") or None
-    ray.init(address=address, num_cpus=None if address else 2, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    local = {} if address else {"num_cpus": 2, "_node_ip_address": "127.0.0.1"}  # small, loopback only
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, **local)
     yield
     ray.shutdown()
 
@@ -113,3 +114,16 @@ def test_a_local_run_never_imports_ray(demo):
 def test_workers_without_ray_is_a_usage_error(demo, capsys):
     assert main(["-p", str(demo), "prelabel", "--workers", "2"]) == 1
     assert "use it with --ray" in capsys.readouterr().err
+
+
+def test_an_unreachable_cluster_is_one_line_and_no_run(demo, capsys):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runs = len(Project.open(demo).runs())
+    assert main(["-p", str(demo), "prelabel", "--ray", f"127.0.0.1:{port}", "--force"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot reach the Ray cluster at 127.0.0.1:{port}" in err[0]
+    assert len(Project.open(demo).runs()) == runs
