@@ -65,15 +65,16 @@ def _prelabel(project: Any, args: argparse.Namespace) -> int:
 
     if args.join and args.force:
         raise UserError("--join works on the run in progress; --force starts a new one: choose one")
-    if args.workers is not None and args.ray is None:
-        raise UserError("--workers sets the size of the Ray worker pool: use it with --ray")
+    if (args.workers is not None or args.gpus_per_worker is not None) and args.ray is None:
+        raise UserError("--workers and --gpus-per-worker shape the Ray worker pool: use them with --ray")
     settings = _settings(project, args)
 
     def start(c: CancelToken) -> Any:
         if args.ray is not None:  # the only path that imports Ray
             from workflows.prelabel_ray import run_prelabel_ray
 
-            return run_prelabel_ray(project, address=args.ray, workers=args.workers, scope=args.scope,
+            return run_prelabel_ray(project, address=args.ray, workers=args.workers,
+                                    gpus_per_worker=args.gpus_per_worker, scope=args.scope,
                                     settings=settings, cancel=c, join=args.join, force=args.force)
         return run_prelabel(project, scope=args.scope, settings=settings, cancel=c, join=args.join, force=args.force)
 
@@ -260,7 +261,9 @@ def register(subs: argparse._SubParsersAction) -> None:
                    help="encode on a Ray cluster (auto, HOST:PORT, ray://HOST:10001); without ADDRESS a local "
                         "Ray instance; needs pip install 'lazlabel[ray]' and a --cache-dir every node mounts")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="Ray encoding actors (default: one per GPU, else one per CPU core)")
+                   help="Ray encoding actors (default: 8 per GPU as the cores allow, else one per CPU core)")
+    p.add_argument("--gpus-per-worker", type=float, metavar="F", dest="gpus_per_worker",
+                   help="each Ray actor's share of a GPU (default 0.125: eight actors cut views for one GPU)")
     p.set_defaults(func=with_project(_prelabel))
 
     p = subs.add_parser("rescore", help="re-score from cached features after attribute edits")

@@ -33,6 +33,10 @@ from engine.models import load_model
 from engine.pipeline import EncodeEvent, ImageItem, encode_images
 from engine.types import ViewConfig
 
+#: a GPU's share per actor: each actor cuts views on one CPU thread (about 5 images/s, 91 views each,
+#: on a dedicated core), far below what one GPU encodes (~30 images/s for ViT-B/16 in fp16), so
+#: several actors feed each GPU (docs/architecture.md, "Large datasets")
+GPU_SHARE = 0.125
 #: seconds to wait for a Ray head at HOST:PORT before saying nobody answers
 CONNECT_TIMEOUT_S = 10.0
 #: how long a held worker waits for its release file (tests' failure injection)
@@ -141,13 +145,15 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> bool:
     return True
 
 
-def plan(workers: int | None, *, cpus_per_worker: float = 1.0) -> ClusterPlan:
-    """One actor per GPU on a GPU cluster, else one per `cpus_per_worker` cores; `workers` overrides."""
+def plan(workers: int | None, *, cpus_per_worker: float = 1.0, gpus_per_worker: float = GPU_SHARE) -> ClusterPlan:
+    """On a GPU cluster `1 / gpus_per_worker` actors per GPU, else one per `cpus_per_worker` cores;
+    `workers` overrides the count."""
     res = ray.cluster_resources()
-    gpus = int(res.get("GPU", 0))
-    if gpus:
-        return ClusterPlan(workers or gpus, cpus_per_worker, 1.0)
-    return ClusterPlan(workers or max(1, int(res.get("CPU", 1) // cpus_per_worker)), cpus_per_worker, 0.0)
+    gpus, by_cpu = float(res.get("GPU", 0)), max(1, int(res.get("CPU", 1) // cpus_per_worker))
+    if gpus:  # as many as the GPUs' shares allow and the cores can host
+        return ClusterPlan(workers or max(1, min(int(gpus / gpus_per_worker), by_cpu)), cpus_per_worker,
+                           gpus_per_worker)
+    return ClusterPlan(workers or by_cpu, cpus_per_worker, 0.0)
 
 
 def encode_distributed(items: Sequence[ImageItem], spec: WorkerSpec, cluster: ClusterPlan) -> Iterator[EncodeEvent]:

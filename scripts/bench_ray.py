@@ -7,12 +7,14 @@
   kill       : a 2-worker Ray run; once a few batches are done, one worker is killed with SIGKILL
                (kill -9 by PID); the run must complete and equal the uninterrupted local run.
   encoder    : views/s of the image encoder alone on this machine's device (random-init
-               weights of --model, ENCODE_VIEWS_PER_PASS views per pass) and what that means for
-               LaZSL (91 views per image) on a cluster of G such devices.
+               weights of --model, ENCODE_VIEWS_PER_PASS views per pass), the CPU time to cut one
+               image's 91 views (what each Ray actor's decoding thread does), and what both mean
+               for LaZSL on a cluster of G such devices with A actors per device.
 
     .venv/bin/python scripts/bench_ray.py throughput [--images 56 --batch 8]
     .venv/bin/python scripts/bench_ray.py kill [--images 56 --batch 4]
     .venv/bin/python scripts/bench_ray.py encoder [--model random:ViT-B-16 --device cuda --seconds 20]
+    .venv/bin/python scripts/bench_ray.py encoder --device cpu --pass-views 16 --actors 1   # a CPU box
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ def _ray_init() -> float:
     import ray
 
     t = time.perf_counter()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _node_ip_address="127.0.0.1")
     return time.perf_counter() - t
 
 
@@ -127,7 +131,7 @@ def encoder(args: argparse.Namespace) -> None:
     from engine.pipeline import ENCODE_VIEWS_PER_PASS
 
     model = load_model(args.model, args.device, args.precision)
-    x = torch.randn(ENCODE_VIEWS_PER_PASS, 3, model.image_size, model.image_size)
+    x = torch.randn(args.pass_views or ENCODE_VIEWS_PER_PASS, 3, model.image_size, model.image_size)
     model.encode_images(x)  # warm-up
     n, t = 0, time.perf_counter()
     while time.perf_counter() - t < args.seconds:
@@ -137,10 +141,36 @@ def encoder(args: argparse.Namespace) -> None:
         torch.cuda.synchronize()
     rate = n / (time.perf_counter() - t)
     img = rate / VIEWS_PER_IMAGE
-    print(f"{model.model_id} on {model.device} ({model.dtype}): {rate:,.0f} views/s = {img:,.1f} images/s "
+    print(f"{model.model_id} on {model.device} ({model.dtype}): {rate:,.1f} views/s = {img:,.2f} images/s "
           f"in LaZSL faithful mode ({VIEWS_PER_IMAGE} views/image)")
+    cut = _cut_rate(model.image_size)
+    print(f"cutting views: {cut:.1f} images/s per actor (CPU time of one thread, 640x480 source)")
+    actors = args.actors
+    per_device = min(img, actors * cut)
+    print(f"with {actors} actors per device: {per_device:,.1f} images/s per device "
+          f"({'encoder' if img <= actors * cut else 'view cutting'}-bound)")
     for g in (1, 8, 32, 64):
-        print(f"  {g:>3} such devices: {g * img:,.0f} images/s, 1M images in {1e6 / (g * img) / 3600:,.1f} h")
+        r = g * per_device
+        print(f"  {g:>3} devices: {r:,.0f} images/s, 1M images in {1e6 / r / 3600:,.1f} h")
+
+
+def _cut_rate(size: int) -> float:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from engine.types import ViewConfig
+    from engine.views import make_views
+
+    torch.set_num_threads(1)
+    img = Image.fromarray((np.random.default_rng(0).random((480, 640, 3)) * 255).astype("uint8"))
+    cfg = ViewConfig(mode="random", n_crops=VIEWS_PER_IMAGE - 1)
+    mean, std = (0.48, 0.46, 0.41), (0.27, 0.26, 0.28)
+    n, t = 0, time.process_time()
+    while time.process_time() - t < 5:
+        make_views(img, f"h{n}", cfg, size, mean, std)
+        n += 1
+    return n / (time.process_time() - t)
 
 
 def main() -> None:
@@ -158,6 +188,8 @@ def main() -> None:
     e.add_argument("--device", default="auto")
     e.add_argument("--precision", default="auto")
     e.add_argument("--seconds", type=float, default=20.0)
+    e.add_argument("--pass-views", type=int, default=0, help="views per forward pass (default: the engine's)")
+    e.add_argument("--actors", type=int, default=8, help="Ray actors per device (--gpus-per-worker 1/A)")
     args = ap.parse_args()
     {"throughput": throughput, "kill": kill, "encoder": encoder}[args.cmd](args)
 

@@ -30,12 +30,15 @@ class RaySource:
 
     `address`: None or "" starts a local Ray instance (stopped at the end); "auto", "HOST:PORT" or
     "ray://HOST:10001" join a cluster. `workers`: actors in the pool (default one per GPU, or one
-    per CPU core on a CPU-only cluster). `trace_dir`: see engine.distributed.WorkerSpec.
+    per CPU core on a CPU-only cluster). `gpus_per_worker`: each actor's share of a GPU (default
+    engine.distributed.GPU_SHARE: several actors cut views for one GPU). `trace_dir`: see
+    engine.distributed.WorkerSpec.
     """
 
     address: str | None = None
     workers: int | None = None
     cpus_per_worker: float = 1.0
+    gpus_per_worker: float | None = None
     trace_dir: str = ""
 
     def __call__(self, project: Any, ctx: ScoringContext, run_id: int, items: list[ImageItem],
@@ -60,7 +63,8 @@ class RaySource:
         except (ConnectionError, TimeoutError, ValueError) as err:
             raise UserError(f"cannot reach the Ray cluster at {self.address}: {err}") from None
         try:
-            cluster = distributed.plan(self.workers, cpus_per_worker=self.cpus_per_worker)
+            cluster = distributed.plan(self.workers, cpus_per_worker=self.cpus_per_worker,
+                                       gpus_per_worker=self.gpus_per_worker or distributed.GPU_SHARE)
             spec = distributed.WorkerSpec(
                 model=ctx.settings.model, model_id=ctx.model_id, device=ctx.settings.device,
                 precision=ctx.settings.precision, view=ctx.view_cfg.to_dict(),
@@ -99,6 +103,7 @@ def run_prelabel_ray(
     *,
     address: str | None = None,
     workers: int | None = None,
+    gpus_per_worker: float | None = None,
     scope: str = "all",
     settings: ProjectSettings | None = None,
     cancel: CancelToken | None = None,
@@ -115,11 +120,13 @@ def run_prelabel_ray(
         raise UserError("--ray needs Ray: pip install 'lazlabel[ray]'") from None
     if workers is not None and workers < 1:
         raise UserError("--workers must be at least 1")
+    if gpus_per_worker is not None and not 0 < gpus_per_worker <= 1:
+        raise UserError("--gpus-per-worker is a share of one GPU: more than 0, at most 1")
     if address:
         try:
             distributed.check_address(address)  # before a run is created, not minutes later
         except ConnectionError as err:
             raise UserError(f"cannot reach the Ray cluster at {address}: {err}") from None
-    source = RaySource(address, workers, trace_dir=trace_dir)
+    source = RaySource(address, workers, gpus_per_worker=gpus_per_worker, trace_dir=trace_dir)
     return (yield from run_prelabel(project, scope=scope, settings=settings, cancel=cancel, join=join, force=force,
                                     source=source))

@@ -113,7 +113,7 @@ def test_a_local_run_never_imports_ray(demo):
 
 def test_workers_without_ray_is_a_usage_error(demo, capsys):
     assert main(["-p", str(demo), "prelabel", "--workers", "2"]) == 1
-    assert "use it with --ray" in capsys.readouterr().err
+    assert "use them with --ray" in capsys.readouterr().err
 
 
 def test_an_unreachable_cluster_is_one_line_and_no_run(demo, capsys):
