@@ -28,9 +28,10 @@ def _size(path: Path) -> int:
 
 def _verify(project: Any, _args: argparse.Namespace) -> int:
     from engine.cache import FeatureCache
+    from workflows.feature_store import feature_root
 
     project.refuse_if_read_only("cache verify")
-    root = project.cache_dir / "features"
+    root = feature_root(project)
     spaces = _feature_dirs(root)
     if not spaces:
         print(f"no feature cache at {root} (pre-label fills it)")
@@ -51,8 +52,10 @@ def _verify(project: Any, _args: argparse.Namespace) -> int:
 
 
 def _clear(project: Any, _args: argparse.Namespace) -> int:
+    from workflows.feature_store import feature_root
+
     project.refuse_if_read_only("cache clear")
-    root = project.cache_dir / "features"
+    root = feature_root(project)
     size = _size(root)
     if root.exists():
         shutil.rmtree(root)

@@ -36,6 +36,7 @@ def _settings(project: Any, args: argparse.Namespace) -> Any:
         "method": args.method,
         "n_crops": args.crops,
         "batch_size": args.batch_size,
+        "cache_dir": getattr(args, "cache_dir", None),
     }
     s = dataclasses.replace(s, **{k: v for k, v in overrides.items() if v is not None})
     if getattr(args, "save", False):
@@ -64,15 +65,22 @@ def _prelabel(project: Any, args: argparse.Namespace) -> int:
 
     if args.join and args.force:
         raise UserError("--join works on the run in progress; --force starts a new one: choose one")
+    if (args.workers is not None or args.gpus_per_worker is not None) and args.ray is None:
+        raise UserError("--workers and --gpus-per-worker shape the Ray worker pool: use them with --ray")
     settings = _settings(project, args)
+
+    def start(c: CancelToken) -> Any:
+        if args.ray is not None:  # the only path that imports Ray
+            from workflows.prelabel_ray import run_prelabel_ray
+
+            return run_prelabel_ray(project, address=args.ray, workers=args.workers,
+                                    gpus_per_worker=args.gpus_per_worker, scope=args.scope,
+                                    settings=settings, cancel=c, join=args.join, force=args.force)
+        return run_prelabel(project, scope=args.scope, settings=settings, cancel=c, join=args.join, force=args.force)
+
     while True:
         try:
-            summary = _drive(
-                lambda c: run_prelabel(
-                    project, scope=args.scope, settings=settings, cancel=c, join=args.join, force=args.force
-                ),
-                "pre-label",
-            )
+            summary = _drive(start, "pre-label")
             break
         except RunInProgress as busy:
             if not args.wait:
@@ -258,6 +266,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     add_method_option(p, "--method")
     p.add_argument("--crops", type=int, help="number of random crops (random mode)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--cache-dir", dest="cache_dir", metavar="DIR|file://URL",
+                   help="feature store (a shared folder); default beside the project; $LAZLABEL_CACHE_DIR wins")
     p.add_argument("--save", action="store_true", help="store these options in the project settings")
 
 
@@ -275,6 +285,13 @@ def register(subs: argparse._SubParsersAction) -> None:
                        help="if another process is running a pre-label here, wait for it, then continue")
     lease.add_argument("--join", action="store_true",
                        help="if another process is running this pre-label, work on the images it has not reached")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="encode on a Ray cluster (auto, HOST:PORT, ray://HOST:10001); without ADDRESS a local "
+                        "Ray instance; needs pip install 'lazlabel[ray]' and a --cache-dir every node mounts")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="Ray encoding actors (default: 8 per GPU as the cores allow, else one per CPU core)")
+    p.add_argument("--gpus-per-worker", type=float, metavar="F", dest="gpus_per_worker",
+                   help="each Ray actor's share of a GPU (default 0.125: eight actors cut views for one GPU)")
     p.set_defaults(func=with_project(_prelabel))
 
     p = subs.add_parser("rescore", help="re-score from cached features after attribute edits")

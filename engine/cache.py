@@ -6,6 +6,14 @@ Layout: ``root/<model-slug>/<view_key>/`` holds shards, one per `put_batch`:
 written last. Every file is written aside and renamed, and the hash list is the commit record: a
 kill at any moment leaves either a whole shard or debris, never a torn entry.
 
+The root is a store several machines may share (a mounted folder; `store_root` reads a path or a
+``file://`` URL). Keys are content-addressed, as in an object store: a shard's id is the hash of
+its content-hash list and of its parts' sha256 sums, so two writers of the same batch with the same
+bytes write the same files (the second finds the commit record and stops), and writers with
+different bytes write different shards: nobody ever overwrites another's data. Temporary files
+carry the writer's pid and host, so a machine only sweeps the debris of its own dead writers
+(another host's after `_ORPHAN_AGE_S`). Shards of older versions (``<uuid>p<pid>``) read as before.
+
 The cache is validated on open (docs/architecture.md, "Run and cache life cycle"): debris of writers
 that are gone (``.tmp-`` files, parts without a commit record, e.g. after a full disk) is
 removed; every committed shard's parts must have the sizes their npy headers (and ``.sums``)
@@ -23,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -33,6 +42,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import torch
@@ -41,8 +51,36 @@ _PARTS = ("g", "r", "b")  # required; "s" (image W,H) and "p" (pooled patch toke
 _OPTIONAL = ("s", "p")
 _MAX_OPEN_SHARDS = 8  # mapped pages count as resident memory: keep few maps open
 _ORPHAN_AGE_S = 600  # parts of a shard without commit record, from a writer we cannot identify
-_TMP_RE = re.compile(r"^\.tmp-p(\d+)-")
+_TMP_RE = re.compile(r"^\.tmp-p(\d+)(?:h([0-9a-f]{8}))?-")
 _SID_RE = re.compile(r"^[0-9a-f]{32}(?:p(\d+))?$")
+#: this machine, in temporary file names: pids are only compared on the host that wrote them
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+class StoreError(ValueError):
+    """The configured feature store cannot be used (unknown URL scheme, not a folder)."""
+
+
+def store_root(spec: str | os.PathLike[str] | None, default: Path) -> Path:
+    """The folder of the feature store `spec` names: empty → `default` (beside the project), a path,
+    or a ``file://`` URL. Other schemes (s3://, gs://) are refused with what to do instead: mount
+    the bucket (s3fs, gcsfuse) and give the folder; the layout needs no renames across keys."""
+    text = os.fspath(spec).strip() if spec is not None else ""
+    if not text:
+        return Path(default)
+    url = urlparse(text)
+    if url.scheme == "file":
+        if url.netloc not in ("", "localhost"):
+            raise StoreError(f"feature store {text}: a file:// URL names a local path (file:///mnt/share/...)")
+        path = Path(unquote(url.path))
+    elif len(url.scheme) > 1:  # one letter is a Windows drive
+        raise StoreError(f"feature store {text}: {url.scheme}:// is not supported; mount it "
+                         "(s3fs, gcsfuse, NFS, SMB) and give the folder")
+    else:
+        path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"feature store {path} is not a folder")
+    return path
 
 
 def _pid_alive(pid: int) -> bool:
@@ -100,20 +138,34 @@ def _slug(text: str) -> str:
     return f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
-def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write aside, then rename; a failed write (full disk) leaves nothing behind."""
-    tmp = path.with_name(f".tmp-p{os.getpid()}-{uuid.uuid4().hex}-{path.name}")
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".tmp-p{os.getpid()}h{_HOST}-{uuid.uuid4().hex}-{path.name}")
+
+
+def _write_aside(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Write into a temporary file beside `path` (synced) and return it; nothing left on failure."""
+    tmp = _tmp_name(path)
     try:
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        return tmp
     except OSError as err:
         tmp.unlink(missing_ok=True)
         if err.errno is None and _disk_nearly_full(path.parent):  # numpy: "N requested and M written"
             raise OSError(errno.ENOSPC, f"No space left on device ({err})", str(path)) from err
         raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write aside, then rename; a failed write (full disk) leaves nothing behind."""
+    tmp = _write_aside(path, write)
+    try:
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -137,6 +189,19 @@ def _tensor_view(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(x)
 
 
+def _older_than(f: Path, now: float, age_s: float) -> bool:
+    try:
+        return now - f.stat().st_mtime > age_s
+    except OSError:
+        return False
+
+
+def _content_sid(names: Sequence[str], sums: dict[str, list]) -> str:
+    """A shard's content address: its content-hash list and its parts' sha256 sums."""
+    key = json.dumps([list(names), sorted((p, v[1]) for p, v in sums.items())])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def _unlink(f: Path) -> int:
     try:
         f.unlink()
@@ -157,6 +222,7 @@ class FeatureCache:
         self.dir = Path(space) if space is not None else self.root / _slug(model_id) / _slug(view_key)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, tuple[str, int]] = {}
+        self._sids: set[str] = set()  # committed shards indexed (refresh reads only the others)
         self._maps: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
         self._lock = threading.RLock()
         #: what opening the cache repaired, one line each (the use case shows them to the user)
@@ -189,8 +255,10 @@ class FeatureCache:
             name = f.name
             if name.startswith(".tmp-"):
                 m = _TMP_RE.match(name)
-                if m is None or not _pid_alive(int(m.group(1))):
+                if m is None or (m.group(2) in (None, _HOST) and not _pid_alive(int(m.group(1)))):
                     n += _unlink(f)
+                elif m.group(2) != _HOST and _older_than(f, now, _ORPHAN_AGE_S):
+                    n += _unlink(f)  # another machine's writer: we cannot ask about its pid
                 continue
             sid = name.split(".", 1)[0]
             if sid in committed or not name.endswith((".npy", ".sums")):
@@ -251,7 +319,18 @@ class FeatureCache:
         if check.debris:
             self.repairs.append(f"feature cache: removed {check.debris} half-written file(s) of an interrupted write")
         self._index.clear()
-        for manifest in sorted(self.dir.glob("*.hashes")):
+        self._sids.clear()
+        self._index_shards(sorted(self.dir.glob("*.hashes")), check, full=full)
+        if check.damaged:
+            self.repairs.append(
+                f"feature cache: removed {len(check.damaged)} damaged shard(s) "
+                f"({check.lost_rows} image(s), e.g. {check.damaged[0][1]}); they will be encoded again"
+            )
+        return check
+
+    def _index_shards(self, manifests: Iterable[Path], check: CacheCheck, *, full: bool) -> None:
+        """Validate and index committed shards (their commit records); damaged ones are removed."""
+        for manifest in manifests:
             sid = manifest.name[: -len(".hashes")]
             try:
                 hashes = manifest.read_text().split()
@@ -264,14 +343,18 @@ class FeatureCache:
                 continue
             check.shards += 1
             check.rows += len(hashes)
+            self._sids.add(sid)
             for row, h in enumerate(hashes):
                 self._index.setdefault(h, (sid, row))
-        if check.damaged:
-            self.repairs.append(
-                f"feature cache: removed {len(check.damaged)} damaged shard(s) "
-                f"({check.lost_rows} image(s), e.g. {check.damaged[0][1]}); they will be encoded again"
-            )
-        return check
+
+    def refresh(self) -> int:
+        """Index the shards other processes (other machines, Ray workers) committed since this cache
+        was opened; returns how many new images that made readable. Cheap: known shards are not read."""
+        with self._lock:
+            before = len(self._index)
+            new = sorted(m for m in self.dir.glob("*.hashes") if m.name[: -len(".hashes")] not in self._sids)
+            self._index_shards(new, self.check, full=False)
+            return len(self._index) - before
 
     def verify(self) -> CacheCheck:
         """Check every shard (sizes and sha256 sums), removing damaged ones; the index is rebuilt."""
@@ -292,6 +375,7 @@ class FeatureCache:
             gone = [h for h, (sid, _row) in self._index.items() if sid in sids]
             for sid in sids:
                 self._remove_shard(sid)
+                self._sids.discard(sid)
             for h in gone:
                 del self._index[h]
         return len(gone)
@@ -341,20 +425,29 @@ class FeatureCache:
             arrays["s"] = np.asarray(image_sizes, dtype=np.int32).reshape(B, 2)[keep]
         if patch_maps is not None:
             arrays["p"] = patch_maps[idx].detach().to("cpu", torch.float16).numpy()
-        sid = f"{uuid.uuid4().hex}p{os.getpid()}"  # the writer's pid: its debris is swept once it is gone
         names = [hashes[i] for i in keep]
+        tmps: dict[str, Path] = {}
+        sid = ""
         try:
             sums = {}
             for p, arr in arrays.items():
-                path = self.dir / f"{sid}.{p}.npy"
-                _write_atomic(path, partial(_save_array, arr=arr))
-                sums[p] = [path.stat().st_size, _sha256(path)]
-            _write_atomic(self.dir / f"{sid}.sums", lambda f: f.write(json.dumps(sums).encode()))
-            _write_atomic(self.dir / f"{sid}.hashes", lambda f: f.write(("\n".join(names) + "\n").encode()))
+                tmps[p] = _write_aside(self.dir / f"x.{p}.npy", partial(_save_array, arr=arr))
+                sums[p] = [tmps[p].stat().st_size, _sha256(tmps[p])]
+            sid = _content_sid(names, sums)
+            if not (self.dir / f"{sid}.hashes").is_file():  # else: the same bytes are committed already
+                for p, tmp in tmps.items():
+                    os.replace(tmp, self.dir / f"{sid}.{p}.npy")
+                _write_atomic(self.dir / f"{sid}.sums", lambda f: f.write(json.dumps(sums).encode()))
+                _write_atomic(self.dir / f"{sid}.hashes", lambda f: f.write(("\n".join(names) + "\n").encode()))
         except BaseException:
-            self._remove_shard(sid)  # a full disk (or Ctrl+C) leaves no parts behind
+            if sid and not (self.dir / f"{sid}.hashes").is_file():
+                self._remove_shard(sid)  # a full disk (or Ctrl+C) leaves no parts behind
             raise
+        finally:
+            for tmp in tmps.values():
+                tmp.unlink(missing_ok=True)
         with self._lock:
+            self._sids.add(sid)
             for row, h in enumerate(names):
                 self._index.setdefault(h, (sid, row))
 

@@ -30,8 +30,8 @@ class CachedFeatures:
 
 def feature_cache(project: Any, settings: Any = None) -> Any:
     """The project's feature cache for its model and region mode, found without loading the model."""
-    from engine.cache import FeatureCache
     from engine.models import ModelLoadError, resolve_spec
+    from workflows.feature_store import open_feature_cache
     from workflows.scoring import view_config
     from workflows.settings import load_settings
 
@@ -40,7 +40,7 @@ def feature_cache(project: Any, settings: Any = None) -> Any:
         model_id = resolve_spec(settings.model).model_id
     except ModelLoadError as err:
         raise UserError(str(err)) from err
-    return FeatureCache(project.cache_dir / "features", model_id, view_config(settings).key())
+    return open_feature_cache(project, model_id, view_config(settings).key(), settings)
 
 
 def cached_features(project: Any, settings: Any = None, image_ids: list[int] | None = None) -> CachedFeatures:

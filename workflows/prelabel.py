@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ from workflows.settings import ProjectSettings
 
 #: images per engine call; between calls, what another process stored meanwhile is skipped
 SLICE = 256
+
+#: (project, ctx, run id, items, cancel, from_end) -> the engine's batch results over the items
+BatchSource = Callable[[Any, ScoringContext, int, list[ImageItem], "CancelToken | None", bool], Iterator[Any]]
 
 #: scope name -> filter of the images a run covers
 SCOPES: dict[str, ImageFilter] = {
@@ -79,13 +82,15 @@ def run_prelabel(
     cancel: CancelToken | None = None,
     join: bool = False,
     force: bool = False,
+    source: BatchSource | None = None,
 ) -> Generator[Progress, None, RunSummary]:
     """Pre-label the images of `scope` (or `image_ids`) with the project's model and attributes.
 
     A run is leased to the process running it: a second process gets RunInProgress ("run #N is
     in progress (pid P on HOST)"), or with `join` works on the same run from the other end of
     the list (slice by slice, skipping what either process stored). `force`: a new run that
-    re-encodes every image (their cached features are dropped first).
+    re-encodes every image (their cached features are dropped first). `source`: where the engine
+    batches come from (default: this process, `_sliced`; workflows/prelabel_ray.py: a Ray cluster).
     """
     t0 = time.perf_counter()
     yield Progress(0, None, "loading model and classes", stage="prepare")
@@ -151,7 +156,8 @@ def run_prelabel(
         run_id, resumed=resumed, n_images=len(done | set(ids)), n_skipped=len(ids) - len(todo), notes=notes
     )
     try:
-        yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0, from_end=not owned)
+        yield from _predict(project, ctx, run_id, todo, hash_errors, summary, cancel, t0, from_end=not owned,
+                            source=source or _sliced)
     except (Cancelled, GeneratorExit, KeyboardInterrupt):  # stopped by the user or the caller
         if owned:
             project.update_run(
@@ -209,6 +215,7 @@ def _predict(
     t0: float,
     *,
     from_end: bool = False,
+    source: BatchSource,
 ) -> Generator[Progress, None, None]:
     """Drive the engine over `todo`, one store transaction per engine batch (`from_end`: a joining
     process, last images first)."""
@@ -228,7 +235,7 @@ def _predict(
     t_engine = t_store = 0.0
     processed = len(errors)
     mark = time.perf_counter()
-    for br in _sliced(project, ctx, run_id, items, cancel, from_end):
+    for br in source(project, ctx, run_id, items, cancel, from_end):
         now = time.perf_counter()
         t_engine += now - mark
         if not (br.items or br.errors or br.in_flight):  # cancelled: encoded and cached, scored on resume

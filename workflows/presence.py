@@ -38,6 +38,7 @@ def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibratio
     still fresh (no model is loaded then), else computed from the cache and saved. None with too
     few cached images, or when no model or class is set up."""
     from engine.models import ModelLoadError, resolve_spec
+    from workflows.feature_store import feature_root
     from workflows.scoring import engine_config, view_config
     from workflows.settings import load_settings
 
@@ -45,9 +46,10 @@ def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibratio
         settings = load_settings(project)
         model_id = ctx.model_id if ctx is not None else resolve_spec(settings.model).model_id
         view_cfg, eng = view_config(settings), engine_config(settings)
+        root = feature_root(project, settings)
     except (ModelLoadError, UserError):
         return None
-    memo_key = (str(project.cache_dir), _key(model_id, view_cfg.key(), project.attribute_set_version(), eng))
+    memo_key = (str(root), _key(model_id, view_cfg.key(), project.attribute_set_version(), eng))
     hit = _recent.get(memo_key)
     if hit is not None and time.monotonic() - hit[0] < REUSE_SECONDS:
         return hit[1]
@@ -58,9 +60,9 @@ def calibration_for_project(project: Any, ctx: Any = None) -> PresenceCalibratio
 
 def _fresh_calibration(project: Any, settings: Any, model_id: str, view_cfg: Any, eng: Any, ctx: Any
                        ) -> PresenceCalibration | None:
-    from engine.cache import FeatureCache
+    from workflows.feature_store import open_feature_cache
 
-    cache = FeatureCache(project.cache_dir / "features", model_id, view_cfg.key())
+    cache = open_feature_cache(project, model_id, view_cfg.key(), settings)
     ids = project.image_ids()
     hashes = project.content_hashes(ids)
     cached = [h for h in dict.fromkeys(hashes[i] for i in ids if hashes.get(i)) if cache.has(h)]

@@ -17,6 +17,7 @@ from engine.models import ClipModel
 from engine.pipeline import ScoreResult, score_cached
 from engine.types import METHODS, OT_MODES, ClassSpec, EngineConfig, ViewConfig, view_mode, view_mode_names
 from workflows.errors import UserError
+from workflows.feature_store import open_feature_cache
 from workflows.models import get_model
 from workflows.progress import CancelToken, Progress, check
 from workflows.settings import ProjectSettings, load_settings
@@ -96,7 +97,7 @@ class ScoringContext:
         model = _load_model(settings)
         if view_cfg.mode == "dense" and not model.supports_dense:  # a tower without patch tokens
             raise UserError(model.dense_unsupported or f"dense region mode needs patch tokens; {model.model_id} has none")
-        cache = FeatureCache(project.cache_dir / "features", model.model_id, view_cfg.key())
+        cache = open_feature_cache(project, model.model_id, view_cfg.key(), settings)
         return cls(
             settings=settings,
             model=model,

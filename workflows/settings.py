@@ -36,6 +36,7 @@ class ProjectSettings:
     domain_hint: str = ""
     n_attributes: int = 6
     reviewer: str = ""  # empty: the login name
+    cache_dir: str = ""  # feature store folder or file:// URL; empty: beside the project (workflows/feature_store.py)
 
     @property
     def effective_ollama_host(self) -> str:
