@@ -48,7 +48,7 @@ class AuditController(QObject):
         self.flagged_only = False
         self.findings: dict[str, Any] = {}
         self.evidence: Any = None  # ImageEvidence of the selected row, once loaded
-        self.loader = EvidenceLoader(self)
+        self.loader = EvidenceLoader()
         self.loader.loaded.connect(self._evidence_loaded)
         self.loader.failed.connect(self._evidence_failed)
         self._emitting = False

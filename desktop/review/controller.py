@@ -45,7 +45,7 @@ class ReviewController(QObject):
         self.effort = EffortCounter()  # keys and clicks since the last decision (the view feeds it)
         self.state: ReviewState | None = None
         self.evidence: Any = None  # workflows.evidence.ImageEvidence of the current image, when loaded
-        self.loader = EvidenceLoader(self)
+        self.loader = EvidenceLoader()
         self.loader.loaded.connect(self._evidence_loaded)
         self.loader.failed.connect(self._evidence_failed)
         self._emitting = False

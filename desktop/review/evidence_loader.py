@@ -25,8 +25,11 @@ class EvidenceLoader(QObject):
     loaded = Signal(object, object)
     failed = Signal(object, object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self) -> None:
+        # No Qt parent, on purpose: a parent would destroy the C++ object while the worker thread
+        # may be emitting on it (a segfault). Python owns it; the queued job's bound method keeps
+        # it alive until its answer is emitted.
+        super().__init__()
         self._pool: ThreadPoolExecutor | None = None
         self._cache: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
         self.latest: Hashable | None = None
