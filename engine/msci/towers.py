@@ -50,8 +50,8 @@ class TextParts:
 
 
 def _parts_of(tower: Any, pool_type: str, eos_id: int | None) -> TextParts:
-    """The fields both tower layouts share; `Any` because open_clip sets them as dynamic Module
-    attributes (typed `Tensor | Module`), whose kinds `text_parts`' callers have checked."""
+    """The fields both tower layouts share. `Any`: open_clip sets them as dynamic Module attributes
+    (typed `Tensor | Module`); `text_parts` checks which layout the model has."""
     return TextParts(tower.token_embedding, tower.positional_embedding, tower.transformer, tower.ln_final,
                      tower.text_projection, tower.attn_mask, pool_type, eos_id)
 
