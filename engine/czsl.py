@@ -59,13 +59,14 @@ class CZSLResult:
 
 def _array(x: object, dtype: type | None = None) -> np.ndarray:
     if hasattr(x, "detach"):  # a torch tensor, without importing torch here
-        x = x.detach().cpu().numpy()  # type: ignore[union-attr]
+        x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=dtype)
 
 
 def _top1(scores: np.ndarray, unseen_pair: np.ndarray, bias: float) -> np.ndarray:
     biased = scores + bias * unseen_pair[None, :]
-    return biased.argmax(axis=1)
+    pred: np.ndarray = biased.argmax(axis=1)  # numpy's stubs type argmax(axis=...) as Any
+    return pred
 
 
 def harmonic_mean(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
@@ -147,7 +148,7 @@ def evaluate(scores: object, labels: object, seen_pairs: object, candidates: obj
 def closed_world(scores: object, labels: object, seen_pairs: object, test_pairs: object, **kw: object
                  ) -> CZSLResult:
     """Closed world: the candidates are the pairs that occur in the test set (``test_pairs`` bool [P])."""
-    return evaluate(scores, labels, seen_pairs, _array(test_pairs, bool), **kw)  # type: ignore[arg-type]
+    return evaluate(scores, labels, seen_pairs, _array(test_pairs, bool), **kw)
 
 
 def open_world(scores: object, labels: object, seen_pairs: object, feasible: object | None = None,
@@ -157,17 +158,19 @@ def open_world(scores: object, labels: object, seen_pairs: object, feasible: obj
     Seen pairs always stay candidates (they were observed, so they are feasible).
     """
     cand = None if feasible is None else _array(feasible, bool) | _array(seen_pairs, bool)
-    return evaluate(scores, labels, seen_pairs, cand, **kw)  # type: ignore[arg-type]
+    return evaluate(scores, labels, seen_pairs, cand, **kw)
 
 
 def feasibility_mask(feasibility: object, seen_pairs: object, threshold: float) -> np.ndarray:
     """Pairs kept in the open world: seen pairs, and unseen pairs whose feasibility score is at
     least ``threshold`` (e.g. CompCos's cosine feasibility, or a model's own)."""
-    return (_array(feasibility, np.float64) >= threshold) | _array(seen_pairs, bool)
+    keep: np.ndarray = (_array(feasibility, np.float64) >= threshold) | _array(seen_pairs, bool)
+    return keep
 
 
 def product_of_marginals(state_probs: object, object_probs: object, pair_states: object,
                          pair_objects: object) -> np.ndarray:
     """p(pair) = p(state) * p(object) for every pair [N, P] from the marginals [N, S] and [N, O]."""
     ps, po = _array(state_probs, np.float64), _array(object_probs, np.float64)
-    return ps[:, _array(pair_states, np.int64)] * po[:, _array(pair_objects, np.int64)]
+    joint: np.ndarray = ps[:, _array(pair_states, np.int64)] * po[:, _array(pair_objects, np.int64)]
+    return joint

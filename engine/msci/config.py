@@ -63,7 +63,9 @@ class MSCIConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown MSCI setting(s): {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        # JSON has lists where the dataclass has tuples; values are whatever the JSON held
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)
 
     def with_(self, **changes: Any) -> MSCIConfig:
         return replace(self, **changes)

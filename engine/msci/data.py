@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from PIL import Image
 
+from engine.msci.model import MSCI
 from engine.views import _normalise, global_view
 
 
@@ -20,7 +21,7 @@ def pixels(images: Iterable[Image.Image], image_size: int, mean: Sequence[float]
 
 
 @torch.no_grad()
-def frozen_tokens_of(model, images: Iterable[Image.Image], image_size: int, mean: Sequence[float],
+def frozen_tokens_of(model: MSCI, images: Iterable[Image.Image], image_size: int, mean: Sequence[float],
                      std: Sequence[float], batch_size: int = 256) -> torch.Tensor:
     """Cache MSCI's frozen image path (before the first adapter) for a stream of images, in batches."""
     out, batch = [], []

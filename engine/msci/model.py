@@ -10,7 +10,8 @@ Trainable parameter groups carry the authors' names: `additional_visual_params` 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,11 @@ from engine.msci.towers import (
     layer_tokens,
     text_parts,
     unsupported,
+    visual_tower,
 )
+
+#: open_clip's tokenizer: texts -> [N, L] token ids (its tokenizers are untyped callables)
+Tokenizer = Callable[[list[str]], torch.Tensor]
 
 #: names of the trainable parameter groups, as the authors' model names its attributes
 PARAMETER_GROUPS: tuple[str, ...] = (
@@ -55,7 +60,9 @@ def layer_split(n_layers: int, low: int, high: int) -> tuple[list[int], list[int
 class MSCI(nn.Module):
     """Three branches (pair, state, object) over states × objects; see the module docstring."""
 
-    def __init__(self, clip_model: nn.Module, tokenizer, states: Sequence[str], objects: Sequence[str],
+    token_ids: torch.Tensor  # [3, L], a buffer (registered in `_build`)
+
+    def __init__(self, clip_model: nn.Module, tokenizer: Tokenizer, states: Sequence[str], objects: Sequence[str],
                  config: MSCIConfig | None = None, *, seed: int | None = None) -> None:
         super().__init__()
         if seed is not None:  # the random init (adapters, heads) from the seed, not the global RNG
@@ -65,7 +72,7 @@ class MSCI(nn.Module):
         else:
             self._build(clip_model, tokenizer, states, objects, config)
 
-    def _build(self, clip_model: nn.Module, tokenizer, states: Sequence[str], objects: Sequence[str],
+    def _build(self, clip_model: nn.Module, tokenizer: Tokenizer, states: Sequence[str], objects: Sequence[str],
                config: MSCIConfig | None) -> None:
         why = unsupported(clip_model)
         if why:
@@ -79,7 +86,7 @@ class MSCI(nn.Module):
         for p in self.clip.parameters():
             p.requires_grad_(False)
         self.tokenizer = tokenizer
-        visual = self.clip.visual
+        visual = visual_tower(self.clip)
         self.num_layers = len(visual.transformer.resblocks)
         self.low_layers, self.high_layers = layer_split(self.num_layers, cfg.selected_low_layers,
                                                         cfg.selected_high_layers)
@@ -129,7 +136,7 @@ class MSCI(nn.Module):
     @torch.no_grad()
     def frozen_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The cacheable part of the image path (before the first adapter): [B, 1+P, width]."""
-        v = self.clip.visual
+        v = visual_tower(self.clip)
         return frozen_tokens(v, images.to(v.conv1.weight.dtype))
 
     # --- text side ----------------------------------------------------------------------------
@@ -208,7 +215,7 @@ class MSCI(nn.Module):
     def encode_image(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Frozen tokens -> (image feature [B, D], low-level aggregate, high-level aggregate [B, 1+P, D])."""
         want = sorted(set(self.low_layers) | set(self.high_layers))
-        pooled, inter = layer_tokens(self.clip.visual, tokens, want)
+        pooled, inter = layer_tokens(visual_tower(self.clip), tokens, want)
         by_layer = dict(zip(want, inter))
         low = [by_layer[i].float() for i in self.low_layers]
         high = [by_layer[i].float() for i in self.high_layers]
@@ -239,7 +246,7 @@ class MSCI(nn.Module):
         img_feats = [img, self.attr_disentangler(img), self.obj_disentangler(img)]
         sizes = [len(t) for t in text_feats]
         updated = self.interact(torch.cat(text_feats), low, high).split(sizes, dim=1)
-        scale = self.clip.logit_scale.exp().float()
+        scale = cast(torch.Tensor, self.clip.logit_scale).exp().float()  # a Parameter of open_clip's CLIP
         return [torch.einsum("bd,bkd->bk", F.normalize(f, dim=-1), t * scale) for f, t in zip(img_feats, updated)]
 
     def forward(self, tokens: torch.Tensor, pair_idx: torch.Tensor) -> list[torch.Tensor]:

@@ -34,7 +34,8 @@ class Adapter(nn.Module):
         """The adapter branch only (the authors call it with add_residual=False)."""
         down = self.non_linear_func(self.down_proj(x))
         down = F.dropout(down, p=self.dropout, training=self.training)
-        return self.up_proj(down) * self.scale
+        up: torch.Tensor = self.up_proj(down)  # nn.Module.__call__ returns Any
+        return up * self.scale
 
 
 class Disentangler(nn.Module):
@@ -75,7 +76,8 @@ class MultiHeadAttention(nn.Module):
         v = self.v_proj(v).reshape(b, m, h, c // h).permute(0, 2, 1, 3)
         attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
         x = (self.attn_drop(attn) @ v).transpose(1, 2).reshape(b, n, c)
-        return self.proj_drop(self.proj(x))
+        out: torch.Tensor = self.proj_drop(self.proj(x))
+        return out
 
 
 class CrossAttentionLayer(nn.Module):
@@ -91,7 +93,8 @@ class CrossAttentionLayer(nn.Module):
 
     def forward(self, q: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
         q = q + self.cross_attn(q, kv, kv)
-        return q + self.dropout(self.mlp(self.norm(q)))
+        mlp: torch.Tensor = self.dropout(self.mlp(self.norm(q)))
+        return q + mlp
 
 
 class _Stage(nn.Module):

@@ -7,17 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
 
+def visual_tower(model: nn.Module) -> VisionTransformer:
+    """`model.visual` as open_clip's ViT: nn.Module's `__getattr__` types it `Tensor | Module`.
+
+    Only for models `unsupported` accepted (it checks the isinstance at run time)."""
+    return cast(VisionTransformer, model.visual)
+
+
 def unsupported(model: nn.Module) -> str | None:
     """Why MSCI cannot run on this open_clip model, in one line; None when it can."""
     if not isinstance(getattr(model, "visual", None), VisionTransformer):
         return "MSCI needs an open_clip ViT image tower (its blocks carry the adapters)"
-    v = model.visual
+    v = visual_tower(model)
     if getattr(v, "attn_pool", None) is not None or v.proj is None:
         return "MSCI needs a ViT tower with a projection and no attention pooling"
     try:
@@ -41,17 +49,21 @@ class TextParts:
     eos_id: int | None
 
 
+def _parts_of(tower: Any, pool_type: str, eos_id: int | None) -> TextParts:
+    """The fields both tower layouts share. `Any`: open_clip sets them as dynamic Module attributes
+    (typed `Tensor | Module`); `text_parts` checks which layout the model has."""
+    return TextParts(tower.token_embedding, tower.positional_embedding, tower.transformer, tower.ln_final,
+                     tower.text_projection, tower.attn_mask, pool_type, eos_id)
+
+
 def text_parts(model: nn.Module) -> TextParts:
     """The text tower of a `CLIP` (fields on the model) or a `CustomTextCLIP` with an open_clip tower."""
     if hasattr(model, "token_embedding"):
-        return TextParts(model.token_embedding, model.positional_embedding, model.transformer, model.ln_final,
-                         model.text_projection, model.attn_mask, getattr(model, "text_pool_type", "argmax"),
-                         getattr(model, "text_eos_id", None))
+        return _parts_of(model, getattr(model, "text_pool_type", "argmax"), getattr(model, "text_eos_id", None))
     t = getattr(model, "text", None)
     if t is not None and hasattr(t, "token_embedding") and getattr(t, "cls_emb", None) is None \
             and not getattr(t, "use_pad_mask", False):
-        return TextParts(t.token_embedding, t.positional_embedding, t.transformer, t.ln_final,
-                         t.text_projection, t.attn_mask, t.pool_type, getattr(t, "eos_id", None))
+        return _parts_of(t, t.pool_type, getattr(t, "eos_id", None))
     raise ValueError("MSCI needs an open_clip text transformer (not a Hugging Face text tower) for its soft prompts")
 
 
@@ -62,22 +74,27 @@ def encode_token_embeddings(parts: TextParts, token_ids: torch.Tensor, embeds: t
     positions after it, so cutting the padding off changes nothing.
     """
     n_tok = embeds.shape[1]
-    cast = parts.transformer.get_cast_dtype() if hasattr(parts.transformer, "get_cast_dtype") else embeds.dtype
-    x = embeds.to(cast) + parts.positional_embedding[:n_tok].to(cast)
+    get_cast_dtype = getattr(parts.transformer, "get_cast_dtype", None)
+    dtype: torch.dtype = get_cast_dtype() if get_cast_dtype is not None else embeds.dtype
+    x = embeds.to(dtype) + parts.positional_embedding[:n_tok].to(dtype)
     mask = parts.attn_mask[:n_tok, :n_tok] if parts.attn_mask is not None else None
-    x = parts.transformer(x, attn_mask=mask)
-    x = parts.ln_final(x)
-    x = text_global_pool(x, token_ids, parts.pool_type, eos_token_id=parts.eos_id)
+    # the modules' __call__ and open_clip's untyped pool return Any: name the tensors
+    hidden: torch.Tensor = parts.ln_final(parts.transformer(x, attn_mask=mask))
+    pooled: torch.Tensor = text_global_pool(hidden, token_ids, parts.pool_type, eos_token_id=parts.eos_id)
     proj = parts.text_projection
     if proj is None:
-        return x
-    return proj(x) if isinstance(proj, nn.Module) else x @ proj
+        return pooled
+    if isinstance(proj, nn.Module):
+        out: torch.Tensor = proj(pooled)
+        return out
+    return pooled @ proj
 
 
 def frozen_tokens(visual: VisionTransformer, images: torch.Tensor) -> torch.Tensor:
     """Everything before the first adapter (patch embedding, class token, positions, ln_pre):
     [B, 3, S, S] -> [B, 1 + P, width]. Frozen, so a trainer computes it once per image."""
-    return visual._embeds(images)
+    tokens: torch.Tensor = visual._embeds(images)
+    return tokens
 
 
 class AdapterHooks:
@@ -106,7 +123,8 @@ class AdapterHooks:
     @staticmethod
     def _add(seen: dict[str, torch.Tensor], adapter: nn.Module) -> Callable:
         def hook(_mod: nn.Module, _args: tuple, out: torch.Tensor) -> torch.Tensor:
-            return out + adapter(seen.pop("x"))
+            branch: torch.Tensor = adapter(seen.pop("x"))
+            return out + branch
         return hook
 
     def remove(self) -> None:

@@ -168,4 +168,5 @@ def train_msci(model: MSCI, tokens: torch.Tensor, state: torch.Tensor, obj: torc
                 gen.close()
                 raise TrainingCancelled()
     except StopIteration as stop:
-        return stop.value
+        result: TrainResult = stop.value  # the generator's return value (StopIteration types it Any)
+        return result

@@ -33,4 +33,6 @@ def test_learn_cli_round_trip(world, capsys):
     assert "weight" in out
     assert main(["stats", "--project", path]) == 0
     assert "labels shown: learning run #" in capsys.readouterr().out
-    assert main(["learn", "--method", "msci", "--project", path]) == 1  # registered later by its helper
+    assert main(["learn", "--method", "msci", "--project", path]) == 1  # a flat project: no pairs to learn
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lazlabel: msci learns (state, object) pairs") and "\n" not in err

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from workflows import demo_compose
 from workflows.errors import UserError
 from workflows.progress import drive
-
-#: the compositional demo project (helper compose's label space); skipped until that is merged
-demo_compose = pytest.importorskip("workflows.demo_compose", reason="needs the compositional label space")
 
 FAST = {"epochs": 3}
 
@@ -80,3 +78,17 @@ def test_msci_needs_pairs_and_enough_decisions(compose_project, tmp_path):
     with pytest.raises(UserError, match="pairs and this project has none"):
         drive(learn(flat, method="msci", preview=True))
     flat.close()
+
+
+def test_learn_cli_msci_preview_on_a_pair_project(compose_project, capsys):
+    """`lazlabel learn --method msci --preview` as a user runs it (published epochs, early stopping)."""
+    from cli.main import main
+
+    project = compose_project
+    before = [r.id for r in project.runs(kind="learn")]
+    zero = _shown(project)
+    assert main(["learn", "--method", "msci", "--preview", "--seed", "3", "--project", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert f"learned from {len(project.decided_images())} decisions" in out
+    assert "msci is less explainable" in out
+    assert [r.id for r in project.runs(kind="learn")] == before and _shown(project) == zero  # preview: nothing written
