@@ -26,6 +26,7 @@ class VouchModel:
         self.proposal: vouch.VouchProposal | None = None
         self.base: vouch.VouchProposal | None = None  # the proposal before any override
         self.overrides: dict[int, float | None] = {}
+        self.seed: int | None = None  # None: a fresh random draw (recorded); set to repeat a draw
         self.refresh_sample()
 
     # -- the sample -------------------------------------------------------------------------------
@@ -34,6 +35,7 @@ class VouchModel:
         return self.sample
 
     def draw(self, size: int, seed: int | None = None, reviewer: str | None = None) -> vouch.AuditSample:
+        seed = self.seed if seed is None else seed
         self.sample = vouch.draw_audit_sample(self.project, size, seed=seed, reviewer=reviewer)
         self.proposal = self.base = None
         self.overrides = {}

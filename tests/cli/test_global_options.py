@@ -41,6 +41,10 @@ def _leaf_commands() -> list[tuple[tuple[str, ...], list[str]]]:
                     argv += [a.option_strings[0], _dummy(a)]
             elif a.nargs != "*":
                 argv.append(_dummy(a))
+        for group in sub._mutually_exclusive_groups:  # e.g. (--state NAME | --object NAME)
+            if group.required:
+                first = group._group_actions[0]
+                argv += [first.option_strings[0], _dummy(first)]
         out.append((path, argv))
     return out
 
