@@ -3,12 +3,19 @@ opinion on decisions, and the stored findings as the report reads them."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
 
 from tests.workflows.synth import planted_project, synthetic_hashes, tiny_settings
 from workflows.progress import drive
+
+
+def _other(h: str, tag: str) -> str:
+    """Another image's content hash, as long as a real one (the store holds 64 characters)."""
+    return hashlib.sha256(f"{tag}-{h}".encode()).hexdigest()
 
 GRID = 3  # regions: a 3x3 grid of cells, like the grid view mode
 
@@ -43,10 +50,10 @@ def cached_world(project, n: int = 40, dim: int = 32, seed: int = 0, clustered: 
         "copy": (glob[0], reg[0], hashes[0]),
         "near": (torch.nn.functional.normalize(glob[1] + 0.02 * torch.randn(dim, generator=g), dim=0),
                  torch.nn.functional.normalize(reg[1] + 0.02 * torch.randn(GRID * GRID, dim, generator=g), dim=-1),
-                 "near-" + hashes[1]),
-        "mirror": (glob[2], reg[2][MIRROR], "mirror-" + hashes[2]),
+                 _other(hashes[1], "near")),
+        "mirror": (glob[2], reg[2][MIRROR], _other(hashes[2], "mirror")),
         "decoy": (glob[3], torch.nn.functional.normalize(torch.randn(GRID * GRID, dim, generator=g), dim=-1),
-                  "decoy-" + hashes[3]),
+                  _other(hashes[3], "decoy")),
     }
     all_hashes = hashes + [h for _g, _r, h in extra.values()]
     ids = project.write_scan_batch([
