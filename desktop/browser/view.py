@@ -100,7 +100,7 @@ class BrowserView(QWidget):
 
         for box in (self.status_box, self.class_box, self.imported_box, self.sort_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(9)
+            box.setMinimumContentsLength(6)  # with the app style the bar fits a 1024 px window
         bar = QHBoxLayout()
         for label, w in (("Show", self.status_box), ("Class", self.class_box), ("Imported", self.imported_box), ("Sort", self.sort_box)):
             lab = QLabel(label)

@@ -78,7 +78,7 @@ class ReviewView(QWidget):
             self.order.addItem(label, key)
         self.order.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.order.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.order.setMinimumContentsLength(10)
+        self.order.setMinimumContentsLength(8)
         self.order.setToolTip("order of the review queue when nothing is selected in the browser")
         self.order.currentIndexChanged.connect(lambda _i: self.controller.set_order(self.order.currentData()))
         self.queue_label = QLabel()

@@ -20,13 +20,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.widgets.evidence_list import AttributeRow, row_area
+from desktop.widgets.fit import wrapping
 from desktop.widgets.palette import attribute_colour
 from engine.evidence import AttributeEvidence, ClassEvidence, Contrast
 
 
 def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
+    label = wrapping(QLabel(text))  # a long class name wraps, never widens the window
     label.setTextFormat(Qt.TextFormat.RichText)
     return label
 
@@ -44,6 +44,8 @@ class ContrastPanel(QWidget):
         self.rows: list[AttributeRow] = []
         self.selected: AttributeEvidence | None = None
         self.picker = QComboBox(self)
+        self.picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.picker.setMinimumContentsLength(10)  # long class names: the popup shows them whole
         self.picker.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.picker.activated.connect(lambda i: self.compare_requested.emit(self.picker.itemData(i)))
         top = QHBoxLayout()

@@ -24,7 +24,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from desktop.widgets.fit import ElidedLabel
+from desktop.widgets.fit import ElidedLabel, wrapping
 from desktop.widgets.palette import attribute_colour
 from engine.evidence import SHARE_RULE, AttributeEvidence, ClassEvidence
 
@@ -167,9 +167,8 @@ def row_area() -> tuple[QScrollArea, QWidget, QVBoxLayout]:
 
 
 def _heading(text: str) -> QLabel:
-    label = QLabel(text)
+    label = wrapping(QLabel(text))  # a long class name wraps, never widens the window
     label.setObjectName("muted")
-    label.setWordWrap(True)
     return label
 
 
@@ -183,8 +182,7 @@ class EvidenceList(QWidget):
         self.evidence: ClassEvidence | None = None
         self.rows: list[AttributeRow] = []
         self.selected: AttributeEvidence | None = None
-        self.title = QLabel()
-        self.title.setWordWrap(True)
+        self.title = wrapping(QLabel())
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.caption = ElidedLabel(SHARE_RULE)  # one line; the whole rule in its tooltip
         self.caption.setObjectName("muted")

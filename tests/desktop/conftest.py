@@ -17,6 +17,14 @@ def _isolated_qsettings(tmp_path_factory, monkeypatch):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _app_style(qapp):
+    """The app's own style (Fusion + its style sheet), so sizes measured here are the real ones."""
+    from desktop.style import apply_style
+
+    apply_style(qapp)
+
+
 @pytest.fixture(autouse=True)
 def _collect_qt_garbage(qapp):
     """Delete Qt objects while the QApplication is alive, not in interpreter shutdown (PySide

@@ -89,7 +89,8 @@ def test_closing_any_dialog_then_driving_every_screen_raises_nothing(qtbot, ctx,
         win.show_screen(key)
         _flush()
         hint = win.minimumSizeHint()  # usable at 1024 x 700 (issue #14 item 6)
-        assert hint.width() <= 1024 and hint.height() <= 700, (key, hint)
+        assert hint.width() <= 1024 and hint.height() <= 700, (
+            key, hint, {k: s.minimumSizeHint() for k, s in win.screens.items()})
     assert ctx.errors == []
 
 
