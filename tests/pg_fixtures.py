@@ -18,6 +18,11 @@ from tests import pg_server
 
 BACKENDS = ("sqlite", "postgresql")
 
+# A test that inspects the SQLite file itself (PRAGMAs, copying the file): skipped when the
+# project fixtures run on PostgreSQL (LAZLABEL_TEST_BACKEND=postgresql, tests/conftest.py).
+sqlite_only = pytest.mark.skipif(os.environ.get("LAZLABEL_TEST_BACKEND") == "postgresql",
+                                 reason="inspects the SQLite file itself")
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:

@@ -10,7 +10,7 @@ from .conftest import Reply
 
 
 def run(project, *argv):
-    return main(["--project", str(project.path), *argv])
+    return main(["--project", project.location, *argv])
 
 
 def test_classes_and_attribute_files(project, tmp_path, capsys):

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(project, *argv):
-    return main(["--project", str(project.path), *argv])
+    return main(["--project", project.location, *argv])
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def pair_project(tmp_path: Path):
 
 
 def test_compose_cli_makes_pairs_links_existing_classes_and_is_idempotent(project, capsys):
-    p = str(project.path)
+    p = project.location
     project.add_class("Ripe Tomato")  # becomes the pair, keeping its id
     cid = project.get_class("ripe tomato").id
     assert main(["-p", p, "classes", "compose", "--states", "ripe", "rotten", "--objects", "tomato", "apple"]) == 0
@@ -67,7 +67,7 @@ def test_compose_cli_makes_pairs_links_existing_classes_and_is_idempotent(projec
 
 
 def test_part_attributes_are_copied_into_pairs_and_edits_survive(project, tmp_path, capsys):
-    p = str(project.path)
+    p = project.location
     assert main(["-p", p, "classes", "compose", "--states", "dotted", "red", "--objects", "circle"]) == 0
     parts = tmp_path / "parts.json"
     parts.write_text(json.dumps({"states": {"dotted": ["small dots", "a dotted surface"]},
@@ -99,7 +99,7 @@ def test_marginals_method_on_a_flat_project_is_a_user_error(project, capsys):
     s = load_settings(project)
     s.method = "marginals"
     save_settings(project, s)
-    assert main(["-p", str(project.path), "prelabel", "--model", "demo"]) == 1
+    assert main(["-p", project.location, "prelabel", "--model", "demo"]) == 1
     err = capsys.readouterr().err
     assert "marginals method scores state-object pairs; not a pair: cat" in err and "internal" not in err
 
@@ -110,13 +110,13 @@ def test_pair_grid_counts_decided_images_per_cell(pair_project, capsys):
     grid = pair_grid(pair_project)
     assert grid.cell("red", "circle").decided == 2 and grid.cell("red", "square").allowed is False
     assert {(c.state, c.object) for c in grid.seen_pairs} == {(p.state, p.object) for p in PAIRS}
-    assert main(["-p", str(pair_project.path), "classes", "pairs", "--json"]) == 0
+    assert main(["-p", pair_project.location, "classes", "pairs", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["states"] == ["red", "dotted", "striped"] and len(data["pairs"]) == 3
 
 
 def _export(project, fmt: str, out: Path) -> None:
-    assert main(["-p", str(project.path), "export", fmt, str(out)]) == 0
+    assert main(["-p", project.location, "export", fmt, str(out)]) == 0
 
 
 def test_exports_carry_state_and_object_and_read_back(pair_project, tmp_path, capsys):

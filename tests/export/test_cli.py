@@ -20,7 +20,7 @@ def test_export_list_names_every_plugin(capsys):
 
 
 def test_export_then_import_from_the_command_line(world, tmp_path, capsys):
-    proj = str(world.project.path)
+    proj = world.project.location
     out = tmp_path / "tree"
     rc = main(
         [
@@ -55,7 +55,7 @@ def test_export_then_import_from_the_command_line(world, tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line_and_exit_1(world, tmp_path, capsys):
-    proj = str(world.project.path)
+    proj = world.project.location
     assert main(["-p", proj, "export", "csv", str(tmp_path / "o"), "--split", "train=0.9"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lazlabel: split fractions add up to 0.9") and err.count("\n") == 1
@@ -73,7 +73,7 @@ def test_import_reports_unmatched_paths(world, tmp_path, capsys):
         w.writerow(["ghost.png", "dog"])
     listing = tmp_path / "unmatched.txt"
     rc = main(
-        ["-p", str(world.project.path), "import-labels", "csv", str(f), "--unmatched-out", str(listing)]
+        ["-p", world.project.location, "import-labels", "csv", str(f), "--unmatched-out", str(listing)]
     )
     assert rc == 0
     captured = capsys.readouterr()

@@ -27,7 +27,7 @@ HOSTILE_CELLS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tlead
 
 
 def test_overwrite_refuses_and_names_files_the_export_did_not_write(world, tmp_path, capsys):
-    proj, out = str(world.project.path), tmp_path / "OUT"
+    proj, out = world.project.location, tmp_path / "OUT"
     assert main(["-p", proj, "export", "csv", str(out)]) == 0
     (out / "runs").mkdir()
     (out / "runs" / "ckpt.pt").write_text("w", encoding="utf-8")
@@ -146,7 +146,7 @@ def _deep(n: int = 100_000) -> str:
 def test_bad_import_files_are_one_line_errors_naming_the_file(project, tmp_path, capsys, cmd, name, content, message):
     f = tmp_path / name
     f.write_bytes(content)
-    assert main(["-p", str(project.path), *cmd, str(f)]) == 1
+    assert main(["-p", project.location, *cmd, str(f)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" not in err, err
     assert message in err and name in err
@@ -173,7 +173,7 @@ def test_killed_export_leftovers_are_cleaned_by_an_export_elsewhere(world, tmp_p
         "os._exit(9)  # killed mid-way: no clean-up runs\n"
     )
     env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, "-c", script, str(world.project.path), str(first / "OUT")], env=env, check=False)
+    subprocess.run([sys.executable, "-c", script, world.project.location, str(first / "OUT")], env=env, check=False)
     left = [n for n in os.listdir(first) if n.startswith(".OUT.tmp-")]
     assert left and walk_files(first / left[0])  # the reproduction: a half-written export is left
     elsewhere = tmp_path / "elsewhere" / "other"

@@ -31,7 +31,7 @@ def _setup(project):
 
 
 def _exported_paths(project, out) -> set[str]:
-    assert main(["-p", str(project.path), "export", "csv", str(out), "--overwrite"]) == 0
+    assert main(["-p", project.location, "export", "csv", str(out), "--overwrite"]) == 0
     with open(out / "labels.csv", newline="") as f:
         return {row["path"] for row in csv.DictReader(f)}
 
@@ -44,7 +44,7 @@ def test_replaced_file_goes_back_into_review_and_out_of_exports(project, tmp_pat
     shutil.copy(root / "other.png", root / "decided.png")  # `cp other.png decided.png`
     st = os.stat(root / "decided.png")
     os.utime(root / "decided.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert main(["-p", str(project.path), "scan", "-q"]) == 0
+    assert main(["-p", project.location, "scan", "-q"]) == 0
     out = capsys.readouterr().out
     assert "1 changed (1 of them decided: back in review" in out
 

@@ -18,7 +18,7 @@ def vw(project):
 
 
 def _run(project, *args):
-    return main([*args, "--project", str(project.path)])
+    return main([*args, "--project", project.location])
 
 
 def test_sample_then_accept_vouched_from_the_command_line(vw, capsys):
@@ -37,7 +37,7 @@ def test_sample_then_accept_vouched_from_the_command_line(vw, capsys):
     assert _run(project, "review", "--target", "0.9", "--accept-vouched", "--preview") == 0
     prev = capsys.readouterr().out
     assert "precision >=" in prev and "guaranteed" in prev and project.vouches() == []
-    assert _run(project, "--project", str(project.path), "review", "--accept-vouched", "--target", "0.9") == 0
+    assert _run(project, "--project", project.location, "review", "--accept-vouched", "--target", "0.9") == 0
     done = capsys.readouterr().out
     assert "(vouch #1)" in done and len(project.vouches()) == 1
 

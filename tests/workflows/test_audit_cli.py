@@ -13,7 +13,7 @@ from tests.workflows.synth import planted_project
 @pytest.fixture
 def audited(project, capsys):
     world = planted_project(project, n=240, flip=0.3)
-    assert main(["-p", str(project.path), "audit", "run", "--checks", "labels,duplicates"]) == 0
+    assert main(["-p", project.location, "audit", "run", "--checks", "labels,duplicates"]) == 0
     out = capsys.readouterr().out
     return project, world, out
 
@@ -26,7 +26,7 @@ def test_run_says_what_it_found_and_how_long_each_check_took(audited):
 
 def test_report_all_is_everything_and_json_is_one_document(audited, capsys):
     project, _world, _ = audited
-    path = str(project.path)
+    path = project.location
     assert main(["-p", path, "audit", "report", "--format", "jsonl"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert 0 < len(lines) <= 50 and all(json.loads(x)["flagged"] for x in lines)
@@ -46,7 +46,7 @@ def test_report_all_is_everything_and_json_is_one_document(audited, capsys):
 
 def test_bad_audit_input_is_one_line_and_exit_1(audited, capsys):
     project, *_ = audited
-    path = str(project.path)
+    path = project.location
     assert main(["-p", path, "audit", "run", "--checks", "labels,nope"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown audit check 'nope'" in err and "internal error" not in err

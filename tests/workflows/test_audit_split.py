@@ -65,7 +65,7 @@ def test_export_split_never_cuts_a_duplicate_group(project, tmp_path):
     ids, planted = copies_world(project)
     assert {frozenset(g) for g in duplicate_groups(project)} == {frozenset(g) for g in planted}
     out = tmp_path / "out"
-    assert main(["-p", str(project.path), "export", "imagefolder", str(out), "--split", "train=0.5,val=0.5",
+    assert main(["-p", project.location, "export", "imagefolder", str(out), "--split", "train=0.5,val=0.5",
                  "--seed", "3"]) == 0
     split_of = {p.name: p.relative_to(out).parts[0] for p in out.rglob("*.png")}
     assert len(split_of) == len(ids)

@@ -32,7 +32,7 @@ def _prelabel(path, capsys, *extra) -> str:
 
 def test_truncated_shard_is_removed_and_its_images_encoded_again(engine_project, capsys):
     project, ids, cids = engine_project
-    _prelabel(project.path, capsys)
+    _prelabel(project.location, capsys)
     first = _shards(project)[0]
     regions = first.with_name(first.name.replace(".hashes", ".r.npy"))
     in_shard = set(first.read_text().split())
@@ -41,25 +41,25 @@ def test_truncated_shard_is_removed_and_its_images_encoded_again(engine_project,
         f.truncate(regions.stat().st_size // 2)
     # no "internal error: ValueError: mmap length is greater than file size"
     assert len(_preview_missing(project, cids)) == n_lost
-    out = _prelabel(project.path, capsys)
+    out = _prelabel(project.location, capsys)
     assert f"re-encoding {n_lost} image(s)" in out
     assert _preview_missing(project, cids) == []
 
 
 def test_deleted_cache_is_no_dead_end(engine_project, capsys):
     project, ids, cids = engine_project
-    _prelabel(project.path, capsys)
+    _prelabel(project.location, capsys)
     shutil.rmtree(project.cache_dir / "features")
-    out = _prelabel(project.path, capsys)  # was: "nothing to do", while audit said "run pre-label first"
+    out = _prelabel(project.location, capsys)  # was: "nothing to do", while audit said "run pre-label first"
     assert f"re-encoding {len(ids)} image(s)" in out and "nothing to do" not in out
     assert _preview_missing(project, cids) == []
-    assert "nothing to do" in _prelabel(project.path, capsys)
+    assert "nothing to do" in _prelabel(project.location, capsys)
 
 
 def test_force_starts_a_new_run_and_encodes_again(engine_project, capsys):
     project, ids, _cids = engine_project
-    _prelabel(project.path, capsys)
-    out = _prelabel(project.path, capsys, "--force")
+    _prelabel(project.location, capsys)
+    out = _prelabel(project.location, capsys, "--force")
     assert f"run #2: {len(ids)} images pre-labelled" in out
     # shards are content-addressed (engine/cache.py): the same bytes encoded again keep their names
     assert "cached feature rows dropped" in out and _shards(project)
@@ -67,21 +67,21 @@ def test_force_starts_a_new_run_and_encodes_again(engine_project, capsys):
 
 def test_verify_finds_a_flipped_byte_and_clear_empties(engine_project, capsys):
     project, ids, _cids = engine_project
-    _prelabel(project.path, capsys)
+    _prelabel(project.location, capsys)
     first = _shards(project)[0]
     glob_ = first.with_name(first.name.replace(".hashes", ".g.npy"))
     data = bytearray(glob_.read_bytes())
     data[-1] ^= 0xFF  # same size: only the checksum can tell
     glob_.write_bytes(bytes(data))
-    assert main(["-p", str(project.path), "cache", "verify"]) == 0
+    assert main(["-p", project.location, "cache", "verify"]) == 0
     out = capsys.readouterr().out
     assert "1 damaged shard(s) removed" in out and "checksum" in out
-    assert main(["-p", str(project.path), "cache", "verify"]) == 0
+    assert main(["-p", project.location, "cache", "verify"]) == 0
     assert "0 damaged" in capsys.readouterr().out
-    assert main(["-p", str(project.path), "cache", "clear"]) == 0
+    assert main(["-p", project.location, "cache", "clear"]) == 0
     assert "feature cache cleared" in capsys.readouterr().out
     assert not (project.cache_dir / "features").exists()
-    assert f"re-encoding {len(ids)}" in _prelabel(project.path, capsys)
+    assert f"re-encoding {len(ids)}" in _prelabel(project.location, capsys)
 
 
 def test_parts_of_a_writer_that_died_on_a_full_disk_are_swept(tmp_path):

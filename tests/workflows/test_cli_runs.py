@@ -11,7 +11,7 @@ from cli.main import main
 
 def test_decide_undo_stats_from_the_command_line(predicted, capsys):
     project, cids, iids, _ = predicted
-    path = str(project.path)
+    path = project.location
     # img4 is predicted "dog": naming it accepts, naming another class corrects
     assert main(["-p", path, "decide", "img4.png", "dog", "--reviewer", "ana"]) == 0
     assert main(["-p", path, "decide", "img1.png", "fox", "--note", "tail"]) == 0
@@ -34,7 +34,7 @@ def test_decide_undo_stats_from_the_command_line(predicted, capsys):
 
 def test_bad_input_is_one_clear_line(predicted, capsys):
     project, *_ = predicted
-    path = str(project.path)
+    path = project.location
     assert main(["-p", path, "decide", "img4.png", "wolf"]) == 1
     assert "unknown class 'wolf'" in capsys.readouterr().err
     assert main(["-p", path, "undo", "img4.png"]) == 1
@@ -47,7 +47,7 @@ def test_bad_input_is_one_clear_line(predicted, capsys):
 
 def test_prelabel_rescore_runs_from_the_command_line(engine_project, capsys):
     project, ids, cids = engine_project
-    path = str(project.path)
+    path = project.location
     assert main(["-p", path, "prelabel", "--crops", "4"]) == 0
     assert "run #1: 12 images pre-labelled" in capsys.readouterr().out
     assert main(["-p", path, "prelabel", "--crops", "4"]) == 0
@@ -70,7 +70,7 @@ def test_prelabel_rescore_runs_from_the_command_line(engine_project, capsys):
 
 def test_bulk_accept_by_class_queue_and_multi_undo(predicted, capsys):
     project, cids, iids, _ = predicted  # predictions: cat, dog, fox, cat, dog, fox with scores 0.0..0.5
-    path = str(project.path)
+    path = project.location
     assert main(["-p", path, "review", "--accept-above", "0.1", "--class", "dog"]) == 0
     assert "accepted 2 predictions of class dog" in capsys.readouterr().out  # img1, img4
     assert main(["-p", path, "review", "--class", "fox"]) == 0

@@ -74,7 +74,7 @@ def test_explanations_of_a_rescore_never_reencode(prelabelled, monkeypatch):
 
 def test_cli_explain_text_and_json(prelabelled, capsys):
     project, ids, cids = prelabelled
-    path = str(project.path)
+    path = project.location
     rels = [project.image(i).rel_path for i in ids[:2]]
     assert main(["explain", rels[0], "--format", "json", "-p", path]) == 0  # options anywhere after the command
     one = json.loads(capsys.readouterr().out)

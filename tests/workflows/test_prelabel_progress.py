@@ -57,7 +57,7 @@ def test_cancel_mid_batch_stops_within_a_pass_and_leaves_a_valid_cache(many_pass
     ctx_cache = _cache(project)
     # the images encoded whole when the cancel came are a smaller shard; the rest of the batch is not cached
     assert len(ctx_cache) == 6 + at_cancel.extra["in_flight"]
-    assert main(["-p", str(project.path), "cache", "verify"]) == 0
+    assert main(["-p", project.location, "cache", "verify"]) == 0
     assert "0 damaged shard(s) removed" in capsys.readouterr().out
     summary = drive(run_prelabel(project))  # resume: the cached ones are scored, the rest encoded
     assert summary.resumed and summary.n_skipped == 6 and summary.n_scored == 6

@@ -40,9 +40,9 @@ def _holder(path: Path) -> tuple[subprocess.Popen, int]:
 
 def test_second_process_is_told_who_runs_it(engine_project, capsys):
     project, _ids, _cids = engine_project
-    proc, run_id = _holder(project.path)
+    proc, run_id = _holder(project.location)
     try:
-        assert main(["-p", str(project.path), "prelabel"]) == 1
+        assert main(["-p", project.location, "prelabel"]) == 1
         err = capsys.readouterr().err
         assert f"run #{run_id} (prelabel) is in progress (pid {proc.pid} on {socket.gethostname()})" in err
         assert "--wait" in err and "internal error" not in err
@@ -60,11 +60,11 @@ def test_second_process_is_told_who_runs_it(engine_project, capsys):
 
 def test_wait_waits_for_the_run_then_continues(engine_project, capsys):
     project, ids, _cids = engine_project
-    proc, run_id = _holder(project.path)
+    proc, run_id = _holder(project.location)
     release = threading.Timer(1.0, proc.stdin.close)
     release.start()
     try:
-        assert main(["-p", str(project.path), "prelabel", "--wait"]) == 0
+        assert main(["-p", project.location, "prelabel", "--wait"]) == 0
     finally:
         release.cancel()
         proc.stdin.close() if not proc.stdin.closed else None
@@ -76,10 +76,10 @@ def test_wait_waits_for_the_run_then_continues(engine_project, capsys):
 
 def test_a_killed_owner_does_not_hold_the_lease(engine_project, capsys):
     project, ids, _cids = engine_project
-    proc, run_id = _holder(project.path)
+    proc, run_id = _holder(project.location)
     proc.kill()
     proc.wait()
-    assert main(["-p", str(project.path), "prelabel"]) == 0
+    assert main(["-p", project.location, "prelabel"]) == 0
     assert f"{len(ids)} images pre-labelled" in capsys.readouterr().out
-    with Project.open(project.path) as again:
+    with Project.open(project.location) as again:
         assert again.run(run_id).status == "failed"  # shown interrupted

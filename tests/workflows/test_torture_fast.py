@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from db import Project, ProjectError
+from tests.pg_fixtures import sqlite_only
 from workflows.errors import UserError
 from workflows.prelabel import run_prelabel
 from workflows.progress import drive
@@ -30,6 +31,7 @@ def _torture():
     return mod
 
 
+@sqlite_only
 def test_four_deciders_during_an_attribute_import_lose_nothing(predicted, tmp_path):
     torture = _torture()
     project, _cids, _iids, _run = predicted
@@ -41,14 +43,14 @@ def test_four_deciders_during_an_attribute_import_lose_nothing(predicted, tmp_pa
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     deciders = [
         subprocess.Popen(
-            [sys.executable, "-c", torture.DECIDER, str(project.path), f"worker{w}", json.dumps(paths),
+            [sys.executable, "-c", torture.DECIDER, project.location, f"worker{w}", json.dumps(paths),
              json.dumps(["cat", "dog", "fox"]), str(stop)],
             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for w in range(4)
     ]
     imp = subprocess.run(
-        [sys.executable, "-m", "cli", "-p", str(project.path), "attributes", "import", str(big)],
+        [sys.executable, "-m", "cli", "-p", project.location, "attributes", "import", str(big)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     stop.touch()
@@ -70,6 +72,7 @@ def _mount_small_tmpfs(where: Path, kb: int) -> None:
         pytest.skip("needs root and a tmpfs mount for a real full disk")
 
 
+@sqlite_only
 def test_disk_full_is_one_line_and_the_run_resumes_to_the_same_result(engine_project, tmp_path):
     from tests.workflows.synth import tiny_settings
 
