@@ -4,6 +4,7 @@ and after the LLM's distinguishing attributes are accepted.
 
     .venv/bin/python scripts/bench_refine.py                      # 280 scenes, 4 decided per class
     .venv/bin/python scripts/bench_refine.py --images 420 --decided 6 --pairs 3 --dir /tmp/w
+    .venv/bin/python scripts/bench_refine.py --accept helpful       # keep what the preview shows helps
 
 1. The demo project (`lazlabel demo --images N`, grid regions, the shipped demo model), then its
    attribute set degraded the way an incomplete LLM answer would be: every class keeps only its
@@ -14,8 +15,9 @@ and after the LLM's distinguishing attributes are accepted.
 3. `confused_pairs` picks the pairs; for each, `propose_distinguishing` asks the test suite's
    loopback Ollama server (real `ollama` client, real HTTP) scripted to answer like a model that
    knows the classes: the parts of A that B does not have (from the world's class definitions);
-   `preview_refinement` gives accuracy on the decided images from the cache; everything is accepted
-   and `rescore` applies it. Reported: the pair's accuracy on decided and on held-out scenes, before
+   `preview_refinement` gives accuracy on the decided images from the cache; `--accept all` keeps
+   every proposal, `--accept helpful` only those whose preview alone fixes more decided images
+   than it breaks (what a curator reading the preview would keep); `rescore` applies them. Reported: the pair's accuracy on decided and on held-out scenes, before
    and after, and the whole project's held-out accuracy.
 
 The demo folder's project is changed (attribute set, decisions): use a temporary or throw-away
@@ -31,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -74,7 +78,10 @@ def main() -> int:
     ap.add_argument("--decided", type=int, default=4, help="decided scenes per class")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--dir", type=Path, help="demo folder to build or reuse (default: a temporary one)")
+    ap.add_argument("--accept", choices=("all", "helpful"), default="all",
+                    help="which proposals to accept: all, or those whose preview fixes more than it breaks")
     args = ap.parse_args()
+    torch.set_num_threads(1)
 
     from db import Project
     from workflows.demo import PROJECT_NAME, build_demo_project
@@ -127,22 +134,32 @@ def main() -> int:
                 pair_ids = {pair.a, pair.b}
                 held_pair = [i for i in held if truth[i] in pair_ids]
                 held_before = accuracy(cur, truth, held_pair)
-                accept_refinement(project, ref, who="bench")
+                keep = None if args.accept == "all" else [p for p, eff in pv.per_attribute if eff.fixed > eff.broken]
+                if keep is None:
+                    kept_pair = pv.together.pair_accuracy
+                else:  # the preview of what is kept (nothing kept: as before)
+                    kept_pair = drive(preview_refinement(project, keep)).together.pair_accuracy if keep \
+                        else pv.before.pair_accuracy
+                accept_refinement(project, ref, keep, who="bench")
                 drive(rescore(project, preview=False))
                 held_after = accuracy(project.current_top1(), truth, held_pair)
-                results.append((pair, ref, pv, held_before, held_after, len(held_pair), t_preview))
+                results.append((pair, ref, pv, held_before, held_after, len(held_pair), t_preview, keep, kept_pair))
             after_all = project.current_top1()
     finally:
         server.close()
     print()
+    print(f"accept: {args.accept}")
     print(f"{'pair':<22}{'decided confusions':>19}{'new attrs':>10}{'decided pair % (n)':>26}"
           f"{'held-out pair % (n)':>26}{'propose+preview s':>19}")
-    for pair, ref, pv, hb, ha, n_held, t in results:
-        print(f"{pair.label:<22}{pair.decided:>19}{len(ref.attributes):>10}"
-              f"{pct(pv.before.pair_accuracy):>11} -> {pct(pv.together.pair_accuracy)} ({pv.n_pair:>3})"
+    for pair, ref, pv, hb, ha, n_held, t, keep, kept_pair in results:
+        n_kept = len(ref.attributes) if keep is None else len(keep)
+        print(f"{pair.label:<22}{pair.decided:>19}{f'{n_kept}/{len(ref.attributes)}':>10}"
+              f"{pct(pv.before.pair_accuracy):>11} -> {pct(kept_pair)} ({pv.n_pair:>3})"
               f"{pct(hb):>11} -> {pct(ha)} ({n_held:>3}){t:>19.1f}")
         for p, eff in pv.per_attribute:
-            print(f"    {p.class_name}: {p.text:<34} decided pair % alone: {pct(eff.pair_accuracy)}")
+            mark = "kept" if keep is None or p in keep else "left out"
+            print(f"    {p.class_name}: {p.text:<34} decided pair % alone: {pct(eff.pair_accuracy)}"
+                  f"  fixed {eff.fixed} broken {eff.broken}  {mark}")
     print(f"\nheld-out accuracy, all classes: {pct(accuracy(before_all, truth, held))} -> "
           f"{pct(accuracy(after_all, truth, held))} %")
     return 0
