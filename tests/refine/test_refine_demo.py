@@ -15,11 +15,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def refined(tmp_path_factory):
+def refined(demo140):
+    """Changes the shared demo's attribute set and decisions (the active-order test reads only its
+    cache and the world's own attribute set)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # small batches: more threads only spin on a shared CPU
     try:
-        yield refine_demo(tmp_path_factory.mktemp("refine-demo"), 140, decided=3, pairs=3)
+        yield refine_demo(demo140, 140, decided=3, pairs=3)
     finally:
         torch.set_num_threads(before)
 
