@@ -3,7 +3,9 @@
 and after the LLM's distinguishing attributes are accepted.
 
     .venv/bin/python scripts/bench_refine.py                      # 280 scenes, 4 decided per class
+    .venv/bin/python scripts/bench_refine.py --images 140 --decided 3   # the floor test's world
     .venv/bin/python scripts/bench_refine.py --images 420 --decided 6 --pairs 3 --dir /tmp/w
+    .venv/bin/python scripts/bench_refine.py --accept helpful       # keep what the preview shows helps
 
 1. The demo project (`lazlabel demo --images N`, grid regions, the shipped demo model), then its
    attribute set degraded the way an incomplete LLM answer would be: every class keeps only its
@@ -14,54 +16,31 @@ and after the LLM's distinguishing attributes are accepted.
 3. `confused_pairs` picks the pairs; for each, `propose_distinguishing` asks the test suite's
    loopback Ollama server (real `ollama` client, real HTTP) scripted to answer like a model that
    knows the classes: the parts of A that B does not have (from the world's class definitions);
-   `preview_refinement` gives accuracy on the decided images from the cache; everything is accepted
-   and `rescore` applies it. Reported: the pair's accuracy on decided and on held-out scenes, before
-   and after, and the whole project's held-out accuracy.
+   `preview_refinement` gives accuracy on the decided images from the cache; `--accept all` keeps
+   every proposal, `--accept helpful` only those whose preview alone fixes more decided images
+   than it breaks (what a curator reading the preview would keep); `rescore` applies them.
+   Reported: the pair's accuracy on decided and on held-out scenes, before and after, and the
+   whole project's held-out accuracy.
 
 The demo folder's project is changed (attribute set, decisions): use a temporary or throw-away
-`--dir`. Not a test: one world, one seed; the numbers depend on the scenes drawn.
+`--dir`. One world, one seed; the numbers depend on the scenes drawn. The steps live in
+tests/refine/demo_world.py, which the floor test (tests/refine/test_refine_demo.py) runs too.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.attributes.conftest import FakeOllama, Reply  # noqa: E402
-
-_ASKED = re.compile(r"tell an? (.+?) apart from an? (.+?) in a photo")
-
-
-def responder(body: dict) -> Reply:
-    """Answer the confusion prompt with A's parts that B lacks (what a model that knows them says)."""
-    from engine.demo_world.classes import CLASSES
-
-    m = _ASKED.search(body["messages"][-1]["content"])
-    if not m:
-        return Reply(json.dumps({"attributes": ["a plain background"]}))
-    a, b = m.group(1), m.group(2)
-    parts = [p.description for p in CLASSES.get(a, ()) if p not in set(CLASSES.get(b, ()))]
-    return Reply(json.dumps({"attributes": parts or ["a plain background"]}))
-
-
-def degrade(project) -> None:
-    """Every class keeps only its first attribute."""
-    specs = project.class_specs()
-    project.replace_attributes([(cid, list(attrs[:1])) for cid, _n, attrs in specs], mode="replace",
-                               source="import", origin="bench_refine: first part only", who="bench")
-
-
-def accuracy(pred: dict, truth: dict, ids) -> float | None:
-    ids = [i for i in ids if i in truth]
-    return sum(pred.get(i) == truth[i] for i in ids) / len(ids) if ids else None
+from tests.refine.demo_world import refine_demo  # noqa: E402
 
 
 def pct(x: float | None) -> str:
@@ -74,77 +53,30 @@ def main() -> int:
     ap.add_argument("--decided", type=int, default=4, help="decided scenes per class")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--dir", type=Path, help="demo folder to build or reuse (default: a temporary one)")
+    ap.add_argument("--accept", choices=("all", "helpful"), default="all",
+                    help="which proposals to accept: all, or those whose preview fixes more than it breaks")
     args = ap.parse_args()
-
-    from db import Project
-    from workflows.demo import PROJECT_NAME, build_demo_project
-    from workflows.progress import drive
-    from workflows.refine import accept_refinement, confused_pairs, preview_refinement, propose_distinguishing
-    from workflows.rescore import rescore
-    from workflows.review import decide
-    from workflows.settings import load_settings, save_settings
+    torch.set_num_threads(1)
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-refine-"))
     t0 = time.perf_counter()
-    drive(build_demo_project(work, args.images))
-    print(f"demo world: {args.images} scenes in {work} ({time.perf_counter() - t0:.0f} s)")
-    truth_by_path = {r["path"]: r["class"] for r in json.loads((work / "ground_truth.json").read_text())["images"]}
-    server = FakeOllama()
-    server.responder = responder
-    try:
-        with Project.open(work / PROJECT_NAME) as project:
-            degrade(project)  # also undoes what an earlier run of this script accepted
-            settings = load_settings(project)
-            settings.ollama_model = "llama3.2"
-            save_settings(project, settings)
-            drive(rescore(project, preview=False))
-            names = project.class_names_by_id()
-            by_name = {n: c for c, n in names.items()}
-            rows = project.images(project.image_ids())
-            truth = {r.id: by_name[truth_by_path[r.rel_path]] for r in rows if r.rel_path in truth_by_path}
-            per_class: dict[int, list[int]] = {}
-            for iid in sorted(truth):
-                per_class.setdefault(truth[iid], []).append(iid)
-            decided = [i for ids in per_class.values() for i in ids[: args.decided]]
-            held = [i for i in truth if i not in set(decided)]
-            for iid in decided:
-                if project.image(iid).review_status != "unreviewed":
-                    continue
-                pred = project.latest_prediction(iid)
-                action = "accepted" if pred is not None and pred.class_id == truth[iid] else "corrected"
-                decide(project, [iid], action, class_id=truth[iid], reviewer="bench")
-            before_all = project.current_top1()
-            print(f"{len(decided)} decided ({args.decided} per class), {len(held)} held out; held-out accuracy "
-                  f"with the degraded attribute set: {pct(accuracy(before_all, truth, held))} %")
-            pairs = confused_pairs(project, top=args.pairs)
-            results = []
-            for pair in pairs:
-                t1 = time.perf_counter()
-                ref = propose_distinguishing(project, pair, host=server.url)
-                pv = drive(preview_refinement(project, ref))
-                t_preview = time.perf_counter() - t1
-                cur = project.current_top1()
-                pair_ids = {pair.a, pair.b}
-                held_pair = [i for i in held if truth[i] in pair_ids]
-                held_before = accuracy(cur, truth, held_pair)
-                accept_refinement(project, ref, who="bench")
-                drive(rescore(project, preview=False))
-                held_after = accuracy(project.current_top1(), truth, held_pair)
-                results.append((pair, ref, pv, held_before, held_after, len(held_pair), t_preview))
-            after_all = project.current_top1()
-    finally:
-        server.close()
+    res = refine_demo(work, args.images, decided=args.decided, pairs=args.pairs, accept=args.accept)
+    print(f"demo world: {args.images} scenes in {work} ({time.perf_counter() - t0:.0f} s in all)")
+    print(f"{res.n_decided} decided ({args.decided} per class), {res.n_held} held out; held-out accuracy "
+          f"with the degraded attribute set: {pct(res.held_before)} %; accept: {args.accept}; "
+          f"{res.chats} requests to the loopback Ollama server")
     print()
-    print(f"{'pair':<22}{'decided confusions':>19}{'new attrs':>10}{'decided pair % (n)':>26}"
+    print(f"{'pair':<22}{'decided confusions':>19}{'kept':>7}{'decided pair % (n)':>26}"
           f"{'held-out pair % (n)':>26}{'propose+preview s':>19}")
-    for pair, ref, pv, hb, ha, n_held, t in results:
-        print(f"{pair.label:<22}{pair.decided:>19}{len(ref.attributes):>10}"
-              f"{pct(pv.before.pair_accuracy):>11} -> {pct(pv.together.pair_accuracy)} ({pv.n_pair:>3})"
-              f"{pct(hb):>11} -> {pct(ha)} ({n_held:>3}){t:>19.1f}")
+    for r in res.pairs:
+        pv = r.preview
+        print(f"{r.pair.label:<22}{r.pair.decided:>19}{f'{len(r.kept)}/{len(r.refinement.attributes)}':>7}"
+              f"{pct(pv.before.pair_accuracy):>11} -> {pct(r.decided_after)} ({pv.n_pair:>3})"
+              f"{pct(r.held_before):>11} -> {pct(r.held_after)} ({r.n_held:>3}){r.seconds:>19.1f}")
         for p, eff in pv.per_attribute:
-            print(f"    {p.class_name}: {p.text:<34} decided pair % alone: {pct(eff.pair_accuracy)}")
-    print(f"\nheld-out accuracy, all classes: {pct(accuracy(before_all, truth, held))} -> "
-          f"{pct(accuracy(after_all, truth, held))} %")
+            print(f"    {p.class_name}: {p.text:<34} decided pair % alone: {pct(eff.pair_accuracy)}"
+                  f"  fixed {eff.fixed} broken {eff.broken}  {'kept' if p in r.kept else 'left out'}")
+    print(f"\nheld-out accuracy, all classes: {pct(res.held_before)} -> {pct(res.held_after)} %")
     return 0
 
 

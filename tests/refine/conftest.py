@@ -139,3 +139,20 @@ def confused(confused_template, tmp_path):
     project = Project.open(tmp_path / "copy" / "t.lazlabel")
     yield project, world
     project.close()
+
+
+@pytest.fixture(scope="session")
+def demo140(tmp_path_factory):
+    """A 140-scene demo folder (built and pre-labelled once) for the demo-world floor tests; each
+    test module reads its cache or changes its project as its own docstring says."""
+    from workflows.demo import build_demo_project
+    from workflows.progress import drive
+
+    work = tmp_path_factory.mktemp("demo140")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches: more threads only spin on a shared CPU
+    try:
+        drive(build_demo_project(work, 140))
+    finally:
+        torch.set_num_threads(before)
+    return work

@@ -3,6 +3,11 @@ client against the loopback server, a preview from the cache only, acceptance wi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from cli.main import main as cli_main
@@ -86,10 +91,18 @@ def test_preview_from_the_cache_matches_the_rescore_after_accepting(confused, fa
     assert pv.together.fixed > 0 and len(pv.per_attribute) == len(ref.attributes)
     for _p, eff in pv.per_attribute:
         assert eff.accuracy is not None and eff.pair_accuracy is not None
+    # floors a little below the measured 33 % -> 100 % on the pair's 12 decided images
+    assert pv.n_pair == 12 and pv.before.pair_accuracy <= 0.5 and pv.together.pair_accuracy >= 0.9
+    truth, decided = world["truth"], decided_labels(project)
+    held = [i for i in world["ids"] if i not in decided and truth[i] in (pair.a, pair.b)]
+    held_before = sum(project.current_top1()[i] == truth[i] for i in held) / len(held)
     accepted = accept_refinement(project, ref)
     assert accepted.attribute_set_version != version
     drive(rescore(project, preview=False))
     assert _accuracy_on_decided(project) == pytest.approx(pv.together.accuracy)
+    # the images nobody decided gain too (measured 42 % -> 100 % on the pair's 12 held-out images)
+    held_after = sum(project.current_top1()[i] == truth[i] for i in held) / len(held)
+    assert held_before <= 0.6 and held_after >= 0.9
 
 
 def test_accepting_some_records_the_confusion_provenance(confused, fake_ollama):
@@ -162,3 +175,32 @@ def test_cli_interactive_asks_per_attribute(confused, fake_ollama, capsys, monke
     ids = world["class_ids"]
     assert "a blue triangle" not in {a.text for a in project.list_attributes(ids["zorbit"])}
     assert "a yellow square" in {a.text for a in project.list_attributes(ids["morvex"])}
+
+
+def test_the_lazlabel_command_asks_ollama_through_the_real_client(confused, fake_ollama):
+    """`lazlabel attributes refine --pairs A:B --model M` as a user runs it (a new process, the
+    server from $OLLAMA_HOST), then `--pairs auto` previewing only."""
+    project, world = confused
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OLLAMA_HOST": fake_ollama.url}
+
+    def lazlabel(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cli", *args, "--project", str(project.path)],
+                              capture_output=True, text=True, timeout=300, env=env, cwd=repo)
+
+    done = lazlabel("attributes", "refine", "--pairs", "zorbit:morvex", "--model", "llama3.2", "--accept", "all")
+    assert done.returncode == 0, done.stderr
+    assert "zorbit vs morvex" in done.stdout and "2 attributes added" in done.stdout
+    chats = fake_ollama.chats()
+    assert len(chats) == 2 and {c["model"] for c in chats} == {"llama3.2:latest"}
+    assert {asked_pair(c) for c in chats} == {("zorbit", "morvex"), ("morvex", "zorbit")}
+    ids = world["class_ids"]
+    rows = {a.text: a for a in project.list_attributes(ids["zorbit"])}
+    assert rows["a blue triangle"].source == "llm" and rows["a blue triangle"].origin_model == "llama3.2:latest"
+    assert "a yellow square" in {a.text for a in project.list_attributes(ids["morvex"])}
+
+    version = project.attribute_set_version()
+    done = lazlabel("attributes", "refine", "--pairs", "auto", "--top", "1", "--model", "llama3.2")
+    assert done.returncode == 0, done.stderr  # not a terminal: previews, adds nothing
+    assert "nothing added (--accept none)" in done.stdout and len(fake_ollama.chats()) == 4
+    assert project.attribute_set_version() == version
