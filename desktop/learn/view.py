@@ -1,6 +1,8 @@
 """The Learn panel (Run ▸ Learn from decisions…, Ctrl+L): decisions per class, the method, Preview
 ("N labels would change", from → to, which images), Apply in a worker with progress and Cancel, and
-the history of learning runs with "Use this run" / "Back to zero-shot" (the undo).
+the history of learning runs with "Use this run" / "Back to zero-shot" (the undo). For a
+compositional method (msci) the Training tab shows the training: per-epoch progress, the held-out
+curve, and accuracy on seen and unseen pairs (also for a stored msci run selected in the history).
 
 The view mirrors `LearnModel` (desktop/models/learn.py); `LearnController` does the work.
 """
@@ -14,12 +16,15 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -27,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.learn.controller import LearnController
+from desktop.learn.curve import LearningCurve
 from desktop.models.events import Event
 from desktop.task_progress import format_progress
 from desktop.widgets.fit import wrapping
@@ -121,7 +127,34 @@ class LearnPanel(QWidget):
         rl.addLayout(buttons)
         rl.addWidget(self.headline)
         rl.addWidget(self.accuracy)
-        rl.addWidget(self.changes, 1)
+        # -- training of a compositional method: epoch, curve, seen / unseen --------------------------
+        self.train_status = QLabel()
+        self.train_status.setObjectName("trainStatus")
+        self.curve = LearningCurve()
+        self.seen_unseen = wrapping(QLabel())
+        self.seen_unseen.setObjectName("seenUnseen")
+        self.seen_unseen.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.seen_unseen.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        report = QScrollArea()
+        report.setWidgetResizable(True)
+        report.setFrameShape(QFrame.Shape.NoFrame)
+        report.setWidget(self.seen_unseen)
+        report.setMinimumHeight(60)
+        body = QSplitter(Qt.Orientation.Vertical)  # the curve and the seen / unseen report never overlap
+        body.addWidget(self.curve)
+        body.addWidget(report)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        body.setChildrenCollapsible(False)
+        training = QWidget()
+        tl = QVBoxLayout(training)
+        tl.setContentsMargins(4, 4, 4, 4)
+        tl.addWidget(self.train_status)
+        tl.addWidget(body, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.changes, "Changed images")
+        self.training_tab = self.tabs.addTab(training, "Training")
+        rl.addWidget(self.tabs, 1)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
@@ -138,7 +171,7 @@ class LearnPanel(QWidget):
         self.history.setRootIsDecorated(False)
         self.history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.history.header().setStretchLastSection(True)
-        self.history.currentItemChanged.connect(lambda *_: self._sync_buttons())
+        self.history.currentItemChanged.connect(self._history_selected)
         self.history.itemDoubleClicked.connect(lambda *_: self._use_clicked())
         self.use_button = QPushButton("Use this &run")
         self.use_button.setToolTip("show the selected learning run's labels")
@@ -180,11 +213,19 @@ class LearnPanel(QWidget):
         m.events.busy.connect(self._show_busy)
         c.notice.connect(self.notice.setText)
         c.progress.connect(self._progress)
+        t = c.training
+        t.events.stage.connect(self._show_training)
+        t.events.step.connect(self._show_training)
+        t.events.curve.connect(self._show_curve)
+        t.events.report.connect(self._show_report)
         c.refresh()
         self._show_decisions(None)
         self._show_methods(None)
         self._show_history(None)
         self._show_busy(None)
+        self._show_training(None)
+        self._show_curve(None)
+        self._show_report(None)
 
     def activate(self) -> None:
         self.controller.refresh()
@@ -204,6 +245,12 @@ class LearnPanel(QWidget):
 
     def _change_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         self.controller.open_change(int(item.data(0, ID_ROLE)))
+
+    def _history_selected(self, *_args: Any) -> None:
+        self._sync_buttons()
+        item = self.history.currentItem()
+        if item is not None and self.controller.show_run(int(item.data(0, ID_ROLE))) is not None:
+            self.tabs.setCurrentIndex(self.training_tab)
 
     def _use_clicked(self) -> None:
         item = self.history.currentItem()
@@ -255,6 +302,11 @@ class LearnPanel(QWidget):
             note = "" if choice.explainable else (" Less explainable: its labels are not a sum over attributes, "
                                                  "so the evidence shows the zero-shot reasons.")
             self.method_help.setText(choice.description + "." + note)
+        trains = choice is not None and self.controller.trains(choice.name)
+        shown = trains or bool(self.controller.training.curve or self.controller.training.report)
+        self.tabs.setTabVisible(self.training_tab, shown)
+        if trains:
+            self.tabs.setCurrentIndex(self.training_tab)
         self._sync_buttons()
 
     def _show_preview(self, _e: Event | None) -> None:
@@ -270,6 +322,31 @@ class LearnPanel(QWidget):
             item.setData(0, ID_ROLE, ch.image_id)
             item.setToolTip(0, f"{ch.path}: {ch.from_name} → {ch.to_name} (click to open it in Review)")
             self.changes.addTopLevelItem(item)
+
+    def _show_training(self, _e: Event | None) -> None:
+        t = self.controller.training
+        text = t.status_text()
+        if t.title and text:
+            text = f"<b>{t.title}</b> · {text}"
+        self.train_status.setText(text or "Apply trains on the decided pairs; Preview trains without writing.")
+        if t.stage in ("prepare", "encode", "train"):
+            self.tabs.setTabVisible(self.training_tab, True)
+            self.tabs.setCurrentIndex(self.training_tab)
+        self.curve.set_curve(t.curve, t.epochs, t.best)
+
+    def _show_curve(self, _e: Event | None) -> None:
+        t = self.controller.training
+        self.curve.set_curve(t.curve, t.epochs, t.best)
+        if t.stage == "done":
+            self._show_training(None)
+
+    def _show_report(self, _e: Event | None) -> None:
+        t = self.controller.training
+        rep = t.report
+        self.seen_unseen.setText("" if rep is None else "<br>".join(rep.lines()))
+        if rep is not None:
+            self.tabs.setTabVisible(self.training_tab, True)
+        self._show_training(None)
 
     def _show_history(self, _e: Event | None) -> None:
         m = self.controller.model
