@@ -5,7 +5,8 @@ The dialog asks the project's Ollama model (`workflows.refine.propose_distinguis
 then previews each proposal's effect on the decided images from the feature cache
 (`preview_refinement`, also in a worker): accuracy on the pair's decided images before → after, per
 attribute and for the ticked ones together. The curator ticks what to keep; "Add ticked
-attributes" stores them with their provenance ("confusion prompt for pair A vs B").
+attributes" stores them with their provenance ("confusion prompt for pair A vs B"), in a worker
+too (`accept_refinement`); the GUI thread only mirrors `RefineModel`.
 """
 
 from __future__ import annotations
@@ -144,22 +145,22 @@ class RefineDialog(QDialog):
                          self._previewed)
 
     def accept_ticked(self) -> Any:
-        """Store the ticked proposals (one transaction, with their provenance)."""
+        """Store the ticked proposals (one transaction, with their provenance), in a worker."""
         if self.refinement is None or self.model.busy or not self.model.ticked:
             return None
         chosen = [self.refinement.attributes[i] for i in sorted(self.model.ticked)]
-        try:
-            result = service.accept_refinement(self.ctx.project, self.refinement, chosen, self.ctx.reviewer)
-        except Exception as err:  # noqa: BLE001
-            self._failed(err)
-            return None
+        return self._run("accept", f"Add attributes: {self.model.pair_label}",
+                         service.accept_refinement_task(self.ctx.project, self.refinement, chosen, self.ctx.reviewer),
+                         self._accepted)
+
+    def _accepted(self, result: Any) -> None:
         self.accepted_result = result
-        n = len(getattr(result, "added", chosen))
-        self.notice.setText(f"added {n} attribute(s) ({getattr(result, 'origin', 'confusion prompt')}). "
+        self._sync()
+        n = len(result.added)
+        self.notice.setText(f"added {n} attribute(s) ({result.origin}). "
                             "Classes & attributes offers the re-score of the labels.")
         self.ctx.classes_changed.emit()
         self.ctx.show_status(f"added {n} distinguishing attribute(s) for {self.model.pair_label}", 8000)
-        return result
 
     def _run(self, what: str, title: str, factory: Any, on_done: Any) -> Any:
         self.model.set_busy(what)
@@ -171,6 +172,7 @@ class RefineDialog(QDialog):
 
     def _proposed(self, refinement: Any) -> None:
         self.refinement = refinement
+        self.accepted_result = None
         props = [Proposal(i, p.class_name, p.text, p.other_name) for i, p in enumerate(refinement.attributes)]
         self.model.set_proposals(props)
         notes = list(getattr(refinement, "warnings", []) or [])
@@ -266,7 +268,7 @@ class RefineDialog(QDialog):
         self.bar.setVisible(bool(busy))
         self.cancel_button.setEnabled(bool(busy))
         self.ask_button.setEnabled(not busy)
-        has = bool(self.model.proposals) and not busy
+        has = bool(self.model.proposals) and not busy and self.accepted_result is None  # added once
         self.preview_button.setEnabled(has and bool(self.model.ticked))
         self.accept_button.setEnabled(has and bool(self.model.ticked))
         self.table.blockSignals(True)

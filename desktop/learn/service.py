@@ -270,8 +270,13 @@ def preview_refinement_task(project: Any, proposals: Any) -> Factory:
     return factory
 
 
-def accept_refinement(project: Any, refinement: Any, chosen: list[Any], who: str) -> Any:
-    from workflows.refine import accept_refinement as run
+def accept_refinement_task(project: Any, refinement: Any, chosen: list[Any], who: str) -> Factory:
+    """Append the chosen proposals with their provenance (`workflows.refine.accept_refinement`)."""
 
-    return run(project, refinement, chosen, who=who)
+    def factory(_cancel: CancelToken) -> Generator[Progress, None, Any]:
+        from workflows.refine import accept_refinement
 
+        yield Progress(0, None, f"adding {len(chosen)} attribute(s)", stage="accept")
+        return accept_refinement(project, refinement, chosen, who=who)
+
+    return factory
