@@ -106,14 +106,16 @@ class ReviewView(QWidget):
         self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulk.clicked.connect(self.bulk_accept)
         buttons.addStretch(1)
-        self.vouch_button = QPushButton("Guarantee…")
+        self.vouch_button = QPushButton("Guarantee…")  # bulk actions beside the notice: the row fits 1024 px
         self.vouch_button.setToolTip("bulk accept with a guarantee: audit a random sample, accept what it vouches for")
         self.vouch_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.vouch_button.clicked.connect(self._vouch)
-        buttons.addWidget(self.vouch_button)
-        buttons.addWidget(self.bulk)
         self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        notice_row = QHBoxLayout()
+        notice_row.addWidget(self.notice, 1)
+        notice_row.addWidget(self.vouch_button, 0, Qt.AlignmentFlag.AlignTop)
+        notice_row.addWidget(self.bulk, 0, Qt.AlignmentFlag.AlignTop)
 
         centre = QWidget()
         cl = QVBoxLayout(centre)
@@ -121,7 +123,7 @@ class ReviewView(QWidget):
         cl.addLayout(bar)
         cl.addWidget(self.overlay, 1)
         cl.addLayout(buttons)
-        cl.addWidget(self.notice)
+        cl.addLayout(notice_row)
 
         # -- side: info, top-k, search, legend, tabs ---------------------------------------------
         self.info = InfoPanel()
