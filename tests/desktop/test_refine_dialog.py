@@ -98,3 +98,34 @@ def test_a_server_that_is_down_is_one_line_not_a_bug(qtbot, refine_ctx, closed_p
         pass
     assert dlg.notice.text() and not ctx.errors and dlg.model.proposals == []
     assert dlg.ask_button.isEnabled() and not dlg.accept_button.isEnabled()
+
+
+def test_insight_ranks_the_confused_pairs_in_a_worker_and_opens_the_dialog(qtbot, refine_ctx):
+    from desktop.insight.view import InsightView
+    from desktop.learn.refine_dialog import RefineDialog
+    from workflows.refine import confused_pairs
+
+    ctx, project, world = refine_ctx
+    view = InsightView(ctx)
+    qtbot.addWidget(view)
+    view._fill_pairs()  # what opening the menu does
+    actions = view.pairs_menu.actions()
+    assert [a.text() for a in actions] == ["finding the confused pairs…"] and not actions[0].isEnabled()
+    worker = view._pairs_worker
+    assert worker is not None and view.find_confused_pairs() is worker  # one ranking at a time
+    with qtbot.waitSignals([worker.finished, worker.done], order="strict", timeout=30000):
+        pass
+    expected = confused_pairs(project)
+    assert view.confused == expected and expected
+    view._fill_pairs()
+    texts = [a.text() for a in view.pairs_menu.actions()]
+    top = expected[0]
+    assert texts[0].startswith(f"{top.a_name} vs {top.b_name}  (") and len(texts) == len(expected)
+    view.pairs_menu.actions()[0].trigger()
+    dlg = view.findChild(RefineDialog)
+    assert dlg is not None and (dlg.a, dlg.b) == (top.a, top.b) and dlg.model.busy == "propose"
+    with qtbot.waitSignal(dlg.worker.done, timeout=30000):
+        pass
+    dlg.close()
+    ctx.project_changed.emit()  # another project: the ranking is of the old one
+    assert view.confused is None
