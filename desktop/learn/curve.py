@@ -78,9 +78,11 @@ class LearningCurve(QWidget):
             p.drawText(QRectF(x_of(e) - 30, plot.bottom() + 3, 60, fm.height()), Qt.AlignmentFlag.AlignHCenter,
                        f"epoch {e}" if e == n else str(e))
         # legend
-        p.setPen(QColor(style.ACCENT))
+        held_out = any(q.val_accuracy is not None for q in self.points)
+        p.setPen(QColor(style.ACCENT if held_out else style.MUTED))
         p.drawText(QRectF(plot.left(), body.top(), plot.width(), fm.height()), Qt.AlignmentFlag.AlignLeft,
-                   "— held-out accuracy, seen pairs")
+                   "— held-out accuracy, seen pairs" if held_out
+                   else "no held-out accuracy: too few decided images to hold some out")
         p.setPen(QColor(LOSS_COLOUR))
         p.drawText(QRectF(plot.left(), body.top(), plot.width(), fm.height()), Qt.AlignmentFlag.AlignRight,
                    "- - training loss (own scale)")

@@ -16,13 +16,11 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QTreeWidget,
@@ -134,12 +132,23 @@ class LearnPanel(QWidget):
         self.seen_unseen = wrapping(QLabel())
         self.seen_unseen.setObjectName("seenUnseen")
         self.seen_unseen.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.seen_unseen_table = QTreeWidget()
+        self.seen_unseen_table.setObjectName("seenUnseenTable")
+        self.seen_unseen_table.setHeaderLabels(["accuracy", "before (zero-shot)", "learned", "images"])
+        self.seen_unseen_table.setRootIsDecorated(False)
+        self.seen_unseen_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        sh = self.seen_unseen_table.header()
+        sh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            sh.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        sh.setStretchLastSection(False)
         self.seen_unseen.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        report = QScrollArea()
-        report.setWidgetResizable(True)
-        report.setFrameShape(QFrame.Shape.NoFrame)
-        report.setWidget(self.seen_unseen)
-        report.setMinimumHeight(60)
+        report = QWidget()
+        rpl = QVBoxLayout(report)
+        rpl.setContentsMargins(0, 0, 0, 0)
+        rpl.addWidget(self.seen_unseen)
+        rpl.addWidget(self.seen_unseen_table, 1)
+        report.setMinimumHeight(90)
         body = QSplitter(Qt.Orientation.Vertical)  # the curve and the seen / unseen report never overlap
         body.addWidget(self.curve)
         body.addWidget(report)
@@ -343,7 +352,20 @@ class LearnPanel(QWidget):
     def _show_report(self, _e: Event | None) -> None:
         t = self.controller.training
         rep = t.report
-        self.seen_unseen.setText("" if rep is None else "<br>".join(rep.lines()))
+        self.seen_unseen_table.clear()
+        if rep is None:
+            self.seen_unseen.setText("")
+            self.seen_unseen_table.hide()
+        else:
+            hint = rep.hint()
+            self.seen_unseen.setText(f"<b>Seen and unseen pairs</b> · {rep.header()}" + (f"<br>{hint}" if hint else ""))
+            self.seen_unseen.setToolTip("\n".join(rep.lines()))
+            for row in rep.rows():
+                item = QTreeWidgetItem(list(row))
+                for col in (1, 2, 3):
+                    item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight)
+                self.seen_unseen_table.addTopLevelItem(item)
+            self.seen_unseen_table.show()
         if rep is not None:
             self.tabs.setTabVisible(self.training_tab, True)
         self._show_training(None)

@@ -297,6 +297,7 @@ class SeenUnseen:
     n_heldout: int = 0
     seen_right: int = 0  # decided images of seen pairs (training ones included) it labels right
     seen_n: int = 0
+    seen_right_before: int = 0  # the same images with the labels before the run
     unseen_right: int = 0  # decided images of pairs it never trained on, labelled right
     unseen_n: int = 0
     unseen_right_before: int = 0  # the same images with the labels before the run
@@ -314,6 +315,38 @@ class SeenUnseen:
     @property
     def unseen_accuracy(self) -> float | None:
         return self.unseen_right / self.unseen_n if self.unseen_n else None
+
+    def header(self) -> str:
+        return f"{self.n_seen_pairs} seen pair(s) trained on, {self.n_unseen_pairs} unseen (never decided)"
+
+    def hint(self) -> str:
+        """What the curator can do to learn more ('' when nothing is missing)."""
+        if self.n_unseen_pairs and not self.unseen_n:
+            return ("No decided image of an unseen pair yet: review images labelled as one; selecting this "
+                    "run in the history then shows its accuracy on pairs it never saw.")
+        if self.heldout_learned is None:
+            return "Too few decided images to hold some out: the epochs were not chosen on held-out images."
+        return ""
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(what, before the run, with the run, images): the panel's table."""
+
+        def pct(right: int, n: int) -> str:
+            return f"{right / n:.0%}" if n else "—"
+
+        def opt(x: float | None) -> str:
+            return "—" if x is None else f"{x:.0%}"
+
+        out = [("seen pairs, held out", opt(self.heldout_zero_shot), opt(self.heldout_learned),
+                f"{self.n_heldout:,}" if self.n_heldout else "none"),
+               ("seen pairs, every decided image", pct(self.seen_right_before, self.seen_n),
+                pct(self.seen_right, self.seen_n), f"{self.seen_n:,}"),
+               ("unseen pairs, decided images", pct(self.unseen_right_before, self.unseen_n),
+                pct(self.unseen_right, self.unseen_n), f"{self.unseen_n:,}" if self.unseen_n else "none yet")]
+        if self.n_unseen_pairs:
+            out.append(("images labelled as an unseen pair", f"{self.predicted_unseen_before:,}",
+                        f"{self.predicted_unseen:,}", ""))
+        return out
 
     def lines(self) -> list[str]:
         """What the panel shows, one line per fact."""
@@ -354,11 +387,12 @@ def tally_seen_unseen(
     """
     seen_set, pair_set = set(seen), set(pairs)
     unseen = pair_set - seen_set
-    s_right = s_n = u_right = u_n = u_before = 0
+    s_right = s_n = s_before = u_right = u_n = u_before = 0
     for iid, truth in decided.items():
         if truth in seen_set:
             s_n += 1
             s_right += after.get(iid) == truth
+            s_before += before.get(iid) == truth
         elif truth in unseen:
             u_n += 1
             u_right += after.get(iid) == truth
@@ -368,7 +402,7 @@ def tally_seen_unseen(
     return SeenUnseen(
         n_pairs=len(pair_set), n_seen_pairs=len(seen_set & pair_set),
         heldout_zero_shot=heldout[0], heldout_learned=heldout[1], n_heldout=int(heldout[2]),
-        seen_right=s_right, seen_n=s_n, unseen_right=u_right, unseen_n=u_n, unseen_right_before=u_before,
+        seen_right=s_right, seen_n=s_n, seen_right_before=s_before, unseen_right=u_right, unseen_n=u_n, unseen_right_before=u_before,
         predicted_unseen=sum(counts_after[c] for c in unseen),
         predicted_unseen_before=sum(counts_before[c] for c in unseen),
     )

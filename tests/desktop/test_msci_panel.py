@@ -86,7 +86,9 @@ def test_msci_trains_with_a_curve_and_reports_seen_and_unseen(qtbot, panel, msci
     space = project.label_space()
     seen = {cid for _i, cid in ((d.image_id, d.class_id) for d in project.decided_images())}
     assert (rep.n_pairs, rep.n_seen_pairs) == (len(space.pairs), len(seen))
-    assert rep.unseen_n == 0 and "no decided image yet" in panel.seen_unseen.text()
+    assert rep.unseen_n == 0 and "no decided image of an unseen pair yet" in panel.seen_unseen.text().lower()
+    table = panel.seen_unseen_table
+    assert [table.topLevelItem(k).text(0) for k in range(table.topLevelItemCount())] == [r[0] for r in rep.rows()]
     shown = project.current_top1()
     unseen = {p.class_id for p in space.pairs} - seen
     assert rep.predicted_unseen == sum(1 for v in shown.values() if v in unseen)
@@ -109,7 +111,10 @@ def test_msci_trains_with_a_curve_and_reports_seen_and_unseen(qtbot, panel, msci
     stored = c.training.report
     right = sum(shown[r.id] == names[r.rel_path.split("/")[-2]] for r in rows)
     assert (stored.unseen_n, stored.unseen_right) == (len(rows), right)
-    assert f"unseen pairs, decided since: {right / len(rows):.0%} of {len(rows)}" in panel.seen_unseen.text()
+    before = sum(zero[r.id] == names[r.rel_path.split("/")[-2]] for r in rows)
+    row = table.topLevelItem(2)
+    assert [row.text(k) for k in range(4)] == ["unseen pairs, decided images", f"{before / len(rows):.0%}",
+                                               f"{right / len(rows):.0%}", f"{len(rows)}"]
     assert [(p.epoch, round(p.loss, 6)) for p in c.training.curve] == [(p.epoch, round(p.loss, 6)) for p in t.curve]
     assert not ctx.errors
 

@@ -91,7 +91,11 @@ def test_seen_unseen_splits_the_decided_images_by_the_pairs_training_saw():
     r = tally_seen_unseen(after, before, decided, seen={1, 2}, pairs={1, 2, 3, 4}, heldout=(0.5, 0.75, 8))
     assert (r.n_pairs, r.n_seen_pairs, r.n_unseen_pairs) == (4, 2, 2)
     assert (r.seen_right, r.seen_n) == (2, 3) and (r.unseen_right, r.unseen_n) == (2, 3)
-    assert r.unseen_right_before == 1
+    assert r.unseen_right_before == 1 and r.seen_right_before == 2
+    assert r.rows()[:3] == [("seen pairs, held out", "50%", "75%", "8"),
+                            ("seen pairs, every decided image", "67%", "67%", "3"),
+                            ("unseen pairs, decided images", "33%", "67%", "3")]
+    assert r.rows()[3] == ("images labelled as an unseen pair", "1", "4", "") and r.hint() == ""
     assert (r.predicted_unseen, r.predicted_unseen_before) == (4, 1)
     lines = r.lines()
     assert "zero-shot 50% → learned 75%" in lines[1] and "8 decided images" in lines[1]
@@ -99,3 +103,4 @@ def test_seen_unseen_splits_the_decided_images_by_the_pairs_training_saw():
     none = tally_seen_unseen(after, before, {10: 1}, seen={1, 2}, pairs={1, 2, 3, 4})
     assert none.unseen_accuracy is None and any("no decided image yet" in line for line in none.lines())
     assert "too few decided images" in none.lines()[1]
+    assert none.hint().startswith("No decided image of an unseen pair yet")
