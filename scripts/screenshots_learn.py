@@ -86,8 +86,7 @@ def main() -> int:
     project_path = build(args.demo_dir, args.images)
     truth = {r["path"]: r for r in json.loads((args.demo_dir / "ground_truth.json").read_text())["images"]}
 
-    from PySide6.QtCore import QPoint
-    from PySide6.QtGui import QPainter
+    from PySide6.QtGui import QColor, QPainter
     from PySide6.QtWidgets import QApplication, QDialog
 
     app = QApplication.instance() or QApplication([])
@@ -108,8 +107,12 @@ def main() -> int:
         canvas = win.grab()
         painter = QPainter(canvas)
         for w in app.topLevelWidgets():
-            if isinstance(w, QDialog) and w.isVisible():
-                painter.drawPixmap(w.pos() - win.pos() + QPoint(0, 0), w.grab())
+            if isinstance(w, QDialog) and w.isVisible():  # offscreen has no window frame: draw a plain one
+                at = w.pos() - win.pos()
+                painter.fillRect(at.x() - 1, at.y() - 25, w.width() + 2, w.height() + 26, QColor("#59606e"))
+                painter.setPen(QColor("white"))
+                painter.drawText(at.x() + 10, at.y() - 8, w.windowTitle())
+                painter.drawPixmap(at, w.grab())
         painter.end()
         path = args.out / f"{name}.png"
         canvas.save(str(path))
@@ -142,6 +145,25 @@ def main() -> int:
     shot("learn-3-back-to-zero-shot")
 
     # -- msci: training, curve, seen / unseen --------------------------------------------------------
+    # the curator goes on reviewing the seen pairs (the demo decided half of their images): with more
+    # decisions some can be held out, and the epoch is chosen on them
+    from workflows.review import decide
+
+    names = {n: cid for cid, n in project.class_names_by_id().items()}
+    decided = {d.image_id for d in project.decided_images()}
+    shown = project.current_top1()
+
+    def curate(rows) -> None:
+        for r in rows:
+            rec = truth[r.rel_path]
+            true = names[f"{rec['state']} {rec['object']}"]
+            decide(project, [r.id], "accepted" if shown.get(r.id) == true else "corrected", class_id=true,
+                   reviewer="demo-curator")
+        ctx.labels_changed.emit([r.id for r in rows])
+        settle(app)
+
+    images = [r for r in project.images(list(shown)) if r.rel_path in truth]
+    curate([r for r in images if truth[r.rel_path]["seen"] and r.id not in decided])
     c.choose_method("msci")
     c.apply()
     took = [False]
@@ -154,26 +176,26 @@ def main() -> int:
     wait_for(app, lambda: c.worker is None, every=mid_training)
     run_id = c.result.run_id
     shot("learn-5-msci-trained")
-    # a curator reviews some images the run labels as pairs it never trained on
-    from workflows.review import decide
-
-    names = {n: cid for cid, n in project.class_names_by_id().items()}
-    seen = {d.class_id for d in project.decided_images()}
+    # the curator then reviews a few images of pairs the run never trained on (one per unseen pair
+    # and two more): selecting the stored run shows how it did on them
     shown = project.current_top1()
-    rows = [r for r in project.images(list(shown)) if shown[r.id] not in seen and r.rel_path in truth]
-    for r in rows[:24]:
+    per_pair: dict[tuple[str, str], int] = {}
+    later = []
+    for r in images:
         rec = truth[r.rel_path]
-        true = names[f"{rec['state']} {rec['object']}"]
-        decide(project, [r.id], "accepted" if shown[r.id] == true else "corrected", class_id=true,
-               reviewer="demo-curator")
-    ctx.labels_changed.emit([r.id for r in rows[:24]])
-    settle(app)
+        key = (rec["state"], rec["object"])
+        if not rec["seen"] and per_pair.get(key, 0) < 3:
+            per_pair[key] = per_pair.get(key, 0) + 1
+            later.append(r)
+    curate(later)
     for k in range(panel.history.topLevelItemCount()):
         item = panel.history.topLevelItem(k)
         if item.text(0) == f"#{run_id}":
             panel.history.setCurrentItem(item)
     wait_for(app, lambda: c.report_worker is None)
     shot("learn-6-msci-seen-unseen")
+
+    panel.zero_button.click()  # back to zero-shot: the refine dialog is about the attributes
     dlg.close()
     settle(app)
 

@@ -33,7 +33,7 @@ from desktop.learn.controller import LearnController
 from desktop.learn.curve import LearningCurve
 from desktop.models.events import Event
 from desktop.task_progress import format_progress
-from desktop.widgets.fit import wrapping
+from desktop.widgets.fit import ElidedLabel, wrapping
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 30
 
@@ -129,9 +129,9 @@ class LearnPanel(QWidget):
         self.train_status = QLabel()
         self.train_status.setObjectName("trainStatus")
         self.curve = LearningCurve()
-        self.seen_unseen = wrapping(QLabel())
+        self.seen_unseen = ElidedLabel()
         self.seen_unseen.setObjectName("seenUnseen")
-        self.seen_unseen.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.seen_unseen.setTextFormat(Qt.TextFormat.RichText)
         self.seen_unseen_table = QTreeWidget()
         self.seen_unseen_table.setObjectName("seenUnseenTable")
         self.seen_unseen_table.setHeaderLabels(["accuracy", "before (zero-shot)", "learned", "images"])
@@ -148,7 +148,6 @@ class LearnPanel(QWidget):
         rpl.setContentsMargins(0, 0, 0, 0)
         rpl.addWidget(self.seen_unseen)
         rpl.addWidget(self.seen_unseen_table, 1)
-        report.setMinimumHeight(90)
         body = QSplitter(Qt.Orientation.Vertical)  # the curve and the seen / unseen report never overlap
         body.addWidget(self.curve)
         body.addWidget(report)
@@ -202,8 +201,8 @@ class LearnPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 4)  # the history is a few rows; the preview and training need room
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -357,14 +356,24 @@ class LearnPanel(QWidget):
             self.seen_unseen.setText("")
             self.seen_unseen_table.hide()
         else:
-            hint = rep.hint()
-            self.seen_unseen.setText(f"<b>Seen and unseen pairs</b> · {rep.header()}" + (f"<br>{hint}" if hint else ""))
+            self.seen_unseen.setText(f"<b>Seen and unseen pairs</b> · {rep.header()}")
             self.seen_unseen.setToolTip("\n".join(rep.lines()))
             for row in rep.rows():
                 item = QTreeWidgetItem(list(row))
                 for col in (1, 2, 3):
                     item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight)
                 self.seen_unseen_table.addTopLevelItem(item)
+            hint = rep.hint()
+            if hint:  # what would tell more, as a last row across the table
+                item = QTreeWidgetItem([hint])
+                item.setToolTip(0, hint)
+                item.setForeground(0, self.palette().placeholderText())
+                self.seen_unseen_table.addTopLevelItem(item)
+                item.setFirstColumnSpanned(True)
+            rows = self.seen_unseen_table.topLevelItemCount()
+            row_h = max(16, self.seen_unseen_table.sizeHintForRow(0))
+            self.seen_unseen_table.setMinimumHeight(self.seen_unseen_table.header().sizeHint().height()
+                                                   + rows * row_h + 6)
             self.seen_unseen_table.show()
         if rep is not None:
             self.tabs.setTabVisible(self.training_tab, True)
@@ -446,7 +455,7 @@ class LearnDialog(QDialog):
         self.setWindowTitle("Learn from decisions")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(860, 600)
+        self.resize(960, 720)
         self.panel = LearnPanel(ctx, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)

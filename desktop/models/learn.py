@@ -322,10 +322,9 @@ class SeenUnseen:
     def hint(self) -> str:
         """What the curator can do to learn more ('' when nothing is missing)."""
         if self.n_unseen_pairs and not self.unseen_n:
-            return ("No decided image of an unseen pair yet: review images labelled as one; selecting this "
-                    "run in the history then shows its accuracy on pairs it never saw.")
+            return "No decided image of an unseen pair yet: review some, then select this run again."
         if self.heldout_learned is None:
-            return "Too few decided images to hold some out: the epochs were not chosen on held-out images."
+            return "Too few decided images to hold some out: no epoch was chosen on held-out images."
         return ""
 
     def rows(self) -> list[tuple[str, str, str, str]]:

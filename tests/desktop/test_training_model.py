@@ -104,3 +104,4 @@ def test_seen_unseen_splits_the_decided_images_by_the_pairs_training_saw():
     assert none.unseen_accuracy is None and any("no decided image yet" in line for line in none.lines())
     assert "too few decided images" in none.lines()[1]
     assert none.hint().startswith("No decided image of an unseen pair yet")
+    assert tally_seen_unseen(after, before, decided, seen={1, 2}, pairs={1, 2, 3, 4}).hint().startswith("Too few")
