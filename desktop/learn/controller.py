@@ -100,6 +100,7 @@ class LearnController(QObject):
         preview = what == "preview"
         title = "Learn preview" if preview else "Learn"
         factory = service.learn_task(self.project, self.model.method, preview=preview, hyper=self.hyper)
+        self.model.set_preview(None)  # the last preview or run is not what this task will show
         self.model.set_busy(what)
         trains = service.is_compositional_method(self.model.method)
         if trains:
@@ -160,6 +161,7 @@ class LearnController(QObject):
             return None
         if self.report_worker is not None:
             self.report_worker.cancel()
+        run_id = row.run_id
         title = f"run #{run_id}"
         worker = self.ctx.run_task(f"Seen / unseen accuracy of learning run #{run_id}",
                                    service.stored_run_task(self.project, run_id), self._report_done,

@@ -54,6 +54,7 @@ class RefineDialog(QDialog):
         self.worker: Any = None
         self.accepted_result: Any = None
         self._after_ended: Any = None  # what follows when the running task ends (ask -> preview)
+        self._first_preview = False  # the preview right after asking suggests which to tick
         self.setWindowTitle(f"Attributes that tell {self.model.pair_label} apart")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -185,6 +186,7 @@ class RefineDialog(QDialog):
         self.notice.setText(text)
         if props:
             self._after_ended = self.preview  # the effect follows at once, in its own worker
+            self._first_preview = True
 
     def _previewed(self, prev: Any) -> None:
         self.preview_result = prev
@@ -199,6 +201,11 @@ class RefineDialog(QDialog):
                        if e is not None else p)
         keep = set(self.model.ticked)
         self.model.set_proposals(out, tick_all=False)
+        if self._first_preview:  # a suggestion: the ones that help the pair alone; the curator decides
+            self._first_preview = False
+            keep = {p.index for p in out if p.fixed > p.broken}
+            self.notice.setText(self.notice.text() + f". Ticked: the {len(keep)} that fix more than they break "
+                                "on the pair alone; tick what you want, Preview ticked shows them together.")
         self.model.set_ticked(keep)
         tog = prev.together
         self.model.set_summary(

@@ -66,9 +66,12 @@ def test_ask_preview_and_add_only_the_ticked_ones(qtbot, refine_ctx, fake_ollama
                                 f"(+{e.fixed} / −{e.broken})")
     assert f"→ {prev.together.pair_accuracy:.0%}" in dlg.summary.text()
     assert prev.together.pair_accuracy > prev.before.pair_accuracy  # the missing parts tell them apart
-    # untick morvex's proposal: only zorbit's is added
-    item = dlg.table.topLevelItem(1)
-    item.setCheckState(0, Qt.CheckState.Unchecked)
+    # the first preview suggests the ones that fix more than they break on the pair, alone
+    assert dlg.model.ticked == {p.index for p in dlg.model.proposals if p.fixed > p.broken}
+    assert "Ticked: the" in dlg.notice.text()
+    # the curator ticks zorbit's proposal only (per attribute): only it is added
+    for k, on in ((0, True), (1, False)):
+        dlg.table.topLevelItem(k).setCheckState(0, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
     assert dlg.model.ticked == {0} and dlg.accept_button.isEnabled()
     add = dlg.accept_ticked()
     assert add is not None and not dlg.accept_button.isEnabled()
