@@ -141,6 +141,17 @@ def main() -> int:
     c.apply()
     wait_for(app, lambda: c.worker is None)
     shot("learn-2-applied")
+    # the learned weights in the evidence: Review on the first changed image (the dialog aside)
+    dlg.hide()
+    changed = c.model.preview.changes[0].image_id if c.model.preview and c.model.preview.changes else None
+    if changed is not None:
+        review = win.screens["review"]
+        ctx.open_image(changed)
+        win.show_screen("review")
+        wait_for(app, lambda: review.legend.evidence is not None, 60)
+        shot("learn-2b-learned-weights-in-the-evidence")
+    win.show_screen("insight")
+    dlg.show()
     panel.zero_button.click()
     shot("learn-3-back-to-zero-shot")
 
