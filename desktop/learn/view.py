@@ -382,6 +382,7 @@ class LearnPanel(QWidget):
     def _show_history(self, _e: Event | None) -> None:
         m = self.controller.model
         keep = self.history.currentItem().data(0, ID_ROLE) if self.history.currentItem() is not None else None
+        self.history.blockSignals(True)  # a rebuild is not the curator selecting a run
         self.history.clear()
         for h in m.history:
             item = QTreeWidgetItem([f"#{h.run_id}", h.method, f"{h.n_decisions:,}",
@@ -396,6 +397,7 @@ class LearnPanel(QWidget):
             self.history.addTopLevelItem(item)
             if h.run_id == keep:
                 self.history.setCurrentItem(item)
+        self.history.blockSignals(False)
         active = m.active_run
         self.history_title.setText(
             "<b>Learning runs</b> · the images show " + ("zero-shot labels" if active is None else f"run #{active}"))

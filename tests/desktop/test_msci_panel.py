@@ -82,6 +82,7 @@ def test_msci_trains_with_a_curve_and_reports_seen_and_unseen(qtbot, panel, msci
     run_id = result.run_id
     assert run_id is not None and c.model.active_run == run_id and project.current_top1() != zero
     assert t.title == f"run #{run_id}" and f"run #{run_id}" in panel.train_status.text()
+    assert c.report_worker is None  # rebuilding the history is not selecting a run: nothing re-read
     rep = t.report
     space = project.label_space()
     seen = {cid for _i, cid in ((d.image_id, d.class_id) for d in project.decided_images())}
