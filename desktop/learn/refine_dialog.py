@@ -204,8 +204,8 @@ class RefineDialog(QDialog):
         if self._first_preview:  # a suggestion: the ones that help the pair alone; the curator decides
             self._first_preview = False
             keep = {p.index for p in out if p.fixed > p.broken}
-            self.notice.setText(self.notice.text() + f". Ticked: the {len(keep)} that fix more than they break "
-                                "on the pair alone; tick what you want, Preview ticked shows them together.")
+            self.notice.setText(self.notice.text() + f". Ticked: {len(keep)} of them, those that fix more than "
+                                "they break on the pair alone; tick what you want, Preview ticked shows them together.")
         self.model.set_ticked(keep)
         tog = prev.together
         self.model.set_summary(

@@ -68,7 +68,7 @@ def test_ask_preview_and_add_only_the_ticked_ones(qtbot, refine_ctx, fake_ollama
     assert prev.together.pair_accuracy > prev.before.pair_accuracy  # the missing parts tell them apart
     # the first preview suggests the ones that fix more than they break on the pair, alone
     assert dlg.model.ticked == {p.index for p in dlg.model.proposals if p.fixed > p.broken}
-    assert "Ticked: the" in dlg.notice.text()
+    assert "Ticked: " in dlg.notice.text()
     # the curator ticks zorbit's proposal only (per attribute): only it is added
     for k, on in ((0, True), (1, False)):
         dlg.table.topLevelItem(k).setCheckState(0, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
