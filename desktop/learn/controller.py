@@ -203,6 +203,8 @@ class LearnController(QObject):
         except Exception as err:  # noqa: BLE001
             self._failed("Use learning run", err)
             return False
+        if self.model.preview is not None and self.model.preview.applied_run != run_id:
+            self.model.set_preview(None)  # "N labels changed" was about the run the images showed before
         self.notice.emit("the images show zero-shot labels again" if run_id is None
                          else f"the images show learning run #{run_id}")
         self.ctx.labels_changed.emit([])
