@@ -60,8 +60,7 @@ class LearnController(QObject):
                 w.cancel()
         self.worker = self.report_worker = None
         self.result = None
-        self.training.start("")
-        self.training.set_stage("")
+        self.training.reset()
         self.model.set_busy("")
         self.model.set_preview(None)
         self.refresh()

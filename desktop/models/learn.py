@@ -462,6 +462,15 @@ class TrainingModel:
         self.set_curve([])
         self.set_report(None)
 
+    def reset(self) -> None:
+        """Nothing trained or selected (another project)."""
+        self.title = ""
+        self.epoch = self.epochs = self.step = self.steps = 0
+        self.loss = None
+        self.set_stage("")
+        self.set_curve([])
+        self.set_report(None)
+
     def set_stage(self, stage: str) -> None:
         if stage != self.stage:
             self.stage = stage

@@ -73,6 +73,8 @@ def test_training_model_follows_the_progress_and_emits_on_change_only():
     assert len(seen) == n  # nothing changed: nothing emitted
     m.start("again")
     assert m.curve == [] and m.report is None and m.stage == "prepare"
+    m.reset()
+    assert (m.stage, m.title, m.curve, m.report, m.status_text()) == ("", "", [], None, "")
 
 
 def test_best_epoch_is_the_first_of_the_best_held_out_else_the_last():
