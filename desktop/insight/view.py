@@ -27,6 +27,7 @@ from desktop.context import AppContext
 from desktop.insight.charts import GroupedBarChart, HeatmapChart, HistogramChart
 from desktop.insight.pairs import PairGridWidget, pair_image_ids
 from desktop.signals import listen
+from workflows.progress import Progress
 
 # confusion choice -> (Stats attribute, row title)
 CONFUSIONS: dict[str, tuple[str, str, str]] = {
@@ -150,6 +151,8 @@ class InsightView(QWidget):
         self.refine_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.pairs_menu = QMenu(self.refine_button)
         self.pairs_menu.aboutToShow.connect(self._fill_pairs)
+        self.confused: list[Any] | None = None  # workflows.refine.ConfusedPair, most confused first
+        self._pairs_worker: Any = None
         self.refine_button.setMenu(self.pairs_menu)
         conf_head = QHBoxLayout()
         conf_head.addWidget(QLabel("Compare"))
@@ -186,6 +189,7 @@ class InsightView(QWidget):
 
         for sig in (ctx.labels_changed, ctx.classes_changed, ctx.images_changed, ctx.project_changed):
             listen(sig, self, lambda *_: self._timer.start() if self._visible else None)
+        listen(ctx.project_changed, self, self._forget_pairs)
         self.confusion.cell_clicked.connect(self.open_cell)
         self.confusion.cell_menu.connect(self._cell_menu)
 
@@ -214,6 +218,7 @@ class InsightView(QWidget):
             self.ctx.show_error("Insight", err)
             return
         self.stats = s
+        self.confused = None  # ranked again when the menu opens next
         self.extra_confusions = {"imported_vs_predicted": imported_vs_predicted(p, p.class_names_by_id())}
         if s.n_reviewed == 0 and self.extra_confusions["imported_vs_predicted"] is not None:
             self.confusion_box.blockSignals(True)  # nothing decided yet: show what can be compared
@@ -281,23 +286,60 @@ class InsightView(QWidget):
         menu.deleteLater()
 
     def _fill_pairs(self) -> None:
-        """The most confused pairs (decisions and corrections, then close calls), newest counts."""
-        from desktop.learn import service
-
+        """The most confused pairs (decisions and corrections, then close calls). They are ranked in a
+        worker (it reads every image's top two): the menu says so, and fills in when they are in."""
         self.pairs_menu.clear()
         p = self.ctx.project
-        try:
-            pairs = service.confused_pairs(p) if p is not None else []
-        except Exception as err:  # noqa: BLE001
-            self.ctx.show_error("Confused pairs", err)
-            pairs = []
-        for pair in pairs:
+        if p is None:
+            self.pairs_menu.addAction("open a project first").setEnabled(False)
+            return
+        if self.confused is None:
+            self.pairs_menu.addAction("finding the confused pairs…").setEnabled(False)
+            self.find_confused_pairs()
+            return
+        for pair in self.confused:
             count = pair.a_as_b + pair.b_as_a
             how = f"{count} decided" if count else f"{pair.close} close calls"
             act = self.pairs_menu.addAction(f"{pair.a_name} vs {pair.b_name}  ({how})")
             act.triggered.connect(lambda _c=False, a=pair.a, b=pair.b: self.refine_pair(a, b))
-        if not pairs:
+        if not self.confused:
             self.pairs_menu.addAction("no confused pairs yet: review some images first").setEnabled(False)
+
+    def find_confused_pairs(self) -> Any:
+        """Rank the confused pairs in a worker (`workflows.refine.confused_pairs`); returns it, or the
+        one already running."""
+        from desktop.learn import service
+
+        p = self.ctx.project
+        if p is None:
+            return None
+        if self._pairs_worker is not None:
+            return self._pairs_worker
+
+        def factory(_cancel: Any) -> Any:
+            yield Progress(0, None, "ranking the confused pairs", stage="pairs")
+            return service.confused_pairs(p)
+
+        worker = self.ctx.run_task("Confused pairs", factory, self._pairs_found,
+                                   on_error=lambda err: self.ctx.show_error("Confused pairs", err))
+        worker.done.connect(self._pairs_ended)
+        self._pairs_worker = worker
+        return worker
+
+    def _forget_pairs(self, *_args: Any) -> None:
+        """Another project: its pairs are not these (a running ranking's result is dropped)."""
+        self.confused = None
+        self._pairs_worker = None
+
+    def _pairs_found(self, pairs: Any) -> None:
+        if self.sender() is self._pairs_worker:
+            self.confused = list(pairs)
+            if self.pairs_menu.isVisible():
+                self._fill_pairs()
+
+    def _pairs_ended(self) -> None:
+        if self.sender() is self._pairs_worker:
+            self._pairs_worker = None
 
     def _show_confusion(self) -> None:
         if self.stats is None:

@@ -10,13 +10,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop.learn import service
-from desktop.models.learn import LearnModel
+from desktop.models.learn import LearnModel, TrainingModel
 from desktop.signals import listen
 from workflows.errors import is_user_error
 
 
 class LearnController(QObject):
-    """See the module docstring. `notice(str)`: a one-line message for the panel."""
+    """See the module docstring. `notice(str)`: a one-line message for the panel. `training`: the
+    training of a compositional method (msci) or of a stored msci run the curator selected."""
 
     notice = Signal(str)
     progress = Signal(object)  # workflows.progress.Progress of the running task
@@ -28,6 +29,9 @@ class LearnController(QObject):
         self.model = LearnModel()
         self.worker: Any = None
         self.result: Any = None  # the last LearnResult (preview or applied)
+        self.hyper: dict[str, Any] | None = None  # hyperparameters over the method's defaults (tests: fewer epochs)
+        self.training = TrainingModel()
+        self.report_worker: Any = None  # reads a stored msci run's curve and seen / unseen accuracy
         listen(ctx.project_changed, self, self._project_changed)
         listen(ctx.labels_changed, self, self._labels_changed)
 
@@ -51,10 +55,12 @@ class LearnController(QObject):
             self._failed("Learn", err)
 
     def _project_changed(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-        self.worker = None
+        for w in (self.worker, self.report_worker):
+            if w is not None:
+                w.cancel()
+        self.worker = self.report_worker = None
         self.result = None
+        self.training.reset()
         self.model.set_busy("")
         self.model.set_preview(None)
         self.refresh()
@@ -62,6 +68,11 @@ class LearnController(QObject):
     def _labels_changed(self, _ids: list) -> None:
         if not self.model.busy:  # new decisions: the counts (and a preview) follow
             self.refresh()
+
+    @staticmethod
+    def trains(method: str) -> bool:
+        """Whether `method` trains a compositional model (the panel's Training tab is for it)."""
+        return service.is_compositional_method(method)
 
     def choose_method(self, name: str) -> None:
         self.model.choose_method(name)
@@ -87,21 +98,39 @@ class LearnController(QObject):
             return None
         preview = what == "preview"
         title = "Learn preview" if preview else "Learn"
-        factory = service.learn_task(self.project, self.model.method, preview=preview)
+        factory = service.learn_task(self.project, self.model.method, preview=preview, hyper=self.hyper)
+        self.model.set_preview(None)  # the last preview or run is not what this task will show
         self.model.set_busy(what)
-        self.notice.emit("learning from the decisions (cached features only)…")
+        trains = service.is_compositional_method(self.model.method)
+        if trains:
+            self.training.start(f"{self.model.method} {'preview' if preview else 'training'}")
+            self.notice.emit(f"training {self.model.method} on the decided pairs (the images are read once)…")
+        else:
+            self.notice.emit("learning from the decisions (cached features only)…")
         worker = self.ctx.run_task(title, factory, self._done, on_error=self._task_failed,
                                    on_cancel=self._cancelled)
         worker.progress.connect(self.progress)
+        if trains:
+            worker.progress.connect(self._training_progress)
         worker.done.connect(self._ended)
         self.worker = worker
         self.task_started.emit(worker, title)
         return worker
 
-    def _done(self, result: Any) -> None:
+    def _training_progress(self, p: Any) -> None:
+        if self.sender() is self.worker:
+            self.training.feed(p.stage, p.extra or {})
+
+    def _done(self, outcome: Any) -> None:
         if self.sender() is not self.worker or self.project is None:
             return
+        result = outcome.result
         self.result = result
+        if outcome.report is not None or outcome.curve:
+            t = self.training
+            t.set_curve(outcome.curve)
+            t.set_report(outcome.report, f"run #{result.run_id}" if result.run_id is not None else "preview")
+            t.set_stage("done")
         prev = service.to_preview(self.project, result)
         self.model.set_preview(prev)
         if prev.applied_run is not None:
@@ -112,10 +141,50 @@ class LearnController(QObject):
                              "(undo: Back to zero-shot).")
 
     def _task_failed(self, err: BaseException) -> None:
+        if self.training.stage:
+            self.training.set_stage("failed")
         self._failed("Learn", err)
 
     def _cancelled(self) -> None:
+        if self.training.stage:
+            self.training.set_stage("cancelled")
         self.notice.emit("cancelled: nothing was written")
+
+    # -- a stored compositional run: its curve and seen / unseen accuracy on today's decisions -------------
+    def show_run(self, run_id: int | None) -> Any:
+        """The curator selected a run in the history: for an msci run, read its training curve and
+        its seen / unseen accuracy in a worker (newest selection wins). Returns the worker or None."""
+        row = next((h for h in self.model.history if h.run_id == run_id), None)
+        if (self.project is None or row is None or row.status != "done"
+                or not service.is_compositional_method(row.method) or self.model.busy):
+            return None
+        if self.report_worker is not None:
+            self.report_worker.cancel()
+        run_id = row.run_id
+        title = f"run #{run_id}"
+        worker = self.ctx.run_task(f"Seen / unseen accuracy of learning run #{run_id}",
+                                   service.stored_run_task(self.project, run_id), self._report_done,
+                                   on_error=self._report_failed)
+        worker.done.connect(self._report_ended)
+        self.report_worker = worker
+        self.training.title = title
+        return worker
+
+    def _report_done(self, outcome: Any) -> None:
+        if self.sender() is not self.report_worker or self.model.busy:
+            return
+        t = self.training
+        t.set_curve(outcome.curve)
+        t.set_report(outcome.report, t.title)
+        t.set_stage("done")
+
+    def _report_failed(self, err: BaseException) -> None:
+        if self.sender() is self.report_worker:
+            self._failed("Learning run", err)
+
+    def _report_ended(self) -> None:
+        if self.sender() is self.report_worker:
+            self.report_worker = None
 
     def _ended(self) -> None:
         if self.sender() is self.worker:
@@ -133,6 +202,8 @@ class LearnController(QObject):
         except Exception as err:  # noqa: BLE001
             self._failed("Use learning run", err)
             return False
+        if self.model.preview is not None and self.model.preview.applied_run != run_id:
+            self.model.set_preview(None)  # "N labels changed" was about the run the images showed before
         self.notice.emit("the images show zero-shot labels again" if run_id is None
                          else f"the images show learning run #{run_id}")
         self.ctx.labels_changed.emit([])

@@ -5,7 +5,8 @@ The dialog asks the project's Ollama model (`workflows.refine.propose_distinguis
 then previews each proposal's effect on the decided images from the feature cache
 (`preview_refinement`, also in a worker): accuracy on the pair's decided images before → after, per
 attribute and for the ticked ones together. The curator ticks what to keep; "Add ticked
-attributes" stores them with their provenance ("confusion prompt for pair A vs B").
+attributes" stores them with their provenance ("confusion prompt for pair A vs B"), in a worker
+too (`accept_refinement`); the GUI thread only mirrors `RefineModel`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class RefineDialog(QDialog):
         self.worker: Any = None
         self.accepted_result: Any = None
         self._after_ended: Any = None  # what follows when the running task ends (ask -> preview)
+        self._first_preview = False  # the preview right after asking suggests which to tick
         self.setWindowTitle(f"Attributes that tell {self.model.pair_label} apart")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -144,22 +146,22 @@ class RefineDialog(QDialog):
                          self._previewed)
 
     def accept_ticked(self) -> Any:
-        """Store the ticked proposals (one transaction, with their provenance)."""
+        """Store the ticked proposals (one transaction, with their provenance), in a worker."""
         if self.refinement is None or self.model.busy or not self.model.ticked:
             return None
         chosen = [self.refinement.attributes[i] for i in sorted(self.model.ticked)]
-        try:
-            result = service.accept_refinement(self.ctx.project, self.refinement, chosen, self.ctx.reviewer)
-        except Exception as err:  # noqa: BLE001
-            self._failed(err)
-            return None
+        return self._run("accept", f"Add attributes: {self.model.pair_label}",
+                         service.accept_refinement_task(self.ctx.project, self.refinement, chosen, self.ctx.reviewer),
+                         self._accepted)
+
+    def _accepted(self, result: Any) -> None:
         self.accepted_result = result
-        n = len(getattr(result, "added", chosen))
-        self.notice.setText(f"added {n} attribute(s) ({getattr(result, 'origin', 'confusion prompt')}). "
+        self._sync()
+        n = len(result.added)
+        self.notice.setText(f"added {n} attribute(s) ({result.origin}). "
                             "Classes & attributes offers the re-score of the labels.")
         self.ctx.classes_changed.emit()
         self.ctx.show_status(f"added {n} distinguishing attribute(s) for {self.model.pair_label}", 8000)
-        return result
 
     def _run(self, what: str, title: str, factory: Any, on_done: Any) -> Any:
         self.model.set_busy(what)
@@ -171,6 +173,7 @@ class RefineDialog(QDialog):
 
     def _proposed(self, refinement: Any) -> None:
         self.refinement = refinement
+        self.accepted_result = None
         props = [Proposal(i, p.class_name, p.text, p.other_name) for i, p in enumerate(refinement.attributes)]
         self.model.set_proposals(props)
         notes = list(getattr(refinement, "warnings", []) or [])
@@ -183,6 +186,7 @@ class RefineDialog(QDialog):
         self.notice.setText(text)
         if props:
             self._after_ended = self.preview  # the effect follows at once, in its own worker
+            self._first_preview = True
 
     def _previewed(self, prev: Any) -> None:
         self.preview_result = prev
@@ -197,6 +201,11 @@ class RefineDialog(QDialog):
                        if e is not None else p)
         keep = set(self.model.ticked)
         self.model.set_proposals(out, tick_all=False)
+        if self._first_preview:  # a suggestion: the ones that help the pair alone; the curator decides
+            self._first_preview = False
+            keep = {p.index for p in out if p.fixed > p.broken}
+            self.notice.setText(self.notice.text() + f". Ticked: {len(keep)} of them, those that fix more than "
+                                "they break on the pair alone; tick what you want, Preview ticked shows them together.")
         self.model.set_ticked(keep)
         tog = prev.together
         self.model.set_summary(
@@ -266,7 +275,7 @@ class RefineDialog(QDialog):
         self.bar.setVisible(bool(busy))
         self.cancel_button.setEnabled(bool(busy))
         self.ask_button.setEnabled(not busy)
-        has = bool(self.model.proposals) and not busy
+        has = bool(self.model.proposals) and not busy and self.accepted_result is None  # added once
         self.preview_button.setEnabled(has and bool(self.model.ticked))
         self.accept_button.setEnabled(has and bool(self.model.ticked))
         self.table.blockSignals(True)

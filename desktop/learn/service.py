@@ -8,9 +8,20 @@ Every call that may take long (learning, previewing, asking the LLM) is a task f
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from desktop.models.learn import Change, ClassDecisions, HistoryRow, LearnPreview, MethodChoice
+from desktop.models.learn import (
+    Change,
+    ClassDecisions,
+    EpochPoint,
+    HistoryRow,
+    LearnPreview,
+    MethodChoice,
+    SeenUnseen,
+    is_epoch_end,
+    tally_seen_unseen,
+)
 from workflows.progress import CancelToken, Progress
 
 Factory = Callable[[CancelToken], Generator[Progress, None, Any]]
@@ -26,15 +37,22 @@ def decisions_per_class(project: Any) -> list[ClassDecisions]:
     return [ClassDecisions(cid, name, *per.get(cid, (0, 0))) for cid, name in names.items()]
 
 
+def compositional_blocker(project: Any) -> str:
+    """Why the project is not a compositional one msci can learn ('' when it is): every active
+    class must be a (state, object) pair (`workflows.learning_msci` refuses otherwise)."""
+    space = project.label_space() if hasattr(project, "label_space") else None
+    pairs = {p.class_id for p in space.pairs if p.active} if space is not None else set()
+    if not pairs:
+        return "msci is only for compositional (state, object) projects"
+    flat = [cid for cid in project.class_names_by_id(active_only=True) if cid not in pairs]
+    if flat:
+        return f"msci scores (state, object) pairs only: {len(flat)} active class(es) are not pairs"
+    return ""
+
+
 def is_compositional(project: Any) -> bool:
-    """Whether the project's classes are (state, object) pairs (helper "compose"'s label space)."""
-    probe = getattr(project, "is_compositional", None)
-    if callable(probe):
-        try:
-            return bool(probe())
-        except Exception:  # noqa: BLE001 - an older store without the label space: not compositional
-            return False
-    return bool(probe)
+    """Whether the project's active classes are all (state, object) pairs."""
+    return not compositional_blocker(project)
 
 
 def method_choices(project: Any) -> list[MethodChoice]:
@@ -48,12 +66,18 @@ def method_choices(project: Any) -> list[MethodChoice]:
         registered = set(LEARNERS)
     except ImportError:  # pragma: no cover - the learning core is part of the app
         registered = set()
-    compositional = is_compositional(project)
+    try:  # msci learns from the images, not through a LEARNERS entry (workflows/learning_msci.py)
+        import workflows.learning_msci  # noqa: F401
+
+        registered.add("msci")
+    except ImportError:  # pragma: no cover - the MSCI engine is part of the app
+        pass
+    compositional = compositional_blocker(project) if any(m.compositional for m in LEARN_METHODS.values()) else ""
     out = []
     for m in LEARN_METHODS.values():
         why = ""
-        if m.compositional and not compositional:
-            why = f"{m.name} is only for compositional (state, object) projects"
+        if m.compositional and compositional:
+            why = compositional
         elif m.name not in registered:
             why = f"{m.name} is not installed"
         out.append(MethodChoice(m.name, m.description, m.explainable, not why, why))
@@ -101,13 +125,118 @@ def to_preview(project: Any, result: Any) -> LearnPreview:
 
 
 # -- tasks -------------------------------------------------------------------------------------------
-def learn_task(project: Any, method: str, *, preview: bool, seed: int = 0) -> Factory:
-    """Learn from the decisions (preview: write nothing); progress per stage, cancellable."""
+@dataclass
+class LearnOutcome:
+    """What a learning task returns: the use case's `LearnResult`, and for a compositional (msci) run
+    its seen / unseen report and the held-out curve per epoch."""
+
+    result: Any
+    report: SeenUnseen | None = None
+    curve: list[EpochPoint] = field(default_factory=list)
+
+
+def with_curve(gen: Generator[Progress, None, Any], curve: list[EpochPoint]) -> Generator[Progress, None, Any]:
+    """Re-yield a learning generator's progress with the held-out curve so far in `extra["curve"]`.
+
+    The worker throttles progress (docs/desktop.md, "Background runs"), so an epoch's report may never
+    reach the GUI; carrying the whole curve in every report loses no epoch."""
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            info = p.extra or {}
+            if p.stage == "train" and is_epoch_end(info):
+                val = info.get("val_accuracy")
+                curve.append(EpochPoint(int(info["epoch"]), float(info.get("loss", 0.0)),
+                                        None if val is None else float(val)))
+            if curve:
+                p = replace(p, extra={**info, "curve": tuple(curve)})
+            yield p
+    finally:
+        gen.close()
+
+
+def learn_task(project: Any, method: str, *, preview: bool, seed: int = 0,
+               hyper: dict[str, Any] | None = None) -> Factory:
+    """Learn from the decisions (preview: write nothing); progress per stage (per batch and epoch for
+    msci), cancellable. Returns a `LearnOutcome`."""
 
     def factory(cancel: CancelToken) -> Generator[Progress, None, Any]:
         from workflows.learning import learn
 
-        return (yield from learn(project, method=method, seed=seed, preview=preview, cancel=cancel))
+        curve: list[EpochPoint] = []
+        result = yield from with_curve(learn(project, method=method, seed=seed, preview=preview, hyper=hyper,
+                                             cancel=cancel),
+                                       curve)
+        report = None
+        if is_compositional_method(method):
+            yield Progress(0, None, "seen and unseen accuracy", stage="report")
+            report = result_report(project, result)
+        return LearnOutcome(result, report, curve)
+
+    return factory
+
+
+def is_compositional_method(method: str) -> bool:
+    """Whether a learning method trains a compositional model (the panel then shows its training:
+    per-epoch progress, the held-out curve, seen / unseen accuracy)."""
+    from engine.types import LEARN_METHODS
+
+    m = LEARN_METHODS.get(method)
+    return bool(m is not None and m.compositional)
+
+
+def _pair_classes(project: Any) -> set[int]:
+    return {p.class_id for p in project.label_space().pairs if p.active}
+
+
+def result_report(project: Any, result: Any) -> SeenUnseen:
+    """Seen / unseen accuracy of a just-finished msci result (preview or applied), against the
+    decisions it trained on: the seen pairs are the decided ones."""
+    from workflows.refine import decided_labels
+
+    pairs = _pair_classes(project)
+    decided = decided_labels(project)
+    seen = {c for c in decided.values() if c in pairs}
+    now = project.current_top1()
+    moved = {i: (a, b) for i, a, b in result.changes}
+    if result.preview:  # the images still show the labels before it
+        before, after = now, {**now, **{i: b for i, (_a, b) in moved.items()}}
+    else:  # the run is in use: its labels are the current ones
+        after, before = now, {**now, **{i: a for i, (a, _b) in moved.items()}}
+    return tally_seen_unseen(after, before, decided, seen, pairs,
+                             heldout=(result.cv_zero_shot, result.cv_learned, getattr(result, "n_heldout", 0)))
+
+
+def stored_run_task(project: Any, run_id: int) -> Factory:
+    """A stored msci run's curve (its training history) and its seen / unseen accuracy against the
+    decisions as they are now (decisions of unseen pairs made since tell how it does on them)."""
+
+    def factory(cancel: CancelToken) -> Generator[Progress, None, Any]:
+        from workflows.learning import load_learned
+        from workflows.progress import check
+        from workflows.refine import decided_labels
+
+        yield Progress(0, None, f"reading learning run #{run_id}", stage="report")
+        run, _params, meta = load_learned(project, run_id)
+        check(cancel)
+        class_ids = [int(c) for c in meta.get("class_ids", [])]
+        seen = {class_ids[int(k)] for k in meta.get("seen", []) if int(k) < len(class_ids)}
+        pairs = _pair_classes(project)
+        after = {i: (tk[0][0] if tk else None) for i, tk in project.run_topk(run.id).items()}
+        check(cancel)
+        parent = run.parent_run_id
+        before = ({i: (tk[0][0] if tk else None) for i, tk in project.run_topk(parent).items()}
+                  if parent is not None else {})
+        cv = (run.engine_config or {}).get("learn", {}).get("cv", {}) or {}
+        report = tally_seen_unseen(after, before, decided_labels(project), seen, pairs,
+                                   heldout=(cv.get("zero_shot"), cv.get("learned"), int(cv.get("n_heldout") or 0)))
+        curve = [EpochPoint(int(h["epoch"]), float(h.get("loss", 0.0)),
+                            None if h.get("val_accuracy") is None else float(h["val_accuracy"]))
+                 for h in meta.get("history", [])]
+        return LearnOutcome(None, report, curve)
 
     return factory
 
@@ -141,8 +270,13 @@ def preview_refinement_task(project: Any, proposals: Any) -> Factory:
     return factory
 
 
-def accept_refinement(project: Any, refinement: Any, chosen: list[Any], who: str) -> Any:
-    from workflows.refine import accept_refinement as run
+def accept_refinement_task(project: Any, refinement: Any, chosen: list[Any], who: str) -> Factory:
+    """Append the chosen proposals with their provenance (`workflows.refine.accept_refinement`)."""
 
-    return run(project, refinement, chosen, who=who)
+    def factory(_cancel: CancelToken) -> Generator[Progress, None, Any]:
+        from workflows.refine import accept_refinement
 
+        yield Progress(0, None, f"adding {len(chosen)} attribute(s)", stage="accept")
+        return accept_refinement(project, refinement, chosen, who=who)
+
+    return factory

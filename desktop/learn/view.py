@@ -1,6 +1,8 @@
 """The Learn panel (Run ▸ Learn from decisions…, Ctrl+L): decisions per class, the method, Preview
 ("N labels would change", from → to, which images), Apply in a worker with progress and Cancel, and
-the history of learning runs with "Use this run" / "Back to zero-shot" (the undo).
+the history of learning runs with "Use this run" / "Back to zero-shot" (the undo). For a
+compositional method (msci) the Training tab shows the training: per-epoch progress, the held-out
+curve, and accuracy on seen and unseen pairs (also for a stored msci run selected in the history).
 
 The view mirrors `LearnModel` (desktop/models/learn.py); `LearnController` does the work.
 """
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -27,9 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.learn.controller import LearnController
+from desktop.learn.curve import LearningCurve
 from desktop.models.events import Event
 from desktop.task_progress import format_progress
-from desktop.widgets.fit import wrapping
+from desktop.widgets.fit import ElidedLabel, wrapping
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 30
 
@@ -121,7 +125,44 @@ class LearnPanel(QWidget):
         rl.addLayout(buttons)
         rl.addWidget(self.headline)
         rl.addWidget(self.accuracy)
-        rl.addWidget(self.changes, 1)
+        # -- training of a compositional method: epoch, curve, seen / unseen --------------------------
+        self.train_status = QLabel()
+        self.train_status.setObjectName("trainStatus")
+        self.curve = LearningCurve()
+        self.seen_unseen = ElidedLabel()
+        self.seen_unseen.setObjectName("seenUnseen")
+        self.seen_unseen.setTextFormat(Qt.TextFormat.RichText)
+        self.seen_unseen_table = QTreeWidget()
+        self.seen_unseen_table.setObjectName("seenUnseenTable")
+        self.seen_unseen_table.setHeaderLabels(["accuracy", "before (zero-shot)", "learned", "images"])
+        self.seen_unseen_table.setRootIsDecorated(False)
+        self.seen_unseen_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        sh = self.seen_unseen_table.header()
+        sh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            sh.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        sh.setStretchLastSection(False)
+        self.seen_unseen.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        report = QWidget()
+        rpl = QVBoxLayout(report)
+        rpl.setContentsMargins(0, 0, 0, 0)
+        rpl.addWidget(self.seen_unseen)
+        rpl.addWidget(self.seen_unseen_table, 1)
+        body = QSplitter(Qt.Orientation.Vertical)  # the curve and the seen / unseen report never overlap
+        body.addWidget(self.curve)
+        body.addWidget(report)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        body.setChildrenCollapsible(False)
+        training = QWidget()
+        tl = QVBoxLayout(training)
+        tl.setContentsMargins(4, 4, 4, 4)
+        tl.addWidget(self.train_status)
+        tl.addWidget(body, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.changes, "Changed images")
+        self.training_tab = self.tabs.addTab(training, "Training")
+        rl.addWidget(self.tabs, 1)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
@@ -138,7 +179,7 @@ class LearnPanel(QWidget):
         self.history.setRootIsDecorated(False)
         self.history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.history.header().setStretchLastSection(True)
-        self.history.currentItemChanged.connect(lambda *_: self._sync_buttons())
+        self.history.currentItemChanged.connect(self._history_selected)
         self.history.itemDoubleClicked.connect(lambda *_: self._use_clicked())
         self.use_button = QPushButton("Use this &run")
         self.use_button.setToolTip("show the selected learning run's labels")
@@ -160,8 +201,8 @@ class LearnPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 4)  # the history is a few rows; the preview and training need room
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -180,11 +221,19 @@ class LearnPanel(QWidget):
         m.events.busy.connect(self._show_busy)
         c.notice.connect(self.notice.setText)
         c.progress.connect(self._progress)
+        t = c.training
+        t.events.stage.connect(self._show_training)
+        t.events.step.connect(self._show_training)
+        t.events.curve.connect(self._show_curve)
+        t.events.report.connect(self._show_report)
         c.refresh()
         self._show_decisions(None)
         self._show_methods(None)
         self._show_history(None)
         self._show_busy(None)
+        self._show_training(None)
+        self._show_curve(None)
+        self._show_report(None)
 
     def activate(self) -> None:
         self.controller.refresh()
@@ -204,6 +253,12 @@ class LearnPanel(QWidget):
 
     def _change_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         self.controller.open_change(int(item.data(0, ID_ROLE)))
+
+    def _history_selected(self, *_args: Any) -> None:
+        self._sync_buttons()
+        item = self.history.currentItem()
+        if item is not None and self.controller.show_run(int(item.data(0, ID_ROLE))) is not None:
+            self.tabs.setCurrentIndex(self.training_tab)
 
     def _use_clicked(self) -> None:
         item = self.history.currentItem()
@@ -255,6 +310,11 @@ class LearnPanel(QWidget):
             note = "" if choice.explainable else (" Less explainable: its labels are not a sum over attributes, "
                                                  "so the evidence shows the zero-shot reasons.")
             self.method_help.setText(choice.description + "." + note)
+        trains = choice is not None and self.controller.trains(choice.name)
+        shown = trains or bool(self.controller.training.curve or self.controller.training.report)
+        self.tabs.setTabVisible(self.training_tab, shown)
+        if trains:
+            self.tabs.setCurrentIndex(self.training_tab)
         self._sync_buttons()
 
     def _show_preview(self, _e: Event | None) -> None:
@@ -271,9 +331,58 @@ class LearnPanel(QWidget):
             item.setToolTip(0, f"{ch.path}: {ch.from_name} → {ch.to_name} (click to open it in Review)")
             self.changes.addTopLevelItem(item)
 
+    def _show_training(self, _e: Event | None) -> None:
+        t = self.controller.training
+        text = t.status_text()
+        if t.title and text:
+            text = f"<b>{t.title}</b> · {text}"
+        self.train_status.setText(text or "Apply trains on the decided pairs; Preview trains without writing.")
+        if t.stage in ("prepare", "encode", "train"):
+            self.tabs.setTabVisible(self.training_tab, True)
+            self.tabs.setCurrentIndex(self.training_tab)
+        self.curve.set_curve(t.curve, t.epochs, t.best)
+
+    def _show_curve(self, _e: Event | None) -> None:
+        t = self.controller.training
+        self.curve.set_curve(t.curve, t.epochs, t.best)
+        if t.stage == "done":
+            self._show_training(None)
+
+    def _show_report(self, _e: Event | None) -> None:
+        t = self.controller.training
+        rep = t.report
+        self.seen_unseen_table.clear()
+        if rep is None:
+            self.seen_unseen.setText("")
+            self.seen_unseen_table.hide()
+        else:
+            self.seen_unseen.setText(f"<b>Seen and unseen pairs</b> · {rep.header()}")
+            self.seen_unseen.setToolTip("\n".join(rep.lines()))
+            for row in rep.rows():
+                item = QTreeWidgetItem(list(row))
+                for col in (1, 2, 3):
+                    item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight)
+                self.seen_unseen_table.addTopLevelItem(item)
+            hint = rep.hint()
+            if hint:  # what would tell more, as a last row across the table
+                item = QTreeWidgetItem([hint])
+                item.setToolTip(0, hint)
+                item.setForeground(0, self.palette().placeholderText())
+                self.seen_unseen_table.addTopLevelItem(item)
+                item.setFirstColumnSpanned(True)
+            rows = self.seen_unseen_table.topLevelItemCount()
+            row_h = max(16, self.seen_unseen_table.sizeHintForRow(0))
+            self.seen_unseen_table.setMinimumHeight(self.seen_unseen_table.header().sizeHint().height()
+                                                   + rows * row_h + 6)
+            self.seen_unseen_table.show()
+        if rep is not None:
+            self.tabs.setTabVisible(self.training_tab, True)
+        self._show_training(None)
+
     def _show_history(self, _e: Event | None) -> None:
         m = self.controller.model
         keep = self.history.currentItem().data(0, ID_ROLE) if self.history.currentItem() is not None else None
+        self.history.blockSignals(True)  # a rebuild is not the curator selecting a run
         self.history.clear()
         for h in m.history:
             item = QTreeWidgetItem([f"#{h.run_id}", h.method, f"{h.n_decisions:,}",
@@ -288,6 +397,7 @@ class LearnPanel(QWidget):
             self.history.addTopLevelItem(item)
             if h.run_id == keep:
                 self.history.setCurrentItem(item)
+        self.history.blockSignals(False)
         active = m.active_run
         self.history_title.setText(
             "<b>Learning runs</b> · the images show " + ("zero-shot labels" if active is None else f"run #{active}"))
@@ -347,7 +457,7 @@ class LearnDialog(QDialog):
         self.setWindowTitle("Learn from decisions")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(860, 600)
+        self.resize(960, 720)
         self.panel = LearnPanel(ctx, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)

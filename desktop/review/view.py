@@ -105,18 +105,17 @@ class ReviewView(QWidget):
         self.bulk.setToolTip("accept the predicted label of the images selected in the browser (Ctrl+Shift+A)")
         self.bulk.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.bulk.clicked.connect(self.bulk_accept)
-        # The bulk actions get a row of their own under the decision buttons, so neither row forces
-        # the window wider than 1024 px (issue #14 item 6).
-        bulk_row = QHBoxLayout()
-        bulk_row.addStretch(1)
-        self.vouch_button = QPushButton("Guarantee…")
+        buttons.addStretch(1)
+        self.vouch_button = QPushButton("Guarantee…")  # bulk actions beside the notice: the row fits 1024 px
         self.vouch_button.setToolTip("bulk accept with a guarantee: audit a random sample, accept what it vouches for")
         self.vouch_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.vouch_button.clicked.connect(self._vouch)
-        bulk_row.addWidget(self.vouch_button)
-        bulk_row.addWidget(self.bulk)
         self.notice = wrapping(QLabel())
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        notice_row = QHBoxLayout()
+        notice_row.addWidget(self.notice, 1)
+        notice_row.addWidget(self.vouch_button, 0, Qt.AlignmentFlag.AlignTop)
+        notice_row.addWidget(self.bulk, 0, Qt.AlignmentFlag.AlignTop)
 
         centre = QWidget()
         cl = QVBoxLayout(centre)
@@ -124,8 +123,7 @@ class ReviewView(QWidget):
         cl.addLayout(bar)
         cl.addWidget(self.overlay, 1)
         cl.addLayout(buttons)
-        cl.addLayout(bulk_row)
-        cl.addWidget(self.notice)
+        cl.addLayout(notice_row)
 
         # -- side: info, top-k, search, legend, tabs ---------------------------------------------
         self.info = InfoPanel()

@@ -119,6 +119,7 @@ def test_apply_then_undo_from_the_history(qtbot, panel, learn_ctx):
     panel.zero_button.click()
     assert m.active_run is None and project.current_top1() == zero
     assert "zero-shot" in panel.history_title.text() and not panel.zero_button.isEnabled()
+    assert m.preview is None and panel.changes.topLevelItemCount() == 0  # "N changed" was about that run
     panel.history.setCurrentItem(panel.history.topLevelItem(0))
     assert panel.use_button.isEnabled()
     panel.use_button.click()
