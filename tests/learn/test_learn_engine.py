@@ -9,7 +9,7 @@ import torch
 from engine.alignment import dclip_scores, lazsl_scores
 from engine.evidence import AttributeEvidence, ClassEvidence, Presence
 from engine.learn import params as param_files
-from engine.learn.learners import LEARNERS, LearnData, get_learner, select_and_fit
+from engine.learn.learners import LEARNERS, AttributeLearner, LearnData, get_learner, select_and_fit
 from engine.learn.terms import attribute_terms, class_sums
 from engine.types import LEARN_METHODS, EngineConfig
 
@@ -73,7 +73,7 @@ def test_attribute_learner_improves_held_out_and_is_deterministic():
     assert a.hyper == b.hyper and a.cv_learned == b.cv_learned
     assert all(torch.equal(a.params[k], b.params[k]) for k in a.params)
     assert a.cv_learned > a.cv_zero_shot
-    w = 1 + a.params["delta"]
+    w = AttributeLearner.weights(a.params)
     tell, distractor = w[0::4], w[1::4]
     assert (tell > distractor).all()  # the attribute that tells apart earns the larger weight
 
