@@ -32,7 +32,7 @@ class LearnData:
     """Decided images as tensors: rows are images.
 
     ``zero_shot`` [n, C] the zero-shot scores; ``terms`` [n, A] per-attribute terms and ``best`` [n, A]
-    each attribute's best kept-region similarity (attributes learner), ``attr_class`` [A] class of
+    each attribute's best single-region similarity (attributes learner), ``attr_class`` [A] class of
     each term column, ``best_stats`` (mean, spread) [A] of ``best`` over every scored image (so a
     presence means the same in the fit and in scoring; default: over these rows); ``global_feats``
     [n, D] (adapter); positives (``pos_rows``, ``pos_class``): the image is that class; negatives: it is not.
@@ -144,7 +144,7 @@ def _loss(logits: torch.Tensor, data: LearnData) -> torch.Tensor:
 class AttributeLearner:
     """Per-class, per-attribute weights over the attributes' evidence and a per-class bias:
     score_c = zero-shot_c + sum_{j of c} g_j x_j + b_c, with x_j the presence of attribute j (its
-    best kept-region similarity, in spreads above its mean over the scored images) -- without
+    best single-region similarity, in spreads above its mean over the scored images) -- without
     ``best`` (older callers) x_j is the attribute's LaZSL term, standardised the same way. g = 0,
     b = 0 is exactly zero-shot. Fitted jointly over all classes by multinomial logistic loss with
     negatives, L2 toward zero-shot (strength `l2`, picked by cross-validation); only classes with
@@ -324,6 +324,15 @@ def _accuracy(scores: torch.Tensor, data: LearnData) -> tuple[int, int]:
     return int((pred == data.pos_class).sum()), len(data.pos_rows)
 
 
+def _nll(scores: torch.Tensor, params: dict[str, torch.Tensor], data: LearnData) -> float:
+    """Summed held-out log-loss of the positives under the fit's logit scale."""
+    if not len(data.pos_rows):
+        return 0.0
+    kappa = float(params.get("kappa", torch.tensor(100.0)))
+    logp = torch.log_softmax(kappa * _finite(scores[data.pos_rows].double()), dim=1)
+    return float(-logp[torch.arange(len(data.pos_rows)), data.pos_class].sum())
+
+
 def _inputs(data: LearnData) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     return data.terms, data.global_feats, data.best
 
@@ -375,6 +384,7 @@ def _select_and_fit(learner: Learner, data: LearnData, seed: int, hyper: dict[st
     fold_of = torch.empty(n, dtype=torch.long)
     fold_of[order] = torch.arange(n) % k
     hits = {i: 0 for i in range(len(candidates))}
+    nll = {i: 0.0 for i in range(len(candidates))}
     zs_hits = total = 0
     for f in range(k):
         if check is not None:
@@ -386,11 +396,15 @@ def _select_and_fit(learner: Learner, data: LearnData, seed: int, hyper: dict[st
         total += t
         for i, cand in enumerate(candidates):
             params = learner.fit(train, cand, seed)
-            h, _t = _accuracy(learner.score(params, test.zero_shot, *_inputs(test)), test)
+            scores = learner.score(params, test.zero_shot, *_inputs(test))
+            h, _t = _accuracy(scores, test)
             hits[i] += h
+            nll[i] += _nll(scores, params, test)
     acc = {i: hits[i] / total for i in hits}
-    # best held-out top-1; ties go to the later (more regularised / milder) candidate in grid order
-    best = max(range(len(candidates)), key=lambda i: (acc[i], -abs(i - len(candidates) + 1)))
+    # best held-out top-1; ties (common: a few dozen held-out images) go to the lower held-out
+    # log-loss, which also sees how sure the right answers were, then to the later candidate
+    last = len(candidates) - 1
+    best = max(range(len(candidates)), key=lambda i: (acc[i], -round(nll[i], 9), -abs(i - last)))
     grid = [(dict(c), acc[i]) for i, c in enumerate(candidates)]
     zs = zs_hits / total
     if hyper is None and acc[best] <= zs:  # nothing beats the zero-shot scores held out: keep them

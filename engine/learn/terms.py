@@ -67,11 +67,12 @@ def attribute_terms_best(
     region_mask: torch.Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(phi, best) [B, A]: the terms of `attribute_terms` and each attribute's best single kept-region
-    similarity S_ij = alpha <r_i, t_j> + (1 - alpha) <p_0, t_j> (the cue presence is calibrated on;
-    <p_0, t_j> where an image has no region, or for dclip). Both 0 in columns of classes not asked for.
-    The learner weighs presence: a part either is in the image or not, which the transport-averaged
-    term blurs (docs/architecture.md, "Learning from decisions")."""
+    """(phi, best) [B, A]: the terms of `attribute_terms` and each attribute's best single-region
+    similarity max_i <r_i, t_j> over the image's valid regions, the number the evidence's presence
+    is calibrated on (`engine.explain`); <p_0, t_j> where an image has no region, or for dclip. Both
+    0 in columns of classes not asked for. The learner weighs presence: a part either is in some
+    region or not, which the transport-averaged term blurs (docs/architecture.md, "Learning from
+    decisions")."""
     attr_class = attr_class.long()
     B = global_feats.shape[0]
     A = attr_feats.shape[0]
@@ -95,10 +96,10 @@ def attribute_terms_best(
     R = region_feats.float().to(g.device)
     kept, a = al.region_weights(g, R, config.gamma, region_mask)
     if config.ot_mode == "faithful" and g.device.type == "cpu" and terms_cpu.AVAILABLE and backend != "torch":
-        _terms_numba(g, R, T, attr_class, kept, al._valid_rows(R, region_mask), want, config, out, best)
+        _terms_numba(g, R, T, attr_class, kept, al._valid_rows(R, region_mask), want, config, out)
     else:
         _terms_torch(g, R, T, attr_class, kept, a, region_mask, want, config, out)
-        _best_torch(g, R, T, attr_class, kept, want, config, best)
+    _best_regions(R, T, attr_class, region_mask, want, best)
     no_region = ~kept.any(1)
     if bool(no_region.any()):  # no valid region: the score falls back to dclip, and so do its terms
         cols = class_columns(attr_class, want)
@@ -109,23 +110,24 @@ def attribute_terms_best(
     return out, best
 
 
-def _best_torch(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, kept: torch.Tensor,
-                want: list[int], config: EngineConfig, best: torch.Tensor) -> None:
-    """Best kept-region similarity per attribute column (torch path), images in chunks."""
-    cols = class_columns(attr_class, want).to(g.device)
+def _best_regions(R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, region_mask: torch.Tensor | None,
+                  want: list[int], best: torch.Tensor) -> None:
+    """Best valid-region similarity per attribute column, images in chunks (-inf where an image
+    has no valid region: the caller's dclip fallback overwrites those rows)."""
+    cols = class_columns(attr_class, want).to(R.device)
     Tw = T[cols]
     step = max(1, CHUNK_ELEMENTS // max(1, R.shape[1] * len(cols)))
-    for s in range(0, g.shape[0], step):
-        e = min(g.shape[0], s + step)
-        reg = (R[s:e] @ Tw.T).masked_fill(~kept[s:e].unsqueeze(-1), float("-inf")).amax(1)  # [b, cols]
-        best[s:e, cols.cpu()] = (config.alpha * reg + (1.0 - config.alpha) * (g[s:e] @ Tw.T)).float().cpu()
+    for s in range(0, R.shape[0], step):
+        e = min(R.shape[0], s + step)
+        sims = R[s:e] @ Tw.T  # [b, N, cols]
+        if region_mask is not None:
+            sims = sims.masked_fill(~region_mask[s:e].to(R.device).bool().unsqueeze(-1), float("-inf"))
+        best[s:e, cols.cpu()] = sims.amax(1).float().cpu()
 
 
 def _terms_numba(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, kept: torch.Tensor,
-                 n_rows: torch.Tensor, want: list[int], config: EngineConfig, out: torch.Tensor,
-                 best: torch.Tensor) -> None:
-    """The CPU kernel (`terms_cpu`), images in chunks bounded by NUMBA_CHUNK_ELEMENTS; the best
-    kept-region similarities come from the same region-attribute products."""
+                 n_rows: torch.Tensor, want: list[int], config: EngineConfig, out: torch.Tensor) -> None:
+    """The CPU kernel (`terms_cpu`), images in chunks bounded by NUMBA_CHUNK_ELEMENTS."""
     cols = class_columns(attr_class, want)
     counts = torch.bincount(attr_class[cols], minlength=int(attr_class.max()) + 1)[want]
     cls_ptr = np.concatenate([[0], np.cumsum(counts.numpy())])
@@ -152,12 +154,6 @@ def _terms_numba(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: 
         terms = terms_cpu.solve_terms(KZ, ZE, colw, G, reg_ptr, rows_np[s:e], cls_ptr, config.eps, config.tol,
                                       config.max_iter)
         out[s:e, cols_np] = torch.from_numpy(terms.astype(np.float32))
-        has = nk[s:e] > 0  # images without a kept region get the dclip fallback afterwards
-        if has.any():
-            seg = np.maximum.reduceat(ZE, reg_ptr[:-1][has], axis=0)  # [images with regions, cols]
-            bs = np.zeros((e - s, len(cols_np)), dtype=np.float64)
-            bs[has] = config.eps * seg.astype(np.float64) + G[has]
-            best[s:e, cols_np] = torch.from_numpy(bs.astype(np.float32))
 
 
 def _terms_torch(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, kept: torch.Tensor,
