@@ -9,9 +9,9 @@
           (a random other class); `--draw N` decides a random draw of the pool instead of the
           first scenes by path (a different curator: the spread over draws is the real uncertainty).
   speed : learn + re-score N cached images x C classes (~7 attributes, 90 regions, D=512; random
-          unit features in a real on-disk FeatureCache): zero-shot scores, the per-attribute terms and best-region similarities,
-          the cross-validated fit on d decided images per class, and the learned scores of every
-          image, in seconds (engine path of `workflows.learning.learn`, without the store).
+          unit features in a real on-disk FeatureCache): zero-shot scores, the per-attribute terms
+          and best-region similarities, the cross-validated fit on d decided images per class, and
+          the learned scores of every image, in seconds (engine path of `workflows.learning.learn`, without the store).
 
     .venv/bin/python scripts/bench_learn.py curve --project /tmp/demo/demo.lazlabel [--noise 0.1]
     .venv/bin/python scripts/bench_learn.py speed [--images 10000 --classes 200 --per-class 8]
