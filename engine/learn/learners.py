@@ -144,8 +144,8 @@ def _loss(logits: torch.Tensor, data: LearnData) -> torch.Tensor:
 class AttributeLearner:
     """Per-class, per-attribute weights over the attributes' evidence and a per-class bias:
     score_c = zero-shot_c + sum_{j of c} g_j x_j + b_c, with x_j the presence of attribute j (its
-    best single-region similarity, in spreads above its mean over the scored images) -- without
-    ``best`` (older callers) x_j is the attribute's LaZSL term, standardised the same way. g = 0,
+    best single-region similarity, in spreads above its mean over the scored images) or, for the
+    cue ``term`` (and without ``best``), its LaZSL term standardised over the decided images. g = 0,
     b = 0 is exactly zero-shot. Fitted jointly over all classes by multinomial logistic loss with
     negatives, L2 toward zero-shot (strength `l2`, picked by cross-validation); only classes with
     decisions get free parameters. Why presence: the LaZSL term averages a part's similarity over
