@@ -158,8 +158,11 @@ class AttributeLearner:
     needs: tuple[str, ...] = ("terms", "best")
     #: from least to most regularised (ties in cross-validation go to the later one)
     L2_GRID = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-    #: the cue weighed: the LaZSL term, or presence (the default, listed last so it wins ties)
-    CUES = ("term", "presence")
+    #: the cues cross-validation tries. Presence only: with the term cue in the grid too, the
+    #: measured worlds (the demo over 9 curator draws x 3 sizes x 2 noise levels, the planted test
+    #: world) scored the same on average (within 0.2 points) or worse, at twice the fit time. ``{"cue": "term", ...}`` stays available as a given hyperparameter,
+    #: and is what a caller without ``best`` gets.
+    CUES = ("presence",)
 
     def grid(self) -> list[dict[str, Any]]:
         return [{"cue": c, "l2": v} for c in self.CUES for v in self.L2_GRID]
