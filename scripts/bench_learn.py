@@ -6,11 +6,12 @@
           the product's own use case (`workflows.learning.learn`, preview) and the top-1 accuracy is
           measured on HELD-OUT scenes (images never decided: the first 16 scenes of each class are
           the decision pool, the rest are held out). `--noise 0.1` makes 10% of the decisions wrong
-          (a random other class).
+          (a random other class); `--draw N` decides a random draw of the pool instead of the
+          first scenes by path (a different curator: the spread over draws is the real uncertainty).
   speed : learn + re-score N cached images x C classes (~7 attributes, 90 regions, D=512; random
-          unit features in a real on-disk FeatureCache): zero-shot scores, the per-attribute terms,
-          the cross-validated fit on d decided images per class, and the learned scores of every
-          image, in seconds (engine path of `workflows.learning.learn`, without the store).
+          unit features in a real on-disk FeatureCache): zero-shot scores, the per-attribute terms
+          and best-region similarities, the cross-validated fit on d decided images per class, and
+          the learned scores of every image, in seconds (engine path of `workflows.learning.learn`, without the store).
 
     .venv/bin/python scripts/bench_learn.py curve --project /tmp/demo/demo.lazlabel [--noise 0.1]
     .venv/bin/python scripts/bench_learn.py speed [--images 10000 --classes 200 --per-class 8]
@@ -72,6 +73,9 @@ def _curve(args) -> None:
                         continue
                     seen[c] = seen.get(c, 0) + 1
                     (pool if seen[c] <= POOL_PER_CLASS else held).append((r.id, names[c]))
+                if args.draw:  # another curator: the decided images drawn at random from the same pool
+                    perm = torch.randperm(len(pool), generator=torch.Generator().manual_seed(args.draw))
+                    pool = [pool[i] for i in perm.tolist()]
                 g = torch.Generator().manual_seed(args.seed)
                 taken: dict[int, int] = {}
                 wrong = 0
@@ -88,7 +92,7 @@ def _curve(args) -> None:
                     project.record_decisions([iid], "corrected", class_id=decided, reviewer="sim")
                 shown = project.current_top1()
                 zs = sum(shown.get(i) == c for i, c in held) / len(held)
-                point = {"k_per_class": k, "noise": args.noise, "wrong": wrong, "held_out": len(held),
+                point = {"k_per_class": k, "draw": args.draw, "noise": args.noise, "wrong": wrong, "held_out": len(held),
                          "zero_shot": round(100 * zs, 1)}
                 for m in methods:
                     if k == 0:
@@ -119,8 +123,8 @@ def _speed(args) -> None:
     import torch.nn.functional as F
 
     from engine.cache import FeatureCache
-    from engine.learn.learners import LearnData, get_learner, select_and_fit
-    from engine.learn.terms import attribute_terms
+    from engine.learn.learners import LearnData, get_learner, presence_stats, select_and_fit
+    from engine.learn.terms import attribute_terms_best
     from engine.pipeline import TextBank, score_with_texts
     from engine.types import ClassSpec, EngineConfig
 
@@ -149,7 +153,7 @@ def _speed(args) -> None:
     build_s = time.perf_counter() - t
     cfg = EngineConfig(explain_top=0)
     score_with_texts(cache, hashes[:8], classes, texts, cfg)  # warm-up: numba compile (cached on disk)
-    attribute_terms(*cache.get(hashes[:2])[:2], feats, owner, cfg)
+    attribute_terms_best(*cache.get(hashes[:2])[:2], feats, owner, cfg)
     out: dict = {"images": n, "classes": C, "attributes": len(owner), "regions": N, "dim": D,
                  "cache_build_s": round(build_s, 1)}
     cpu0 = time.process_time()
@@ -168,13 +172,15 @@ def _speed(args) -> None:
             labels.append((c + (i % 7 == 0)) % C)  # some corrections, so there is something to learn
     t = time.perf_counter()
     terms = torch.zeros(n, len(owner))
+    best = torch.zeros(n, len(owner))
     for s in range(0, n, 2000):
         gg, rr, _b, mask = cache.get(hashes[s:s + 2000], with_mask=True)
-        terms[s:s + len(gg)] = attribute_terms(gg, rr, feats, owner, cfg, region_mask=None if mask.all() else mask)
+        terms[s:s + len(gg)], best[s:s + len(gg)] = attribute_terms_best(
+            gg, rr, feats, owner, cfg, region_mask=None if mask.all() else mask)
     out["terms_s"] = round(time.perf_counter() - t, 2)
     rows_t = torch.tensor(rows)
     data = LearnData(zero[rows_t], torch.arange(len(rows)), torch.tensor(labels), terms=terms[rows_t],
-                     attr_class=owner)
+                     attr_class=owner, best=best[rows_t], best_stats=presence_stats(best))
     t = time.perf_counter()
     learner = get_learner("attributes")
     rep = select_and_fit(learner, data, seed=0)
@@ -182,7 +188,7 @@ def _speed(args) -> None:
     out["decided"] = len(rows)
     out["hyper"] = rep.hyper
     t = time.perf_counter()
-    learned = learner.score(rep.params, zero, terms, None)
+    learned = learner.score(rep.params, zero, terms, None, best)
     changed = int((learned.argmax(1) != top).sum())
     out["score_s"] = round(time.perf_counter() - t, 3)
     out["changed"] = changed
@@ -202,6 +208,8 @@ def main() -> None:
     c.add_argument("--methods", default="attributes,adapter")
     c.add_argument("--noise", type=float, default=0.0)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--draw", type=int, default=0,
+                   help="0: decide each class's first pool scenes by path; N: a random draw from the pool (seed N)")
     c.set_defaults(func=_curve)
     s = sub.add_parser("speed")
     s.add_argument("--images", type=int, default=10000)

@@ -33,9 +33,10 @@ from engine.learn.learners import (
     FitReport,
     LearnData,
     get_learner,
+    presence_stats,
     select_and_fit,
 )
-from engine.learn.terms import cached_terms, class_sums
+from engine.learn.terms import cached_terms_best, class_sums
 from engine.types import LEARN_METHODS
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress, check, drive
@@ -247,10 +248,10 @@ def learn(
 
     # 1. what the learner reads for every cached image, and the zero-shot scores it corrects
     t = time.perf_counter()
-    terms_all = attr_class = glob_all = None
+    terms_all = attr_class = glob_all = best_all = None
     if "terms" in learner.needs:
         yield Progress(0, None, "attribute terms from the cache", stage="terms")
-        terms_all, attr_class = _all_terms(project, ctx, cached, hashes, chk)
+        terms_all, best_all, attr_class = _all_terms(project, ctx, cached, hashes, chk)
         # the terms of a class add up to its zero-shot score (docs/architecture.md, "Learning from decisions")
         zero_shot = class_sums(terms_all, attr_class, len(ctx.classes))
     else:
@@ -269,6 +270,8 @@ def learn(
         terms=None if terms_all is None else terms_all[rows_t],
         attr_class=attr_class,
         global_feats=None if glob_all is None else glob_all[rows_t],
+        best=None if best_all is None else best_all[rows_t],
+        best_stats=None if best_all is None else presence_stats(best_all),  # presence over every image
     )
     # 3. hyperparameters by cross-validation on the decided images, then the fit on all of them
     yield Progress(0, None, f"fitting {method} on {len(decided_rows)} decided images", stage="fit")
@@ -277,7 +280,7 @@ def learn(
     timings["fit_s"] = time.perf_counter() - t
     # 4. the learned scores of every image
     t = time.perf_counter()
-    scores = learner.score(report.params, zero_shot, terms_all, glob_all)
+    scores = learner.score(report.params, zero_shot, terms_all, glob_all, best_all)
     timings["score_s"] = time.perf_counter() - t
     before = project.current_top1()
     top1 = [ctx.class_ids[c] for c in scores.argmax(1).tolist()]
@@ -310,38 +313,43 @@ def _terms_key(ctx: ScoringContext) -> str:
 
 
 def _all_terms(project: Any, ctx: ScoringContext, cached: list[int], hashes: dict[int, str | None],
-               chk: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every class's per-attribute terms for the cached images, kept beside the cache per (model,
-    settings, attribute set), so learning again after more decisions only computes new images'."""
+               chk: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(terms, best-region similarities, attribute class) of every class's attributes for the cached
+    images, kept beside the cache per (model, settings, attribute set), so learning again after more
+    decisions only computes new images'. A file from before the best-region cue is computed again."""
     folder = _params_dir(project) / "terms"
     path = folder / f"{_terms_key(ctx)}.pt"
     want = [str(hashes[i]) for i in cached]
     known: dict[str, int] = {}
-    stored = None
+    stored = stored_best = None
     try:
         blob = torch.load(path, weights_only=True)
-        stored = blob["terms"]
+        stored, stored_best = blob["terms"], blob["best"]
         known = {h: k for k, h in enumerate(blob["hashes"])}
     except (OSError, KeyError, RuntimeError, ValueError):
-        pass
+        stored = stored_best = None
+        known = {}
     todo = [h for h in want if h not in known]
-    new, owner = cached_terms(ctx.model, ctx.cache, todo, ctx.classes, ctx.engine_cfg, check=chk)
-    if stored is None or stored.shape[1] != new.shape[1]:
-        stored, known = new[:0], {}
+    new, new_best, owner = cached_terms_best(ctx.model, ctx.cache, todo, ctx.classes, ctx.engine_cfg, check=chk)
+    if stored is None or stored_best is None or stored.shape[1] != new.shape[1]:
+        stored, stored_best, known = new[:0], new_best[:0], {}
     at = {h: k for k, h in enumerate(todo)}
     out = torch.empty(len(want), new.shape[1])
+    best = torch.empty(len(want), new.shape[1])
     old_rows = [(r, known[h]) for r, h in enumerate(want) if h in known]
     if old_rows:
-        out[torch.tensor([r for r, _ in old_rows])] = stored[torch.tensor([k for _, k in old_rows])]
+        dst, src = torch.tensor([r for r, _ in old_rows]), torch.tensor([k for _, k in old_rows])
+        out[dst], best[dst] = stored[src], stored_best[src]
     new_rows = [(r, at[h]) for r, h in enumerate(want) if h in at]
     if new_rows:
-        out[torch.tensor([r for r, _ in new_rows])] = new[torch.tensor([k for _, k in new_rows])]
+        dst, src = torch.tensor([r for r, _ in new_rows]), torch.tensor([k for _, k in new_rows])
+        out[dst], best[dst] = new[src], new_best[src]
     if todo and not getattr(project, "read_only", False):
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        torch.save({"hashes": want, "terms": out}, tmp)
+        torch.save({"hashes": want, "terms": out, "best": best}, tmp)
         tmp.replace(path)
-    return out, owner
+    return out, best, owner
 
 
 def _stored_scores(project: Any, parent: RunRow, row_of: dict[int, int], index: dict[int, int],
@@ -439,7 +447,7 @@ def _commit(project: Any, ctx: ScoringContext, parent: RunRow, learner: Any, rep
 def _weights_by_class(params: dict[str, torch.Tensor], attr_class: torch.Tensor | None,
                       ctx: ScoringContext) -> dict[int, dict[int, float]]:
     """class id -> {attribute index within the class: learned weight}, for classes that learned."""
-    if attr_class is None or "delta" not in params:
+    if attr_class is None or "attr_class" not in params:
         return {}
     w = AttributeLearner.weights(params).tolist()
     learned = _learned_classes(params)
@@ -457,7 +465,7 @@ def _learned_classes(params: dict[str, torch.Tensor]) -> list[bool]:
     """Which classes had decisions (free parameters) in an attributes fit."""
     if "learned" in params:
         return [bool(v) for v in params["learned"].tolist()]
-    c = params["attr_class"][params["delta"] != 0].tolist()
+    c = params["attr_class"][params["gain" if "gain" in params else "delta"] != 0].tolist()
     return [bool(params["bias"][k] != 0) or k in c for k in range(len(params["bias"]))]
 
 
@@ -582,17 +590,17 @@ def attribute_weights(project: Any, run_id: int | None = None) -> dict[int, dict
     the newest). Classes without decisions are not listed (their weights are all 1). Empty for a
     method that learns no attribute weights (adapter)."""
     _run, params, meta = load_learned(project, run_id)
-    if "delta" not in params:
+    if "attr_class" not in params:
         return {}
     class_ids = meta.get("class_ids") or []
     attr_ids = meta.get("attribute_ids") or []
-    delta = params["delta"]
+    weight = AttributeLearner.weights(params).tolist()
     learned = _learned_classes(params)
     out: dict[int, dict[int, float]] = {}
     for j, (c, aid) in enumerate(zip(params["attr_class"].tolist(), attr_ids)):
         if aid is None or not learned[c]:
             continue
-        out.setdefault(int(class_ids[c]), {})[int(aid)] = 1.0 + float(delta[j])
+        out.setdefault(int(class_ids[c]), {})[int(aid)] = float(weight[j])
     return out
 
 

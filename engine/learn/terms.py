@@ -52,14 +52,36 @@ def attribute_terms(
     `backend`: ``auto`` (the numba kernel for faithful transport on CPU when numba is installed,
     else torch) or ``torch``.
     """
+    return attribute_terms_best(global_feats, region_feats, attr_feats, attr_class, config, classes=classes,
+                                region_mask=region_mask, backend=backend)[0]
+
+
+def attribute_terms_best(
+    global_feats: torch.Tensor,
+    region_feats: torch.Tensor,
+    attr_feats: torch.Tensor,
+    attr_class: torch.Tensor,
+    config: EngineConfig,
+    *,
+    classes: Sequence[int] | None = None,
+    region_mask: torch.Tensor | None = None,
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(phi, best) [B, A]: the terms of `attribute_terms` and each attribute's best single-region
+    similarity max_i <r_i, t_j> over the image's valid regions, the number the evidence's presence
+    is calibrated on (`engine.explain`); <p_0, t_j> where an image has no region, or for dclip. Both
+    0 in columns of classes not asked for. The learner weighs presence: a part either is in some
+    region or not, which the transport-averaged term blurs (docs/architecture.md, "Learning from
+    decisions")."""
     attr_class = attr_class.long()
     B = global_feats.shape[0]
     A = attr_feats.shape[0]
     C = int(attr_class.max()) + 1 if A else 0
     out = torch.zeros(B, A, dtype=torch.float32)
+    best = torch.zeros(B, A, dtype=torch.float32)
     want = list(range(C)) if classes is None else sorted({int(c) for c in classes})
     if not B or not A or not want:
-        return out
+        return out, best
     g = global_feats.float()
     T = attr_feats.float().to(g.device)
     counts = torch.bincount(attr_class, minlength=C).float()
@@ -67,7 +89,8 @@ def attribute_terms(
         cols = class_columns(attr_class, want)
         sims = g @ T[cols].T
         out[:, cols] = (sims / counts[attr_class[cols]]).cpu()
-        return out
+        best[:, cols] = sims.cpu()
+        return out, best
     if config.method != "lazsl":
         raise ValueError(f"attribute terms need an attribute method (lazsl or dclip), not {config.method!r}")
     R = region_feats.float().to(g.device)
@@ -76,13 +99,30 @@ def attribute_terms(
         _terms_numba(g, R, T, attr_class, kept, al._valid_rows(R, region_mask), want, config, out)
     else:
         _terms_torch(g, R, T, attr_class, kept, a, region_mask, want, config, out)
+    _best_regions(R, T, attr_class, region_mask, want, best)
     no_region = ~kept.any(1)
     if bool(no_region.any()):  # no valid region: the score falls back to dclip, and so do its terms
         cols = class_columns(attr_class, want)
         rows_nr = torch.nonzero(no_region).flatten()
-        out[rows_nr.unsqueeze(1).cpu(), cols.unsqueeze(0)] = (
-            (g[rows_nr] @ T[cols].T) / counts[attr_class[cols]]).cpu()
-    return out
+        sims = g[rows_nr] @ T[cols].T
+        out[rows_nr.unsqueeze(1).cpu(), cols.unsqueeze(0)] = (sims / counts[attr_class[cols]]).cpu()
+        best[rows_nr.unsqueeze(1).cpu(), cols.unsqueeze(0)] = sims.cpu()
+    return out, best
+
+
+def _best_regions(R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, region_mask: torch.Tensor | None,
+                  want: list[int], best: torch.Tensor) -> None:
+    """Best valid-region similarity per attribute column, images in chunks (-inf where an image
+    has no valid region: the caller's dclip fallback overwrites those rows)."""
+    cols = class_columns(attr_class, want).to(R.device)
+    Tw = T[cols]
+    step = max(1, CHUNK_ELEMENTS // max(1, R.shape[1] * len(cols)))
+    for s in range(0, R.shape[0], step):
+        e = min(R.shape[0], s + step)
+        sims = R[s:e] @ Tw.T  # [b, N, cols]
+        if region_mask is not None:
+            sims = sims.masked_fill(~region_mask[s:e].to(R.device).bool().unsqueeze(-1), float("-inf"))
+        best[s:e, cols.cpu()] = sims.amax(1).float().cpu()
 
 
 def _terms_numba(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: torch.Tensor, kept: torch.Tensor,
@@ -137,6 +177,7 @@ def _terms_torch(g: torch.Tensor, R: torch.Tensor, T: torch.Tensor, attr_class: 
         _, plan, _ = solver(S, a[s:e].unsqueeze(1), bm, kept[s:e].unsqueeze(1), colmask, want_plan=True,
                             eps=config.eps, tol=config.tol, max_iter=config.max_iter,
                             n_rows=n_rows[s:e].unsqueeze(1))
+        assert plan is not None  # want_plan=True
         plan = torch.nan_to_num(plan, nan=0.0) * kept[s:e, None, :, None] * colmask.unsqueeze(2)
         phi = (plan * S).sum(2)  # [b, k, Mmax]
         flat_idx = idx.reshape(e - s, -1)
@@ -165,6 +206,24 @@ def cached_terms(
     """(terms [n, A], attribute class [A]) of cached images against `classes`, only the columns of
     `term_classes` filled (default all). Reads the feature cache, never an image; the texts come
     from the model's text cache; `config` is calibrated for the model as scoring does."""
+    terms, _best, owner = cached_terms_best(model, cache, hashes, classes, config, term_classes=term_classes,
+                                            chunk=chunk, check=check)
+    return terms, owner
+
+
+def cached_terms_best(
+    model: object,
+    cache: object,
+    hashes: Sequence[str],
+    classes: Sequence[object],
+    config: EngineConfig,
+    *,
+    term_classes: Sequence[int] | None = None,
+    chunk: int = 256,
+    check: object = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(terms [n, A], best-region similarity [n, A], attribute class [A]): `cached_terms` plus the
+    presence cue of `attribute_terms_best`."""
     from engine.calibration import calibrated
     from engine.pipeline import text_bank
 
@@ -172,14 +231,16 @@ def cached_terms(
     texts = text_bank(model, classes, cfg)  # type: ignore[arg-type]
     owner = texts.owner.long()
     out = torch.zeros(len(hashes), len(owner), dtype=torch.float32)
+    best = torch.zeros(len(hashes), len(owner), dtype=torch.float32)
     want = list(range(len(classes))) if term_classes is None else list(term_classes)
     if not want:
-        return out, owner
+        return out, best, owner
     hashes = list(hashes)
     for s in range(0, len(hashes), chunk):
         if callable(check):
             check()
         g, r, _b, mask = cache.get(hashes[s:s + chunk], with_mask=True)  # type: ignore[attr-defined]
         mask = None if bool(mask.all()) else mask
-        out[s:s + len(g)] = attribute_terms(g, r, texts.feats, owner, cfg, classes=want, region_mask=mask)
-    return out, owner
+        out[s:s + len(g)], best[s:s + len(g)] = attribute_terms_best(g, r, texts.feats, owner, cfg, classes=want,
+                                                                      region_mask=mask)
+    return out, best, owner

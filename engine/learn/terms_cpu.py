@@ -21,7 +21,9 @@ except ImportError:  # optional accelerator: the torch path is used without it
 if AVAILABLE:
 
     @njit(cache=True, nogil=True, parallel=True, fastmath=False, error_model="numpy")
-    def _terms(KZ, ZE, colw, glob, reg_ptr, n_rows, cls_ptr, eps, tol, max_iter, out):  # pragma: no cover
+    def _terms(KZ: np.ndarray, ZE: np.ndarray, colw: np.ndarray, glob: np.ndarray, reg_ptr: np.ndarray,
+               n_rows: np.ndarray, cls_ptr: np.ndarray, eps: float, tol: float, max_iter: int,
+               out: np.ndarray) -> None:  # pragma: no cover
         """KZ, ZE [regions, A] (region-major, kept regions of image i at rows reg_ptr[i]:reg_ptr[i+1]):
         exp(Z/eps) and Z/eps; colw, glob [B, A]: w_j and g_j; cls_ptr: column ranges of the classes;
         out [B, A] the terms."""

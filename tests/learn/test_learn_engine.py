@@ -9,8 +9,15 @@ import torch
 from engine.alignment import dclip_scores, lazsl_scores
 from engine.evidence import AttributeEvidence, ClassEvidence, Presence
 from engine.learn import params as param_files
-from engine.learn.learners import LEARNERS, LearnData, get_learner, select_and_fit
-from engine.learn.terms import attribute_terms, class_sums
+from engine.learn.learners import (
+    LEARNERS,
+    AttributeLearner,
+    LearnData,
+    get_learner,
+    presence_stats,
+    select_and_fit,
+)
+from engine.learn.terms import attribute_terms, attribute_terms_best, class_sums
 from engine.types import LEARN_METHODS, EngineConfig
 
 
@@ -35,8 +42,26 @@ def test_terms_add_up_to_the_lazsl_score(ot_mode):
     assert torch.allclose(class_sums(d, owner, 3), dclip_scores(g, t, owner, 3), atol=1e-6)
 
 
-def _data(n: int = 90, C: int = 5, M: int = 4, seed: int = 0, decided: int | None = None) -> LearnData:
-    """Scores whose zero-shot ranking is noisy, with one attribute per class that really tells."""
+def test_best_is_the_best_valid_region_similarity():
+    g, r, t = _unit(4, 16, seed=7), _unit(4, 12, 16, seed=8), _unit(5, 16, seed=9)
+    owner = torch.tensor([0, 0, 1, 1, 1])
+    mask = torch.ones(4, 12, dtype=torch.bool)
+    mask[1, 6:] = False
+    mask[3] = False  # no valid region: the dclip fallback, <p_0, t_j>
+    sims = torch.einsum("bnd,ad->bna", r, t).masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
+    for backend in ("auto", "torch"):
+        phi, best = attribute_terms_best(g, r, t, owner, EngineConfig(), region_mask=mask, backend=backend)
+        assert torch.allclose(phi, attribute_terms(g, r, t, owner, EngineConfig(), region_mask=mask), atol=1e-6)
+        assert torch.allclose(best[:3], sims[:3], atol=1e-6)
+        assert torch.allclose(best[3], g[3] @ t.T, atol=1e-6)
+    _phi, part = attribute_terms_best(g, r, t, owner, EngineConfig(), classes=[1], region_mask=mask)
+    assert not part[:, :2].any() and torch.allclose(part[:3, 2:], sims[:3, 2:], atol=1e-6)
+
+
+def _data(n: int = 90, C: int = 5, M: int = 4, seed: int = 0, decided: int | None = None,
+          presence: bool = False) -> LearnData:
+    """Scores whose zero-shot ranking is noisy, with one attribute per class that really tells;
+    `presence`: also best-region similarities, where the telling attribute's part is found."""
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % C
     owner = torch.arange(C).repeat_interleave(M)
@@ -46,22 +71,27 @@ def _data(n: int = 90, C: int = 5, M: int = 4, seed: int = 0, decided: int | Non
     terms[:, tell + 1] += torch.rand(n, C, generator=g) * 0.03  # a distractor attribute
     zero = class_sums(terms, owner, C)
     rows = torch.arange(n) if decided is None else torch.nonzero(y < decided).flatten()
+    best = None
+    if presence:
+        best = 0.2 + torch.rand(n, C * M, generator=g) * 0.05
+        best[torch.arange(n), tell[y]] += 0.04
     return LearnData(zero[rows], torch.arange(len(rows)), y[rows], terms=terms[rows], attr_class=owner,
-                     global_feats=_unit(n, 8, seed=seed + 1)[rows])
+                     global_feats=_unit(n, 8, seed=seed + 1)[rows], best=None if best is None else best[rows],
+                     best_stats=None if best is None else presence_stats(best))
 
 
 def test_every_registered_learner_is_a_known_method():
     assert set(LEARNERS) <= set(LEARN_METHODS)
 
 
-@pytest.mark.parametrize("method", ["attributes", "adapter"])
-def test_classes_without_decisions_score_bit_identically(method):
-    full = _data()
-    part = _data(decided=2)  # decisions only about classes 0 and 1
+@pytest.mark.parametrize("method,cue", [("attributes", "term"), ("attributes", "presence"), ("adapter", None)])
+def test_classes_without_decisions_score_bit_identically(method, cue):
+    full = _data(presence=True)
+    part = _data(decided=2, presence=True)  # decisions only about classes 0 and 1
     learner = get_learner(method)
-    hyper = learner.grid()[0]
+    hyper = learner.grid()[0] if cue is None else {"cue": cue, "l2": 3e-4}
     params = learner.fit(part, hyper, seed=0)
-    scores = learner.score(params, full.zero_shot, full.terms, full.global_feats)
+    scores = learner.score(params, full.zero_shot, full.terms, full.global_feats, full.best)
     assert torch.equal(scores[:, 2:], full.zero_shot[:, 2:])
     assert not torch.equal(scores[:, :2], full.zero_shot[:, :2])
 
@@ -73,9 +103,30 @@ def test_attribute_learner_improves_held_out_and_is_deterministic():
     assert a.hyper == b.hyper and a.cv_learned == b.cv_learned
     assert all(torch.equal(a.params[k], b.params[k]) for k in a.params)
     assert a.cv_learned > a.cv_zero_shot
-    w = 1 + a.params["delta"]
+    w = AttributeLearner.weights(a.params)
     tell, distractor = w[0::4], w[1::4]
     assert (tell > distractor).all()  # the attribute that tells apart earns the larger weight
+
+
+def test_presence_learner_finds_the_telling_part_and_is_deterministic():
+    data = _data(n=200, presence=True)
+    a = select_and_fit(get_learner("attributes"), data, seed=3)
+    b = select_and_fit(get_learner("attributes"), data, seed=3)
+    assert a.hyper == b.hyper and all(torch.equal(a.params[k], b.params[k]) for k in a.params)
+    assert a.hyper["cue"] == "presence" and a.cv_learned > a.cv_zero_shot
+    w = AttributeLearner.weights(a.params)
+    assert (w[0::4] > 1).all() and (w[0::4] > w[1::4]).all()  # the found part earns the weight
+    # the weight the evidence shows carries the learned part: (w - 1) x mass = gain (mass 1/M)
+    assert torch.allclose((w - 1) / 4, a.params["gain"], atol=1e-6)
+
+
+def test_parameters_of_the_first_version_still_score():
+    data = _data()
+    old = {"delta": torch.full((20,), 0.5), "bias": torch.zeros(5), "kappa": torch.tensor(100.0, dtype=torch.float64),
+           "attr_class": data.attr_class, "learned": torch.ones(5, dtype=torch.uint8)}
+    scores = get_learner("attributes").score(old, data.zero_shot, data.terms, None)
+    assert torch.allclose(scores, data.zero_shot + 0.5 * class_sums(data.terms, data.attr_class, 5), atol=1e-6)
+    assert torch.equal(AttributeLearner.weights(old), torch.full((20,), 1.5))
 
 
 def test_zero_shot_wins_when_nothing_helps():

@@ -150,8 +150,8 @@ def test_learning_again_after_more_decisions_reuses_the_terms(world):
 
 def test_held_out_accuracy_floor(world):
     """Floors from measured numbers on this planted world (6 decisions per class; held out = the
-    images nobody decided): measured zero-shot 80.7%, attributes 86.0% (+5.3), adapter 80.7% (zero-shot
-    kept: no setting beat it held out)."""
+    images nobody decided): measured zero-shot 80.7%, attributes 92.1% (+11.4; it was +5.3 with
+    weights on the terms), adapter 80.7% (zero-shot kept: no setting beat it held out)."""
     project, w = world
     decided = set(decide_per_class(project, w, 6))
     truth = true_class_ids(w)
@@ -164,4 +164,23 @@ def test_held_out_accuracy_floor(world):
         after = {**shown, **{i: b for i, _a, b in res.changes}}
         out[method] = sum(after[i] == truth[i] for i in held) / len(held)
     print(f"planted world held-out top-1: zero-shot {zs:.3f}, {out}")
-    assert out["attributes"] >= zs + 0.03 and out["adapter"] >= zs - 0.01
+    assert out["attributes"] >= zs + 0.09 and out["adapter"] >= zs - 0.01
+
+
+def test_wrong_decisions_do_not_collapse(world):
+    """About 10% of the decisions name the wrong class (every decided row that is a multiple of
+    10): learning must not fall below zero-shot held out. Measured on this planted world: 4 of 36
+    decisions wrong, zero-shot 80.7%, attributes 89.5% (+8.8; floor +5)."""
+    project, w = world
+    decided = set(decide_per_class(project, w, 6, wrong=frozenset(range(0, 150, 10))))
+    n_wrong = sum(row % 10 == 0 for row, iid in enumerate(w["ids"]) if iid in decided)
+    assert 2 <= n_wrong <= 0.2 * len(decided)
+    truth = true_class_ids(w)
+    shown = project.current_top1()
+    held = [i for i in truth if i not in decided]
+    zs = sum(shown[i] == truth[i] for i in held) / len(held)
+    res = drive(learn(project, method="attributes", preview=True))
+    after = {**shown, **{i: b for i, _a, b in res.changes}}
+    acc = sum(after[i] == truth[i] for i in held) / len(held)
+    print(f"planted world, {n_wrong}/{len(decided)} wrong decisions: zero-shot {zs:.3f}, attributes {acc:.3f}, {res.hyperparameters}")
+    assert acc >= zs + 0.05
