@@ -105,7 +105,7 @@ def test_ctrl_c_stops_the_cli_while_the_server_stalls(birds, fake_ollama):
             "-m",
             "cli",
             "--project",
-            str(birds.path),
+            birds.location,
             "attributes",
             "propose",
             "--timeout",
