@@ -97,8 +97,9 @@ OT_MODES: dict[str, OTMode] = _registry(
 
 #: Learning methods by name (the first is the default; docs/architecture.md, "Learning from decisions").
 LEARN_METHODS: dict[str, LearnMethod] = _registry(
-    LearnMethod("attributes", "per-class attribute weights and bias over the LaZSL terms, regularised "
-                "toward the zero-shot weights: the score stays a sum over attributes", explainable=True),
+    LearnMethod("attributes", "a learned weight per attribute (on how clearly it is present in its best "
+                "region) and a bias per class, regularised toward zero-shot: the score stays a sum over "
+                "the class's attributes", explainable=True),
     LearnMethod("adapter", "a Tip-Adapter-style cache model on the global image features, blended with "
                 "the zero-shot scores: stronger, less explainable", explainable=False),
     LearnMethod("msci", "MSCI (IJCAI 2025) for (state, object) projects: soft prompts, adapters and "

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.fit import fit_to_screen
 from workflows.team import conflicts, describe_votes, resolve
 
 NO_CLASS_TEXT = "(no class: reject)"
@@ -50,7 +51,7 @@ class ConflictsDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("Team conflicts")
-        self.resize(760, 440)
+        fit_to_screen(self, 760, 440)
         self.rows: list[Any] = []
         self.names: dict[int, str] = {}
         lay = QVBoxLayout(self)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop.models.effort import EffortCounter
 from desktop.models.vouch import VouchModel
+from desktop.widgets.fit import fit_to_screen
 from workflows.errors import is_user_error
 from workflows.vouch import minimum_sample
 
@@ -142,7 +143,7 @@ class VouchDialog(QDialog):
         lay.addWidget(p_box, 1)
         lay.addWidget(v_box)
         lay.addWidget(self.buttons)
-        self.resize(860, 680)
+        fit_to_screen(self, 860, 680)
 
         from desktop.review.keys import count_effort
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.learn import service
 from desktop.models.learn import Proposal, RefineModel
-from desktop.widgets.fit import wrapping
+from desktop.widgets.fit import fit_to_screen, wrapping
 from workflows.errors import is_user_error
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 31
@@ -58,7 +58,7 @@ class RefineDialog(QDialog):
         self.setWindowTitle(f"Attributes that tell {self.model.pair_label} apart")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(760, 520)
+        fit_to_screen(self, 760, 520)
 
         heading = wrapping(QLabel(
             f"<b>{self.model.a_name}</b> and <b>{self.model.b_name}</b> are confused. Ask the LLM for visual "

@@ -33,7 +33,7 @@ from desktop.learn.controller import LearnController
 from desktop.learn.curve import LearningCurve
 from desktop.models.events import Event
 from desktop.task_progress import format_progress
-from desktop.widgets.fit import ElidedLabel, wrapping
+from desktop.widgets.fit import ElidedLabel, fit_to_screen, wrapping
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 30
 
@@ -457,7 +457,7 @@ class LearnDialog(QDialog):
         self.setWindowTitle("Learn from decisions")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(960, 720)
+        fit_to_screen(self, 960, 720)
         self.panel = LearnPanel(ctx, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)

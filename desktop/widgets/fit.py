@@ -77,3 +77,16 @@ def wrapping(label: QLabel, min_width: int = MIN_LABEL_PX) -> QLabel:
     label.setWordWrap(True)
     label.setMinimumWidth(min_width)
     return label
+
+
+def fit_to_screen(widget: QWidget, width: int, height: int, margin: int = 40) -> None:
+    """Resize a window to `width` x `height`, or less where its screen is smaller (a 1024 x 700
+    laptop screen must show the whole dialog, its buttons included)."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        widget.resize(width, height)
+        return
+    avail = screen.availableGeometry()
+    widget.resize(min(width, avail.width() - margin), min(height, avail.height() - margin))
