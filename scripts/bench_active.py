@@ -57,7 +57,7 @@ def main() -> int:
     weights = ActiveWeights(*map(float, args.weights.split(","))) if args.weights else ActiveWeights()
     print(f"active order weights: {weights}")
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-active-"))
-    zs, terms, owner, feats, y = load_world(work, args.images)
+    zs, terms, owner, feats, y, best = load_world(work, args.images)
     n = len(y)
     orders = tuple(o.strip() for o in args.orders.split(",") if o.strip())
     unknown = set(orders) - {"active", "lowest_margin", "random"}
@@ -71,7 +71,7 @@ def main() -> int:
         pool, test = perm[: 2 * n // 3], perm[2 * n // 3:]
         t_test = torch.as_tensor(test)
         zero = float((zs[t_test].argmax(1) == y[t_test]).float().mean())
-        final = float((fit_scores(zs, terms, owner, y, pool, seed=0)[t_test].argmax(1) == y[t_test]).float().mean())
+        final = float((fit_scores(zs, terms, owner, y, pool, seed=0, best=best)[t_test].argmax(1) == y[t_test]).float().mean())
         zeros.append(zero)
         finals.append(final)
         budget = min(args.budget, len(pool))
@@ -79,7 +79,7 @@ def main() -> int:
             seeds = (0, 1, 2) if o == "random" else (0,)
             for s in seeds:
                 curve = simulate(o, zs, terms, owner, feats, y, pool, test, budget, args.k, seed=split * 10 + s,
-                                 weights=weights)
+                                 weights=weights, best=best)
                 table[o]["curves"].append(curve)
                 table[o]["a"].append(first_reaching(curve, 0.9 * final))
                 table[o]["b"].append(first_reaching(curve, zero + 0.9 * (final - zero)))

@@ -210,7 +210,7 @@ def test_opening_a_project_does_not_import_torch_on_the_gui_thread(project, tmp_
     repo = Path(__file__).resolve().parents[2]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LAZLABEL_SETTINGS=str(tmp_path / "s.ini"),
                PYTHONPATH=str(repo))
-    out = subprocess.run([sys.executable, "-c", _NO_TORCH_ON_OPEN, str(project.path)], cwd=repo, env=env,
+    out = subprocess.run([sys.executable, "-c", _NO_TORCH_ON_OPEN, project.location], cwd=repo, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[0] == "NO-TORCH", out.stdout

@@ -7,6 +7,7 @@ import time
 
 from PySide6.QtCore import QThread
 
+from tests.pg_fixtures import sqlite_only
 from workflows.errors import UserError
 from workflows.progress import Progress, check
 
@@ -135,6 +136,7 @@ def _window(qtbot, ctx):
     return win
 
 
+@sqlite_only  # a project file: its name in the title, the recent-files list
 def test_window_opens_a_project_and_navigates(qtbot, ctx, grid_project):
     from desktop.dialogs.recent import recent_projects
 

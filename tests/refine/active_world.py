@@ -15,17 +15,18 @@ import torch
 
 from workflows.active_order import ActiveWeights
 
-World = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+World = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 Curve = list[tuple[int, float]]
 
 
 def load_world(work: Path, n_images: int) -> World:
-    """(zero-shot [n, C], terms [n, A], attribute class [A], unit global features [n, D], labels [n])."""
+    """(zero-shot [n, C], terms [n, A], attribute class [A], unit global features [n, D], labels [n],
+    best-region similarities [n, A]: the presence cue `lazlabel learn` uses)."""
     import torch.nn.functional as F
 
     from db import Project
     from engine.demo_world.classes import descriptors
-    from engine.learn.terms import cached_terms
+    from engine.learn.terms import cached_terms_best
     from engine.types import ClassSpec
     from workflows.demo import PROJECT_NAME, build_demo_project
     from workflows.progress import drive
@@ -48,24 +49,28 @@ def load_world(work: Path, n_images: int) -> World:
         assert res.all_scores is not None
         parts.append(res.all_scores.float())
     zs = torch.cat(parts)
-    terms, owner = cached_terms(ctx.model, ctx.cache, hashes, specs, ctx.engine_cfg)
+    terms, best, owner = cached_terms_best(ctx.model, ctx.cache, hashes, specs, ctx.engine_cfg)
     feats = F.normalize(ctx.cache.global_features(hashes).float(), dim=1)
     y = torch.tensor([names.index(truth[r.rel_path]) for r in rows])
     print(f"demo world: {len(rows)} scenes, {len(specs)} classes, {terms.shape[1]} attributes "
           f"({time.perf_counter() - t0:.0f} s to build/reuse and read the cache)")
-    return zs, terms, owner, feats, y
+    return zs, terms, owner, feats, y, best
 
 
-def fit_scores(zs: torch.Tensor, terms: torch.Tensor, owner: torch.Tensor, y: torch.Tensor, rows: list[int], seed: int) -> torch.Tensor:
-    """Learned scores of every image after learning from `rows` (decided with the truth)."""
-    from engine.learn.learners import LearnData, get_learner, select_and_fit
+def fit_scores(zs: torch.Tensor, terms: torch.Tensor, owner: torch.Tensor, y: torch.Tensor, rows: list[int], seed: int,
+               best: torch.Tensor | None = None) -> torch.Tensor:
+    """Learned scores of every image after learning from `rows` (decided with the truth), with the
+    presence cue over every image as `lazlabel learn` computes it (workflows/learning.py)."""
+    from engine.learn.learners import LearnData, get_learner, presence_stats, select_and_fit
 
     learner = get_learner("attributes")
     rows_t = torch.as_tensor(rows, dtype=torch.long)
     data = LearnData(zero_shot=zs[rows_t], pos_rows=torch.arange(len(rows_t)), pos_class=y[rows_t],
-                     terms=terms[rows_t], attr_class=owner)
+                     terms=terms[rows_t], attr_class=owner,
+                     best=None if best is None else best[rows_t],
+                     best_stats=None if best is None else presence_stats(best))
     rep = select_and_fit(learner, data, seed=seed)
-    out: torch.Tensor = learner.score(rep.params, zs, terms, None)
+    out: torch.Tensor = learner.score(rep.params, zs, terms, None, best)
     return out
 
 
@@ -94,7 +99,8 @@ def next_batch(order: str, scores: torch.Tensor, feats: torch.Tensor, y: torch.T
 
 
 def simulate(order: str, zs: torch.Tensor, terms: torch.Tensor, owner: torch.Tensor, feats: torch.Tensor, y: torch.Tensor, pool: list[int],
-             test: list[int], budget: int, k: int, seed: int, weights: ActiveWeights | None = None) -> Curve:
+             test: list[int], budget: int, k: int, seed: int, weights: ActiveWeights | None = None,
+             best: torch.Tensor | None = None) -> Curve:
     """Held-out top-1 after each round of K decisions taken in `order`, learning after each round."""
     C = zs.shape[1]
     rng = torch.Generator().manual_seed(seed)
@@ -106,7 +112,7 @@ def simulate(order: str, zs: torch.Tensor, terms: torch.Tensor, owner: torch.Ten
         left = sorted(set(pool) - set(decided))
         decided += next_batch(order, scores, feats, y, left, decided, min(k, budget - len(decided)), C, rng,
                               weights)
-        scores = fit_scores(zs, terms, owner, y, decided, seed=0)
+        scores = fit_scores(zs, terms, owner, y, decided, seed=0, best=best)
         curve.append((len(decided), float((scores[t_test].argmax(1) == y[t_test]).float().mean())))
     return curve
 
