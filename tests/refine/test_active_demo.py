@@ -1,38 +1,38 @@
-"""Issue #17 item 6 on the demo world (140 scenes, shipped demo model, the `attributes` learner as
-`lazlabel learn` runs it): after the first round of 14 decisions, the learned model trained on
-the active order's picks keeps the zero-shot accuracy, where lowest margin's picks (the most
-uncertain images, bunched in a few classes) drag it down. The same steps as
-`scripts/bench_active.py --images 140 --splits 2 --budget 70`; floors sit below what a run
-measured on split 0 (docs/architecture.md, "The active review order": held-out top-1 after 14
-decisions, active 87.2 %, lowest margin 59.6 %, zero-shot 87.2 %, 47 held-out scenes)."""
+"""Issue #17 item 6 on the demo world (140 scenes, shipped demo model): the active order's first
+batch spreads over the classes where lowest margin's bunches in a few confused ones. That spread
+is why its first round of learning does not drag the model below zero-shot while lowest margin's
+does (`scripts/bench_active.py --splits 5`, 560 scenes: held-out top-1 after 14 decisions, active
+80.7 %, lowest margin 75.1 %, zero-shot 80.4 %; docs/architecture.md, "The active review order").
+A held-out accuracy of 47 scenes moves 2 points per scene, too coarse for a floor here, so this
+test checks the mechanism on the bench's own splits. Measured: true classes among the first 14
+picks, active 9/10/10/8/10 vs lowest margin 8/9/8/7/9; predicted classes 11/8/9/8/9 vs 6/7/7/6/7.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tests.refine.active_world import load_world, simulate
+from tests.refine.active_world import load_world, next_batch
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_first_round_of_active_picks_teaches_more_than_lowest_margin(demo140):
+def test_the_first_active_batch_spreads_over_more_classes_than_lowest_margin(demo140):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        zs, terms, owner, feats, y, best = load_world(demo140, 140)
-        n = len(y)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(1000)).tolist()  # the bench's split 0
-        pool, test = perm[: 2 * n // 3], perm[2 * n // 3:]
-        t = torch.as_tensor(test)
-        zero = float((zs[t].argmax(1) == y[t]).float().mean())
-        curves = {o: simulate(o, zs, terms, owner, feats, y, pool, test, 14, 14, seed=0, best=best)
-                  for o in ("active", "lowest_margin")}
+        zs, _terms, _owner, feats, y, _best = load_world(demo140, 140)
     finally:
         torch.set_num_threads(before)
-    (n_a, active), = curves["active"]
-    (n_m, lowest), = curves["lowest_margin"]
-    assert n_a == n_m == 14 and len(test) == 47
-    print(f"zero-shot {zero:.3f} active {active:.3f} lowest margin {lowest:.3f}")
-    assert active >= zero - 0.03  # one held-out scene at most below zero-shot (measured: equal)
-    assert active >= lowest + 0.15  # measured +27.7 points
+    n, C = len(y), zs.shape[1]
+    for split in range(5):  # the bench's splits
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(1000 + split)).tolist()
+        pool = sorted(perm[: 2 * n // 3])
+        spread = {}
+        for order in ("active", "lowest_margin"):
+            batch = torch.as_tensor(next_batch(order, zs, feats, y, pool, [], 14, C, torch.Generator().manual_seed(0)))
+            assert len(set(batch.tolist())) == 14 and set(batch.tolist()) <= set(pool)
+            spread[order] = (len(set(y[batch].tolist())), len(set(zs[batch].argmax(1).tolist())))
+        assert spread["active"][0] > spread["lowest_margin"][0], (split, spread)  # true classes
+        assert spread["active"][1] > spread["lowest_margin"][1], (split, spread)  # predicted classes
