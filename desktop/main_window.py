@@ -31,6 +31,7 @@ from desktop.screens import BrokenScreen, load_screens
 from desktop.signals import listen
 from desktop.status_bar import CountsLabel
 from desktop.task_progress import TaskProgressBar
+from desktop.widgets.fit import fit_to_screen
 
 log = logging.getLogger("lazlabel.desktop")
 NAV_WIDTH = 176  # the navigation column; screens get the rest of a 1024 px window
@@ -44,7 +45,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self.ctx.dialog_parent = self
         self.setWindowTitle("lazlabel")
-        self.resize(1280, 820)
+        fit_to_screen(self, 1280, 820)  # a 1024 x 700 screen gets a window it can show
         self.actions = AppActions(self.ctx, self)
 
         self.nav = QListWidget()
