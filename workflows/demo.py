@@ -67,9 +67,9 @@ def _manifest(n_images: int) -> dict:
             "classes": list(CLASS_NAMES)}
 
 
-def _clear(target: Path) -> None:
+def clear_owned(target: Path, owned: tuple[str, ...]) -> None:
     """Remove what an earlier build wrote (only the names the builder owns)."""
-    for name in _OWNED:
+    for name in owned:
         p = target / name
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
@@ -77,25 +77,29 @@ def _clear(target: Path) -> None:
             p.unlink()
 
 
-def _check_target(target: Path, rebuild: bool, n_images: int) -> bool:
-    """True when a finished demo of the same shape is already there (reuse it)."""
+def check_demo_target(target: Path, rebuild: bool, manifest: dict, owned: tuple[str, ...]) -> bool:
+    """True when a finished demo with this `manifest` is already there (reuse it); otherwise the
+    folder is made ready for a build. A demo of another kind (the manifest's "kind") is refused
+    unless `rebuild`; a folder holding anything the builder does not own is always refused."""
     man = target / MANIFEST
     if man.is_file():
         try:
             old = json.loads(man.read_text())
         except (OSError, ValueError):
             old = {}
-        if not rebuild and old == _manifest(n_images) and (target / PROJECT_NAME).is_file():
+        if not rebuild and old == manifest and (target / PROJECT_NAME).is_file():
             return True
-        _clear(target)
+        if not rebuild and "kind" in manifest and old.get("kind") != manifest["kind"]:
+            raise UserError(f"{target} holds another demo; choose another folder with --dir, or --rebuild")
+        clear_owned(target, owned)
         return False
     if target.exists() and any(target.iterdir()):
-        if any(p.name not in _OWNED for p in target.iterdir()):
+        if any(p.name not in owned for p in target.iterdir()):
             raise UserError(
                 f"{target} is not empty and holds no demo project ({MANIFEST} is missing); "
                 "choose an empty or new folder with --dir"
             )
-        _clear(target)  # an interrupted build of ours: start over
+        clear_owned(target, owned)  # an interrupted build of ours: start over
     return False
 
 
@@ -180,7 +184,7 @@ def build_demo_project(
     if n_images < len(CLASS_NAMES):
         raise UserError(f"the demo needs at least {len(CLASS_NAMES)} images (one per class), not {n_images}")
     target = Path(target_dir).expanduser().resolve()
-    reuse = _check_target(target, rebuild, n_images)
+    reuse = check_demo_target(target, rebuild, _manifest(n_images), _OWNED)
     target.mkdir(parents=True, exist_ok=True)
     proj_path = target / PROJECT_NAME
     if not reuse:

@@ -19,18 +19,16 @@ Layout of the directory (only these names are ever written or removed):
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.demo_world import compositional as cw
 from engine.demo_world.scenes import render
+from workflows.demo import MANIFEST, PROJECT_NAME, check_demo_target
 from workflows.errors import UserError
 from workflows.progress import CancelToken, Progress, check
 
-PROJECT_NAME = "demo.lazlabel"
-MANIFEST = "demo.json"
 MANIFEST_VERSION = 1
 DEFAULT_IMAGES = 120  # 4 per pair that occurs
 DEFAULT_VIEW_MODE = "grid"
@@ -65,37 +63,6 @@ def _manifest(n_images: int) -> dict:
     return {"version": MANIFEST_VERSION, "kind": "compositional", "n_images": n_images,
             "seed_base": cw.DEMO_SEED_BASE, "pairs": [p.name for p in cw.FEASIBLE_PAIRS],
             "unseen": [p.name for p in cw.UNSEEN_PAIRS]}
-
-
-def _clear(target: Path) -> None:
-    for name in _OWNED:
-        p = target / name
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        elif p.exists() or p.is_symlink():
-            p.unlink()
-
-
-def _check_target(target: Path, rebuild: bool, n_images: int) -> bool:
-    """True when a finished compositional demo of the same shape is there (reuse it)."""
-    man = target / MANIFEST
-    if man.is_file():
-        try:
-            old = json.loads(man.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if not rebuild and old == _manifest(n_images) and (target / PROJECT_NAME).is_file():
-            return True
-        if old.get("kind") != "compositional" and not rebuild:
-            raise UserError(f"{target} holds another demo; choose another folder with --dir, or --rebuild")
-        _clear(target)
-        return False
-    if target.exists() and any(target.iterdir()):
-        if any(p.name not in _OWNED for p in target.iterdir()):
-            raise UserError(f"{target} is not empty and holds no demo project ({MANIFEST} is missing); "
-                            "choose an empty or new folder with --dir")
-        _clear(target)
-    return False
 
 
 def part_attributes() -> dict[str, dict[str, list[str]]]:
@@ -157,7 +124,7 @@ def build_compose_demo(target_dir: str | Path, n_images: int = DEFAULT_IMAGES, c
         raise UserError(f"the compositional demo needs at least {len(cw.FEASIBLE_PAIRS)} images "
                         f"(one per pair), not {n_images}")
     target = Path(target_dir).expanduser().resolve()
-    reuse = _check_target(target, rebuild, n_images)
+    reuse = check_demo_target(target, rebuild, _manifest(n_images), _OWNED)
     target.mkdir(parents=True, exist_ok=True)
     proj_path = target / PROJECT_NAME
     if not reuse:
