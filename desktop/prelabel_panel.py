@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -27,6 +26,7 @@ from db import ImageFilter
 from desktop.context import AppContext
 from desktop.signals import listen
 from desktop.task_progress import format_progress
+from desktop.widgets.panel_dialog import PanelDialog
 from desktop.workers import GeneratorWorker
 from workflows.progress import Progress
 
@@ -257,35 +257,15 @@ class PrelabelPanel(QWidget):
         self.ctx.labels_changed.emit([])
 
 
-class PrelabelDialog(QDialog):
+class PrelabelDialog(PanelDialog):
     """Non-modal window around `PrelabelPanel`; closing it leaves a run going in the background."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Pre-label")
+        panel = PrelabelPanel(ctx)
+        super().__init__(panel, "Pre-label", parent,
+                         close_tip="A running pre-label continues in the background (see the status bar)")
+        self.panel = panel
         self.setMinimumWidth(520)
-        self.setModal(False)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.panel = PrelabelPanel(ctx, self)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.panel)
-        close = QPushButton("Close")
-        close.setToolTip("A running pre-label continues in the background (see the status bar)")
-        close.clicked.connect(self.close)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(close)
-        lay.addLayout(row)
 
-    def open(self) -> None:  # noqa: A003 - QDialog API: show without blocking the app
-        self.show()
-        self.raise_()
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        worker = self.panel.worker
-        if worker is not None and worker.is_running:
-            self.hide()  # the run goes on; the panel must live to receive its result
-            event.ignore()
-            worker.done.connect(self.deleteLater)
-            return
-        super().closeEvent(event)
+    def running_worker(self) -> Any:
+        return self.panel.worker

@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -34,6 +33,7 @@ from desktop.learn.curve import LearningCurve
 from desktop.models.events import Event
 from desktop.task_progress import format_progress
 from desktop.widgets.fit import ElidedLabel, fit_to_screen, wrapping
+from desktop.widgets.panel_dialog import PanelDialog
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 30
 
@@ -449,35 +449,14 @@ class LearnPanel(QWidget):
             self.headline.setText("No preview yet: Preview shows which labels would change, and on which images.")
 
 
-class LearnDialog(QDialog):
+class LearnDialog(PanelDialog):
     """Non-modal window around `LearnPanel`; closing it while a task runs leaves the task going."""
 
     def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Learn from decisions")
-        self.setModal(False)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        panel = LearnPanel(ctx)
+        super().__init__(panel, "Learn from decisions", parent, margins=6)
+        self.panel = panel
         fit_to_screen(self, 960, 720)
-        self.panel = LearnPanel(ctx, self)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(self.panel)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(close)
-        lay.addLayout(row)
 
-    def open(self) -> None:  # noqa: A003 - QDialog API: show without blocking the app
-        self.show()
-        self.raise_()
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        worker = self.panel.controller.worker
-        if worker is not None and worker.is_running:
-            self.hide()  # the task goes on (the status bar shows it); the panel must live for its result
-            event.ignore()
-            worker.done.connect(self.deleteLater)
-            return
-        super().closeEvent(event)
+    def running_worker(self) -> Any:
+        return self.panel.controller.worker
