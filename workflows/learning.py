@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,17 +412,37 @@ def _commit(project: Any, ctx: ScoringContext, parent: RunRow, learner: Any, rep
     )
     result.run_id = run_id
     weights = _weights_by_class(report.params, attr_class, ctx) if result.explainable else {}
-    k = min(ctx.engine_cfg.topk, len(ctx.classes))
     kx = min(ctx.engine_cfg.explain_top, len(ctx.classes))
-    started = time.monotonic()
     t = time.perf_counter()
+    yield from store_learned_scores(
+        project, run_id, cached, scores, ctx, cancel,
+        explain=lambda ids, idx, vals: _explanations(project, ctx, parent, ids, [row[:kx] for row in idx], vals,
+                                                     weights),
+    )
+    result.timings["store_s"] = time.perf_counter() - t
+    result.message = _message(result)
+    project.update_run(run_id, status="done", timings=result.timings, message=result.message, finished=True)
+    activate(project, run_id)
+    yield Progress(len(cached), len(cached), result.message, stage="done")
+
+
+def store_learned_scores(
+    project: Any, run_id: int, image_ids: list[int], scores: torch.Tensor, ctx: ScoringContext,
+    cancel: CancelToken | None,
+    explain: Callable[[list[int], list[list[int]], list[list[float]]], dict[int, Any]] | None = None,
+) -> Generator[Progress, None, None]:
+    """Write a learning run's top-k predictions (rows of `scores` follow `image_ids`) chunk by chunk,
+    with `explain(ids, topk indices, topk values)` -> {image id: explanations} where the method has
+    evidence. An interruption marks the run cancelled or failed; finishing it is the caller's."""
+    k = min(ctx.engine_cfg.topk, len(ctx.class_ids))
+    started = time.monotonic()
     try:
-        for s in range(0, len(cached), SCORE_CHUNK):
+        for s in range(0, len(image_ids), SCORE_CHUNK):
             check(cancel)
-            ids = cached[s:s + SCORE_CHUNK]
+            ids = image_ids[s:s + SCORE_CHUNK]
             top = scores[s:s + len(ids)].topk(k, dim=1)
             idx, vals = top.indices.tolist(), top.values.tolist()
-            expl = _explanations(project, ctx, parent, ids, [row[:kx] for row in idx], vals, weights)
+            expl = explain(ids, idx, vals) if explain is not None else {}
             rows = []
             for r, iid in enumerate(ids):
                 tk = [(ctx.class_ids[c], v) for c, v in zip(idx[r], vals[r])]
@@ -430,18 +450,13 @@ def _commit(project: Any, ctx: ScoringContext, parent: RunRow, learner: Any, rep
                 rows.append(PredictionWrite(iid, tk[0][0], vals[r][0], margin, tk, expl.get(iid, {})))
             project.write_prediction_batch(run_id, rows)
             done = s + len(ids)
-            yield Progress(done, len(cached), f"stored {done}/{len(cached)}", stage="store", started=started)
+            yield Progress(done, len(image_ids), f"stored {done}/{len(image_ids)}", stage="store", started=started)
     except (Cancelled, GeneratorExit, KeyboardInterrupt):
         project.update_run(run_id, status="cancelled", message="cancelled; learn again")
         raise
     except BaseException as err:
         project.update_run(run_id, status="failed", message=f"{type(err).__name__}: {err}")
         raise
-    result.timings["store_s"] = time.perf_counter() - t
-    result.message = _message(result)
-    project.update_run(run_id, status="done", timings=result.timings, message=result.message, finished=True)
-    activate(project, run_id)
-    yield Progress(len(cached), len(cached), result.message, stage="done")
 
 
 def _weights_by_class(params: dict[str, torch.Tensor], attr_class: torch.Tensor | None,

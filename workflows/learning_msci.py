@@ -18,7 +18,6 @@ import torch
 
 from db.queries import ImageFilter
 from db.store_learning import LEARN_KIND
-from db.store_runs import PredictionWrite
 from engine.imageio import ImageError, open_rgb
 from engine.learn import params as param_files
 from engine.learn.learners import one_thread
@@ -28,7 +27,7 @@ from engine.msci.towers import unsupported
 from engine.types import LEARN_METHODS
 from workflows.errors import UserError
 from workflows.progress import Cancelled, CancelToken, Progress, check
-from workflows.scoring import SCORE_CHUNK, ScoringContext
+from workflows.scoring import ScoringContext
 from workflows.settings import ProjectSettings
 
 METHOD = "msci"
@@ -108,6 +107,7 @@ def learn_msci(project: Any, *, seed: int = 0, preview: bool = False, hyper: dic
         _params_dir,
         activate,
         decided_examples,
+        store_learned_scores,
     )
 
     t0 = time.perf_counter()
@@ -209,29 +209,8 @@ def learn_msci(project: Any, *, seed: int = 0, preview: bool = False, hyper: dic
         attribute_set_version=project.snapshot_attribute_set(), n_images=len(kept),
     )
     result.run_id = run_id
-    k = min(ctx.engine_cfg.topk, len(ctx.class_ids))
-    started = time.monotonic()
     t = time.perf_counter()
-    try:
-        for s in range(0, len(kept), SCORE_CHUNK):
-            check(cancel)
-            chunk = kept[s:s + SCORE_CHUNK]
-            top = scores[s:s + len(chunk)].topk(k, dim=1)
-            idx, vals = top.indices.tolist(), top.values.tolist()
-            writes = []
-            for r, iid in enumerate(chunk):
-                tk = [(ctx.class_ids[c], v) for c, v in zip(idx[r], vals[r])]
-                margin = vals[r][0] - vals[r][1] if k > 1 else 0.0
-                writes.append(PredictionWrite(iid, tk[0][0], vals[r][0], margin, tk, {}))
-            project.write_prediction_batch(run_id, writes)
-            yield Progress(s + len(chunk), len(kept), f"stored {s + len(chunk)}/{len(kept)}", stage="store",
-                           started=started)
-    except (Cancelled, GeneratorExit, KeyboardInterrupt):
-        project.update_run(run_id, status="cancelled", message="cancelled; learn again")
-        raise
-    except BaseException as err:
-        project.update_run(run_id, status="failed", message=f"{type(err).__name__}: {err}")
-        raise
+    yield from store_learned_scores(project, run_id, kept, scores, ctx, cancel)
     timings["store_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     result.message = _message(result) + _unseen_note(len(seen), len(ctx.class_ids))
